@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Installs what building (and, with --test, testing) AutoRouter needs, skipping whatever is
+# already present at the right version. Safe to run again and again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO_LEPTOS_VERSION="0.3.11"
+WANT_TEST=0
+WANT_RELEASE=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) WANT_TEST=1 ;;
+    --release) WANT_RELEASE=1 ;;
+    *) echo "install-tools: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+APT_UPDATED=0
+apt_install() {
+  if ! have apt-get; then
+    echo "install-tools: please install these packages with your package manager: $*" >&2
+    exit 1
+  fi
+  if [ "$APT_UPDATED" = 0 ]; then as_root apt-get update -qq; APT_UPDATED=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+have cargo || { echo "install-tools: cargo not found; install Rust from https://rustup.rs" >&2; exit 1; }
+
+# 1. The WebAssembly target for the hydration bundle.
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# 2. cargo-leptos. Its locked dependencies need a newer compiler than stable 1.95, so it is
+#    built with nightly (installed minimally if missing).
+if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
+  say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 10 minutes on 2 cores)"
+  if ! rustup toolchain list | grep -q '^nightly'; then
+    rustup toolchain install nightly --profile minimal
+  fi
+  cargo +nightly install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+fi
+
+# 3. wasm-bindgen-cli at exactly the version in Cargo.lock (cargo-leptos cannot download one).
+WBG_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WBG_VERSION" ]; then
+  say "installing wasm-bindgen-cli $WBG_VERSION"
+  cargo install wasm-bindgen-cli --version "$WBG_VERSION"
+fi
+
+# 4. wasm-opt (binaryen) shrinks the release bundle.
+if [ "$WANT_RELEASE" = 1 ] && ! have wasm-opt; then
+  say "installing binaryen (wasm-opt)"
+  apt_install binaryen
+fi
+
+if [ "$WANT_TEST" = 1 ]; then
+  # 5. Chromium for the browser tests (Playwright drives Debian's build; it never downloads one).
+  CHROMIUM_PATH=${CHROMIUM_PATH:-/usr/bin/chromium}
+  if [ ! -x "$CHROMIUM_PATH" ]; then
+    say "installing chromium"
+    apt_install chromium
+  fi
+  # CJK fonts, so screenshots of the Chinese UI show characters rather than boxes.
+  if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+    say "installing CJK fonts"
+    apt_install fonts-noto-cjk
+  fi
+  # 6. Node.js and the end2end packages.
+  if ! have npm; then
+    say "installing nodejs and npm"
+    apt_install nodejs npm
+  fi
+  if [ ! -f end2end/node_modules/.package-lock.json ] || ! cmp -s end2end/package-lock.json end2end/node_modules/.installed-lock; then
+    say "installing end2end npm packages"
+    (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+    cp end2end/package-lock.json end2end/node_modules/.installed-lock
+  fi
+fi

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Quick start, step 2: install missing tools, then formatting, lints (ssr and hydrate), unit and
+# integration tests on SQLite and PostgreSQL, and the browser tests.
+#
+#   TEST_DATABASE_URL  PostgreSQL for the tests (default postgres://postgres@127.0.0.1:5432/test);
+#                      every test gets its own fresh schema.
+#   REQUIRE_POSTGRES=1 fail instead of skipping when PostgreSQL is unreachable (CI sets it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+started=$(date +%s)
+
+step "tools"
+./scripts/install-tools.sh --test
+
+step "rustfmt"
+cargo fmt --all -- --check
+
+step "clippy (ssr)"
+cargo clippy --features ssr --all-targets -- -D warnings
+
+step "clippy (hydrate)"
+cargo clippy --lib --features hydrate --target wasm32-unknown-unknown --target-dir target/front -- -D warnings
+
+export TEST_DATABASE_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
+pg_hostport=$(printf '%s' "$TEST_DATABASE_URL" | sed -E 's#^[a-z]+://([^@/]*@)?([^/:?]+)(:([0-9]+))?.*#\2 \4#')
+pg_host=${pg_hostport% *}
+pg_port=${pg_hostport#* }
+pg_port=${pg_port:-5432}
+if timeout 3 bash -c "exec 3<>/dev/tcp/$pg_host/$pg_port" 2>/dev/null; then
+  unset AUTOROUTER_SKIP_POSTGRES
+else
+  if [ "${REQUIRE_POSTGRES:-0}" = 1 ]; then
+    echo "FAIL: PostgreSQL is unreachable at $pg_host:$pg_port and REQUIRE_POSTGRES=1" >&2
+    exit 1
+  fi
+  echo "SKIP: PostgreSQL tests (nothing listening at $pg_host:$pg_port; set TEST_DATABASE_URL, or REQUIRE_POSTGRES=1 to make this a failure)"
+  export AUTOROUTER_SKIP_POSTGRES=1
+fi
+
+step "unit and integration tests (SQLite and PostgreSQL)"
+cargo test --features ssr
+
+step "browser tests (cargo leptos end-to-end, Chromium)"
+e2e_data=$(mktemp -d)
+trap 'rm -rf "$e2e_data"' EXIT
+mkdir -p end2end/screenshots
+PORT=${E2E_PORT:-3017} \
+HOST=127.0.0.1 \
+E2E_BASE_URL="http://127.0.0.1:${E2E_PORT:-3017}" \
+ADMIN_TOKEN=${E2E_ADMIN_TOKEN:-e2e-admin-token-0123456789} \
+E2E_ADMIN_TOKEN=${E2E_ADMIN_TOKEN:-e2e-admin-token-0123456789} \
+DATA_DIR="$e2e_data" \
+DATABASE_URL="sqlite://$e2e_data/e2e.db" \
+  cargo leptos end-to-end
+
+step "all checks passed in $(( $(date +%s) - started )) s"

@@ -1,0 +1,2 @@
+//! Server functions: the UI's admin calls, served under `/api/ui/*` and guarded like `/api/admin/*`.
+pub mod session;

@@ -1,0 +1,5 @@
+//! Reusable widgets.
+pub mod language_switcher;
+pub mod logout_button;
+pub mod page_header;
+pub mod theme_toggle;

@@ -1,0 +1,18 @@
+//! `/{locale}/logs`.
+use leptos::prelude::*;
+
+use crate::app::components::page_header::PageHeader;
+use crate::app::pages::placeholder::ComingSoon;
+use crate::i18n::*;
+
+#[component]
+pub fn LogsPage() -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <PageHeader
+            title=Signal::derive(move || t_string!(i18n, pages.logs.title).to_string())
+            subtitle=Signal::derive(move || t_string!(i18n, pages.logs.subtitle).to_string())
+        />
+        <ComingSoon />
+    }
+}

@@ -1,0 +1,9 @@
+//! One file per page.
+pub mod circuit_breakers;
+pub mod dashboard;
+pub mod keys;
+pub mod login;
+pub mod logs;
+pub mod not_found;
+pub mod placeholder;
+pub mod upstreams;

@@ -1,0 +1,18 @@
+//! `/{locale}/upstreams`.
+use leptos::prelude::*;
+
+use crate::app::components::page_header::PageHeader;
+use crate::app::pages::placeholder::ComingSoon;
+use crate::i18n::*;
+
+#[component]
+pub fn UpstreamsPage() -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <PageHeader
+            title=Signal::derive(move || t_string!(i18n, pages.upstreams.title).to_string())
+            subtitle=Signal::derive(move || t_string!(i18n, pages.upstreams.subtitle).to_string())
+        />
+        <ComingSoon />
+    }
+}

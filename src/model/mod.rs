@@ -1,0 +1,3 @@
+//! Types shared by the browser and the server.
+pub mod locale;
+pub mod session;

@@ -1,0 +1,144 @@
+//! Signed, stateless admin sessions carried in an HttpOnly cookie (never the raw admin token).
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::server::crypto::random_bytes;
+
+pub const SESSION_COOKIE: &str = "ar_session";
+pub const SESSION_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
+
+type HmacSha256 = Hmac<Sha256>;
+
+#[derive(Clone)]
+pub struct SessionSigner {
+    key: [u8; 32],
+}
+
+impl SessionSigner {
+    pub fn new(key: [u8; 32]) -> Self {
+        Self { key }
+    }
+
+    fn mac(&self, payload: &str) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(payload.as_bytes());
+        mac
+    }
+
+    /// `v1.<expires_ms>.<nonce>.<signature>`
+    pub fn issue(&self, now_ms: i64) -> String {
+        let payload = format!(
+            "v1.{}.{}",
+            now_ms + SESSION_TTL_MS,
+            URL_SAFE_NO_PAD.encode(random_bytes::<16>())
+        );
+        let sig = URL_SAFE_NO_PAD.encode(self.mac(&payload).finalize().into_bytes());
+        format!("{payload}.{sig}")
+    }
+
+    pub fn verify(&self, value: &str, now_ms: i64) -> bool {
+        let Some((payload, sig)) = value.rsplit_once('.') else {
+            return false;
+        };
+        let Ok(sig) = URL_SAFE_NO_PAD.decode(sig) else {
+            return false;
+        };
+        // verify_slice compares in constant time.
+        if self.mac(payload).verify_slice(&sig).is_err() {
+            return false;
+        }
+        let mut parts = payload.split('.');
+        match (
+            parts.next(),
+            parts.next().and_then(|e| e.parse::<i64>().ok()),
+        ) {
+            (Some("v1"), Some(expires)) => now_ms < expires,
+            _ => false,
+        }
+    }
+}
+
+/// The `Set-Cookie` value that stores a session.
+pub fn session_cookie(value: &str, secure: bool) -> String {
+    format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        SESSION_TTL_MS / 1000,
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// The `Set-Cookie` value that removes the session.
+pub fn clear_session_cookie(secure: bool) -> String {
+    format!(
+        "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// Finds one cookie's value in a `Cookie` header.
+pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(';').find_map(|pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        (k == name).then_some(v)
+    })
+}
+
+/// Whether the client reached us over HTTPS (directly or through a TLS-terminating proxy).
+pub fn request_is_https(headers: &axum::http::HeaderMap) -> bool {
+    let forwarded_proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(',')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("https")
+        })
+        .unwrap_or(false);
+    let forwarded = headers
+        .get("forwarded")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.to_ascii_lowercase().contains("proto=https"))
+        .unwrap_or(false);
+    forwarded_proto || forwarded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issued_sessions_verify_until_they_expire() {
+        let s = SessionSigner::new([7; 32]);
+        let v = s.issue(1_000);
+        assert!(s.verify(&v, 1_001));
+        assert!(!s.verify(&v, 1_000 + SESSION_TTL_MS));
+    }
+
+    #[test]
+    fn tampered_or_foreign_sessions_fail() {
+        let s = SessionSigner::new([7; 32]);
+        let v = s.issue(0);
+        let tampered = v.replacen("v1.", "v1.9", 1);
+        assert!(!s.verify(&tampered, 1));
+        assert!(!SessionSigner::new([8; 32]).verify(&v, 1));
+        assert!(!s.verify("garbage", 1));
+        assert!(!s.verify("", 1));
+    }
+
+    #[test]
+    fn cookie_attributes() {
+        let c = session_cookie("abc", true);
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("; Secure"));
+        assert!(!session_cookie("abc", false).contains("Secure"));
+        assert!(clear_session_cookie(false).contains("Max-Age=0"));
+        assert_eq!(
+            cookie_value("a=1; ar_session=xyz; b=2", SESSION_COOKIE),
+            Some("xyz")
+        );
+        assert_eq!(cookie_value("a=1", SESSION_COOKIE), None);
+    }
+}

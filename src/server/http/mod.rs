@@ -1,0 +1,2 @@
+//! Cross-cutting HTTP plumbing.
+pub mod request_id;

@@ -1,0 +1,13 @@
+//! Everything that runs only on the server (`ssr`).
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod rest;
+pub mod secret;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

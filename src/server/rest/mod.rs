@@ -1,0 +1,4 @@
+//! Admin REST and public JSON handlers: parse -> service -> JSON.
+pub mod health;
+pub mod not_found;
+pub mod session;

@@ -1,0 +1,226 @@
+//! Builds the state and the one router, binds, and serves until shutdown.
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use axum::routing::{any, get};
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+use tokio::net::TcpListener;
+
+use crate::app::{shell, App};
+use crate::server::auth::admin_token::AdminToken;
+use crate::server::auth::middleware::{guard_pages, require_admin, root_redirect};
+use crate::server::auth::AdminAuth;
+use crate::server::clock::SharedClock;
+use crate::server::config::Config;
+use crate::server::crypto::Cipher;
+use crate::server::db::Database;
+use crate::server::http::request_id::assign_request_id;
+use crate::server::rest;
+use crate::server::secret::Secret;
+use crate::server::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Crypto(#[from] crate::server::crypto::CryptoError),
+    #[error("ADMIN_TOKEN: {0}")]
+    AdminToken(#[from] crate::server::auth::admin_token::AdminTokenError),
+    #[error(transparent)]
+    Db(#[from] crate::server::db::DbError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// What start-up produced besides the state: things to tell the operator once.
+pub struct StartupNotes {
+    pub generated_admin_token: Option<Secret<String>>,
+    pub generated_encryption_key: bool,
+}
+
+pub async fn build_state(
+    config: Config,
+    leptos_options: LeptosOptions,
+    clock: SharedClock,
+) -> Result<(AppState, StartupNotes), StartupError> {
+    let (cipher, generated_encryption_key) = Cipher::load(&config.encryption_key)?;
+    let (admin_token, generated_admin_token) = AdminToken::load(&config.admin_token)?;
+    let session_key = cipher.derive("admin-session", admin_token.hash());
+    let db = Database::connect(&config).await?;
+    let state = AppState {
+        leptos_options,
+        config: Arc::new(config),
+        db,
+        cipher,
+        auth: Arc::new(AdminAuth::new(admin_token, session_key, clock)),
+    };
+    Ok((
+        state,
+        StartupNotes {
+            generated_admin_token,
+            generated_encryption_key,
+        },
+    ))
+}
+
+async fn server_fn_handler(
+    State(state): State<AppState>,
+    request: Request<Body>,
+) -> impl IntoResponse {
+    handle_server_fns_with_context(move || provide_context(state.clone()), request).await
+}
+
+fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::HeaderValue;
+    use tower_http::cors::{AllowHeaders, AllowMethods, CorsLayer};
+    if origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods(AllowMethods::mirror_request())
+            .allow_headers(AllowHeaders::mirror_request())
+            .expose_headers([axum::http::HeaderName::from_static("x-request-id")]),
+    )
+}
+
+/// The one place the HTTP surface is assembled.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let admin = Router::new()
+        .route("/session", get(rest::session::whoami))
+        // A route, not a fallback, so the auth layer covers it: unknown admin paths reveal nothing.
+        .route("/{*rest}", any(rest::not_found::api_not_found))
+        .layer(from_fn_with_state(state.clone(), require_admin));
+    let ui_functions = Router::new()
+        .route(
+            "/{*fn_name}",
+            get(server_fn_handler).post(server_fn_handler),
+        )
+        .layer(from_fn_with_state(state.clone(), require_admin));
+
+    let page_context = {
+        let state = state.clone();
+        move || provide_context(state.clone())
+    };
+    let app_shell = {
+        let options = state.leptos_options.clone();
+        move || shell(options.clone())
+    };
+
+    let mut router = Router::new()
+        .route("/", get(root_redirect))
+        .route("/api/health", get(rest::health::health))
+        .nest("/api/admin", admin)
+        .nest("/api/ui", ui_functions)
+        .route("/api", any(rest::not_found::api_not_found))
+        .route("/api/{*rest}", any(rest::not_found::api_not_found))
+        .leptos_routes_with_context(&state, routes, page_context, app_shell)
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(from_fn_with_state(state.clone(), guard_pages));
+    if let Some(cors) = cors_layer(&state.config.cors_origins) {
+        router = router.layer(cors);
+    }
+    router.layer(from_fn(assign_request_id)).with_state(state)
+}
+
+/// A bound, not yet serving, application: tests bind port 0 and read the real port.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Application {
+    pub async fn bind(state: AppState, addr: SocketAddr) -> Result<Self, StartupError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        Ok(Self {
+            listener,
+            router: router(state),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing open requests");
+}
+
+/// Leptos options: the layout cargo-leptos builds (`target/site`, `pkg/autorouter.*`), with
+/// cargo-leptos' `LEPTOS_*` variables honoured when it runs the server.
+pub fn leptos_options() -> LeptosOptions {
+    let var = |k: &str, default: &str| {
+        std::env::var(k)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| default.to_string())
+    };
+    let env = if var("LEPTOS_ENV", "PROD").eq_ignore_ascii_case("dev") {
+        leptos::config::Env::DEV
+    } else {
+        leptos::config::Env::PROD
+    };
+    LeptosOptions::builder()
+        .output_name(var("LEPTOS_OUTPUT_NAME", "autorouter"))
+        .site_root(var("LEPTOS_SITE_ROOT", "target/site"))
+        .site_pkg_dir(var("LEPTOS_SITE_PKG_DIR", "pkg"))
+        .site_addr(
+            var("LEPTOS_SITE_ADDR", "127.0.0.1:3000")
+                .parse::<std::net::SocketAddr>()
+                .unwrap_or_else(|_| ([127, 0, 0, 1], 3000).into()),
+        )
+        .env(env)
+        .build()
+}

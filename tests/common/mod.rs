@@ -1,0 +1,206 @@
+//! Test harness: spawns the real server on a random port against a fresh SQLite file or a fresh
+//! PostgreSQL schema, and talks to it over real HTTP.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use autorouter::server::clock;
+use autorouter::server::config::{Config, DatabaseKind};
+use autorouter::server::db::Database;
+use autorouter::server::startup::{build_state, leptos_options, Application};
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub backend: Backend,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pg_schema: Option<String>,
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    )
+}
+
+pub fn postgres_base_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// PostgreSQL tests are skipped only when the test script found no server and was not told to require one.
+pub fn postgres_skipped() -> bool {
+    std::env::var("AUTOROUTER_SKIP_POSTGRES").as_deref() == Ok("1")
+}
+
+fn with_search_path(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{schema}")
+}
+
+impl TestApp {
+    /// `None` only for PostgreSQL when it is explicitly skipped.
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestApp> {
+        let data_dir = std::env::temp_dir().join(unique("autorouter_test"));
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let (database_url, pg_schema) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}/test.db", data_dir.display()), None),
+            Backend::Postgres => {
+                if postgres_skipped() {
+                    return None;
+                }
+                let schema = unique("ar_test");
+                let base = postgres_base_url();
+                let admin = Database::connect_url_without_migrations(&base, DatabaseKind::Postgres)
+                    .await
+                    .unwrap_or_else(|e| panic!("PostgreSQL at TEST_DATABASE_URL is unreachable ({e}); set AUTOROUTER_SKIP_POSTGRES=1 to skip"));
+                sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    .execute(&admin.pool)
+                    .await
+                    .unwrap();
+                admin.pool.close().await;
+                (with_search_path(&base, &schema), Some(schema))
+            }
+        };
+        let mut vars: HashMap<String, String> = HashMap::from([
+            ("DATA_DIR".into(), data_dir.display().to_string()),
+            ("DATABASE_URL".into(), database_url.clone()),
+            ("ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
+            ("DB_POOL_MAX".into(), "4".into()),
+            ("LOG_LEVEL".into(), "warn".into()),
+        ]);
+        for (k, v) in extra {
+            vars.insert(k.to_string(), v.to_string());
+        }
+        let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test config is valid");
+        let (state, _notes) = build_state(config, leptos_options(), clock::system())
+            .await
+            .expect("state builds");
+        let app = Application::bind(state, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let addr = app.local_addr();
+        tokio::spawn(app.serve(std::future::pending()));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Some(TestApp {
+            addr,
+            base: format!("http://{addr}"),
+            client,
+            backend,
+            data_dir,
+            database_url,
+            pg_schema,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn admin_get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs in through the UI's login server function and returns the session cookie pair.
+    pub async fn login_cookie(&self) -> String {
+        let res = self
+            .client
+            .post(self.url("/api/ui/login"))
+            .header("accept", "application/json")
+            .form(&[("token", ADMIN_TOKEN)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let set_cookie = res
+            .headers()
+            .get("set-cookie")
+            .expect("login sets a cookie")
+            .to_str()
+            .unwrap()
+            .to_string();
+        set_cookie.split(';').next().unwrap().to_string()
+    }
+
+    pub async fn cleanup(&self) {
+        if let Some(schema) = &self.pg_schema {
+            if let Ok(db) = Database::connect_url_without_migrations(
+                &postgres_base_url(),
+                DatabaseKind::Postgres,
+            )
+            .await
+            {
+                let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                    .execute(&db.pool)
+                    .await;
+                db.pool.close().await;
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// Runs one async test body against SQLite and against PostgreSQL.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                use super::*;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = common::TestApp::spawn(common::Backend::Sqlite).await.expect("sqlite always runs");
+                    super::$name(&app).await;
+                    app.cleanup().await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let Some(app) = common::TestApp::spawn(common::Backend::Postgres).await else {
+                        return;
+                    };
+                    super::$name(&app).await;
+                    app.cleanup().await;
+                }
+            }
+        )+
+    };
+}
