@@ -1,3 +1,6 @@
 //! Types shared by the browser and the server.
+pub mod keys;
 pub mod locale;
+pub mod page;
 pub mod session;
+pub mod upstreams;

@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -34,6 +34,10 @@ pub enum StartupError {
     AdminToken(#[from] crate::server::auth::admin_token::AdminTokenError),
     #[error(transparent)]
     Db(#[from] crate::server::db::DbError),
+    #[error("cannot load upstreams and keys: {0}")]
+    Routing(String),
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(#[source] reqwest::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -56,13 +60,23 @@ pub async fn build_state(
     let (admin_token, generated_admin_token) = AdminToken::load(&config.admin_token)?;
     let session_key = cipher.derive("admin-session", admin_token.hash());
     let db = Database::connect(&config).await?;
+    let http = upstream_client(config.allow_private_upstreams)?;
     let state = AppState {
         leptos_options,
         config: Arc::new(config),
         db,
         cipher,
-        auth: Arc::new(AdminAuth::new(admin_token, session_key, clock)),
+        auth: Arc::new(AdminAuth::new(admin_token, session_key, clock.clone())),
+        clock,
+        http,
+        routing: Arc::new(crate::server::proxy::routing_table::RoutingTable::default()),
+        keys: Arc::new(crate::server::proxy::key_auth::KeyVerifier::default()),
     };
+    state
+        .routing
+        .reload(&state.db, &state.cipher)
+        .await
+        .map_err(|e| StartupError::Routing(e.to_string()))?;
     Ok((
         state,
         StartupNotes {
@@ -70,6 +84,22 @@ pub async fn build_state(
             generated_encryption_key,
         },
     ))
+}
+
+/// The upstream client: every name it resolves is SSRF-checked at connect time, and redirects
+/// are never followed (an upstream must not bounce us to an internal address).
+fn upstream_client(allow_private: bool) -> Result<reqwest::Client, StartupError> {
+    use crate::server::proxy::ssrf::{GuardedResolver, SsrfPolicy};
+    reqwest::Client::builder()
+        .dns_resolver(Arc::new(GuardedResolver::new(SsrfPolicy { allow_private })))
+        .redirect(reqwest::redirect::Policy::none())
+        // A configured HTTP proxy would be the only address the resolver checks.
+        .no_proxy()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .pool_idle_timeout(std::time::Duration::from_secs(90))
+        .tcp_nodelay(true)
+        .build()
+        .map_err(StartupError::HttpClient)
 }
 
 async fn server_fn_handler(
@@ -103,6 +133,26 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let admin = Router::new()
         .route("/session", get(rest::session::whoami))
+        .route("/keys", get(rest::keys::list).post(rest::keys::create))
+        .route(
+            "/keys/{id}",
+            get(rest::keys::get)
+                .put(rest::keys::update)
+                .delete(rest::keys::delete),
+        )
+        .route("/keys/{id}/reveal", get(rest::keys::reveal))
+        .route(
+            "/upstreams",
+            get(rest::upstreams::list).post(rest::upstreams::create),
+        )
+        .route("/upstreams/test", post(rest::upstreams::test_form))
+        .route(
+            "/upstreams/{id}",
+            get(rest::upstreams::get)
+                .put(rest::upstreams::update)
+                .delete(rest::upstreams::delete),
+        )
+        .route("/upstreams/{id}/test", post(rest::upstreams::test_saved))
         // A route, not a fallback, so the auth layer covers it: unknown admin paths reveal nothing.
         .route("/{*rest}", any(rest::not_found::api_not_found))
         .layer(from_fn_with_state(state.clone(), require_admin));

@@ -5,9 +5,12 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
 use super::auth::AdminAuth;
+use super::clock::SharedClock;
 use super::config::Config;
 use super::crypto::Cipher;
 use super::db::Database;
+use super::proxy::key_auth::KeyVerifier;
+use super::proxy::routing_table::RoutingTable;
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
@@ -16,4 +19,18 @@ pub struct AppState {
     pub db: Database,
     pub cipher: Cipher,
     pub auth: Arc<AdminAuth>,
+    pub clock: SharedClock,
+    /// The one HTTP client for upstreams: SSRF-guarded resolver, no redirects.
+    pub http: reqwest::Client,
+    pub routing: Arc<RoutingTable>,
+    pub keys: Arc<KeyVerifier>,
+}
+
+impl AppState {
+    /// Called after every admin write, so the proxy sees the change on its very next request.
+    pub async fn routing_changed(&self) {
+        if let Err(e) = self.routing.reload(&self.db, &self.cipher).await {
+            tracing::error!(error = %e, "routing table reload failed; the previous snapshot stays in use");
+        }
+    }
 }

@@ -12,6 +12,8 @@ use autorouter::server::config::{Config, DatabaseKind};
 use autorouter::server::db::Database;
 use autorouter::server::startup::{build_state, leptos_options, Application};
 
+pub mod mock_upstream;
+
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,6 +7,9 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 
 use crate::server::config::{Config, DatabaseKind};
 
+pub mod keys;
+pub mod upstreams;
+
 pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 

@@ -1,4 +1,7 @@
 //! Admin REST and public JSON handlers: parse -> service -> JSON.
 pub mod health;
+pub mod json;
+pub mod keys;
 pub mod not_found;
 pub mod session;
+pub mod upstreams;

@@ -1,0 +1,85 @@
+//! Client API keys as the admin API and the UI exchange them.
+use serde::{Deserialize, Serialize};
+
+/// A key as listed: never the full secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKeyView {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub key_prefix: String,
+    pub is_active: bool,
+    /// RFC 3339, UTC.
+    pub expires_at: Option<String>,
+    pub is_expired: bool,
+    pub upstream_ids: Vec<String>,
+    pub last_used_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Answer to a create: the one time the full key is shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub key: ApiKeyView,
+    pub key_value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RevealedApiKey {
+    pub id: String,
+    pub key_value: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub upstream_ids: Vec<String>,
+    /// RFC 3339; must lie in the future.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+/// Partial update: absent fields stay; `null` clears the nullable ones.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateApiKey {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, with = "double_option")]
+    pub description: Option<Option<String>>,
+    #[serde(default)]
+    pub upstream_ids: Option<Vec<String>>,
+    #[serde(default, with = "double_option")]
+    pub expires_at: Option<Option<String>>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+pub mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(
+        v: &Option<Option<T>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match v {
+            None => s.serialize_none(),
+            Some(inner) => inner.serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}

@@ -1,0 +1,142 @@
+//! Upstreams as the admin API and the UI exchange them.
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub const PROVIDERS: &[&str] = &["openai", "anthropic", "google", "openai_compatible"];
+
+/// Per-upstream circuit breaker settings; units are in the names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BreakerConfig {
+    pub failure_threshold: u32,
+    pub success_threshold: u32,
+    pub open_duration_ms: u64,
+    pub half_open_max_probes: u32,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            failure_threshold: 5,
+            success_threshold: 2,
+            open_duration_ms: 30_000,
+            half_open_max_probes: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpstreamView {
+    pub id: String,
+    pub name: String,
+    pub provider: String,
+    pub base_url: String,
+    /// Like `sk-***abcd`; the key itself never leaves the server.
+    pub api_key_masked: String,
+    pub timeout_ms: u64,
+    pub weight: u32,
+    pub priority: i32,
+    pub allowed_models: Vec<String>,
+    pub model_redirects: BTreeMap<String, String>,
+    pub is_active: bool,
+    pub circuit_breaker: BreakerConfig,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUpstream {
+    pub name: String,
+    pub provider: String,
+    pub base_url: String,
+    pub api_key: String,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub weight: Option<u32>,
+    #[serde(default)]
+    pub priority: Option<i32>,
+    #[serde(default)]
+    pub allowed_models: Option<Vec<String>>,
+    #[serde(default)]
+    pub model_redirects: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+    #[serde(default)]
+    pub circuit_breaker: Option<BreakerConfig>,
+}
+
+/// Partial update: absent fields stay as they are; an absent `api_key` keeps the stored key.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUpstream {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub base_url: Option<String>,
+    #[serde(default)]
+    pub api_key: Option<String>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub weight: Option<u32>,
+    #[serde(default)]
+    pub priority: Option<i32>,
+    #[serde(default)]
+    pub allowed_models: Option<Vec<String>>,
+    #[serde(default)]
+    pub model_redirects: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+    #[serde(default)]
+    pub circuit_breaker: Option<BreakerConfig>,
+}
+
+/// An unsaved upstream form to test.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TestUpstreamForm {
+    pub provider: String,
+    pub base_url: String,
+    pub api_key: String,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionTestResult {
+    pub success: bool,
+    pub latency_ms: Option<u64>,
+    pub status_code: Option<u16>,
+    /// auth | not_found | server_error | timeout | network | ssrf_blocked | invalid
+    pub error_type: Option<String>,
+    pub message: String,
+}
+
+/// `sk-***abcd`: enough to recognise a key, never enough to use it.
+pub fn mask_secret(secret: &str) -> String {
+    let chars: Vec<char> = secret.chars().collect();
+    if chars.len() < 12 {
+        return "***".into();
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}***{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_keep_only_a_hint() {
+        assert_eq!(
+            mask_secret("sk-proj-abcdefghijklmnopqrstuvwxyz0123"),
+            "sk-***0123"
+        );
+        assert_eq!(mask_secret("short"), "***");
+    }
+}

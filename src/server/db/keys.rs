@@ -1,0 +1,219 @@
+//! Repository for `api_keys` and `api_key_upstreams`.
+use std::collections::HashMap;
+
+use sqlx::AnyPool;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KeyRow {
+    pub id: String,
+    pub key_prefix: String,
+    pub key_hash: String,
+    pub key_encrypted: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub is_active: i64,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str =
+    "id, key_prefix, key_hash, key_encrypted, name, description, is_active, expires_at, \
+     last_used_at, created_at, updated_at";
+
+async fn replace_upstreams(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    key_id: &str,
+    upstream_ids: &[String],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM api_key_upstreams WHERE api_key_id = $1")
+        .bind(key_id)
+        .execute(&mut **tx)
+        .await?;
+    for upstream_id in upstream_ids {
+        sqlx::query("INSERT INTO api_key_upstreams (api_key_id, upstream_id, created_at) VALUES ($1, $2, $3)")
+            .bind(key_id)
+            .bind(upstream_id)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn insert(
+    pool: &AnyPool,
+    row: &KeyRow,
+    upstream_ids: &[String],
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(&format!(
+        "INSERT INTO api_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    ))
+    .bind(&row.id)
+    .bind(&row.key_prefix)
+    .bind(&row.key_hash)
+    .bind(&row.key_encrypted)
+    .bind(&row.name)
+    .bind(&row.description)
+    .bind(row.is_active)
+    .bind(row.expires_at)
+    .bind(row.last_used_at)
+    .bind(row.created_at)
+    .bind(row.updated_at)
+    .execute(&mut *tx)
+    .await?;
+    replace_upstreams(&mut tx, &row.id, upstream_ids, row.created_at).await?;
+    tx.commit().await
+}
+
+/// Saves the editable fields, and the permissions when given.
+pub async fn update(
+    pool: &AnyPool,
+    row: &KeyRow,
+    upstream_ids: Option<&[String]>,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query(
+        "UPDATE api_keys SET name = $2, description = $3, is_active = $4, expires_at = $5, updated_at = $6 WHERE id = $1",
+    )
+    .bind(&row.id)
+    .bind(&row.name)
+    .bind(&row.description)
+    .bind(row.is_active)
+    .bind(row.expires_at)
+    .bind(row.updated_at)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    if let Some(ids) = upstream_ids {
+        replace_upstreams(&mut tx, &row.id, ids, row.updated_at).await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<KeyRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Keys whose stored prefix matches, active or not (the caller decides what a disabled match means).
+pub async fn find_by_prefix(pool: &AnyPool, prefix: &str) -> Result<Vec<KeyRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM api_keys WHERE key_prefix = $1"
+    ))
+    .bind(prefix)
+    .fetch_all(pool)
+    .await
+}
+
+/// Every key (the routing table keeps them in memory).
+pub async fn list_all(pool: &AnyPool) -> Result<Vec<KeyRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys"))
+        .fetch_all(pool)
+        .await
+}
+
+/// Every key's upstream permissions.
+pub async fn all_permissions(pool: &AnyPool) -> Result<HashMap<String, Vec<String>>, sqlx::Error> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    let rows = sqlx::query_as::<_, (String, String)>(
+        "SELECT api_key_id, upstream_id FROM api_key_upstreams ORDER BY created_at, upstream_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    for (key, upstream) in rows {
+        out.entry(key).or_default().push(upstream);
+    }
+    Ok(out)
+}
+
+/// `%` and `_` in user input are literal, not wildcards.
+fn like_pattern(search: &str) -> String {
+    let escaped = search
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+pub async fn list_page(
+    pool: &AnyPool,
+    search: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<KeyRow>, i64), sqlx::Error> {
+    let (filter, pattern) = match search.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => (
+            "WHERE LOWER(name) LIKE $1 ESCAPE '\\' OR LOWER(key_prefix) LIKE $1 ESCAPE '\\'",
+            Some(like_pattern(s)),
+        ),
+        None => ("", None),
+    };
+    let count_sql = format!("SELECT COUNT(*) FROM api_keys {filter}");
+    let mut count = sqlx::query_scalar(&count_sql);
+    if let Some(p) = &pattern {
+        count = count.bind(p);
+    }
+    let total: i64 = count.fetch_one(pool).await?;
+    let (limit_at, offset_at) = if pattern.is_some() { (2, 3) } else { (1, 2) };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM api_keys {filter} ORDER BY created_at DESC, id LIMIT ${limit_at} OFFSET ${offset_at}"
+    );
+    let mut q = sqlx::query_as(&sql);
+    if let Some(p) = &pattern {
+        q = q.bind(p);
+    }
+    let rows = q.bind(limit).bind(offset).fetch_all(pool).await?;
+    Ok((rows, total))
+}
+
+pub async fn delete(pool: &AnyPool, id: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM api_keys WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Upstream permissions of the given keys.
+pub async fn upstream_ids_for(
+    pool: &AnyPool,
+    key_ids: &[String],
+) -> Result<HashMap<String, Vec<String>>, sqlx::Error> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    if key_ids.is_empty() {
+        return Ok(out);
+    }
+    let placeholders: Vec<String> = (1..=key_ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT api_key_id, upstream_id FROM api_key_upstreams WHERE api_key_id IN ({}) ORDER BY created_at, upstream_id",
+        placeholders.join(", ")
+    );
+    let mut q = sqlx::query_as::<_, (String, String)>(&sql);
+    for id in key_ids {
+        q = q.bind(id);
+    }
+    for (key, upstream) in q.fetch_all(pool).await? {
+        out.entry(key).or_default().push(upstream);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_pattern("Prod_%"), "%prod\\_\\%%");
+    }
+}

@@ -1,0 +1,137 @@
+//! Repository for `upstreams`.
+use sqlx::AnyPool;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UpstreamRow {
+    pub id: String,
+    pub name: String,
+    pub provider: String,
+    pub base_url: String,
+    pub api_key_encrypted: String,
+    pub timeout_ms: i64,
+    pub weight: i64,
+    pub priority: i64,
+    pub allowed_models: Option<String>,
+    pub model_redirects: Option<String>,
+    pub is_active: i64,
+    pub breaker_config: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str =
+    "id, name, provider, base_url, api_key_encrypted, timeout_ms, weight, priority, \
+     allowed_models, model_redirects, is_active, breaker_config, created_at, updated_at";
+
+pub async fn insert(pool: &AnyPool, row: &UpstreamRow) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "INSERT INTO upstreams ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    ))
+    .bind(&row.id)
+    .bind(&row.name)
+    .bind(&row.provider)
+    .bind(&row.base_url)
+    .bind(&row.api_key_encrypted)
+    .bind(row.timeout_ms)
+    .bind(row.weight)
+    .bind(row.priority)
+    .bind(&row.allowed_models)
+    .bind(&row.model_redirects)
+    .bind(row.is_active)
+    .bind(&row.breaker_config)
+    .bind(row.created_at)
+    .bind(row.updated_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn update(pool: &AnyPool, row: &UpstreamRow) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE upstreams SET name = $2, provider = $3, base_url = $4, api_key_encrypted = $5, timeout_ms = $6, \
+         weight = $7, priority = $8, allowed_models = $9, model_redirects = $10, is_active = $11, \
+         breaker_config = $12, updated_at = $13 WHERE id = $1",
+    )
+    .bind(&row.id)
+    .bind(&row.name)
+    .bind(&row.provider)
+    .bind(&row.base_url)
+    .bind(&row.api_key_encrypted)
+    .bind(row.timeout_ms)
+    .bind(row.weight)
+    .bind(row.priority)
+    .bind(&row.allowed_models)
+    .bind(&row.model_redirects)
+    .bind(row.is_active)
+    .bind(&row.breaker_config)
+    .bind(row.updated_at)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<UpstreamRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM upstreams WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn find_by_name(pool: &AnyPool, name: &str) -> Result<Option<UpstreamRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM upstreams WHERE name = $1"))
+        .bind(name)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Every upstream, lowest priority number first (the routing order).
+pub async fn list_all(pool: &AnyPool) -> Result<Vec<UpstreamRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM upstreams ORDER BY priority, name"
+    ))
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn list_page(
+    pool: &AnyPool,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<UpstreamRow>, i64), sqlx::Error> {
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM upstreams")
+        .fetch_one(pool)
+        .await?;
+    let rows = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM upstreams ORDER BY priority, name LIMIT $1 OFFSET $2"
+    ))
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    Ok((rows, total))
+}
+
+pub async fn delete(pool: &AnyPool, id: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM upstreams WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// The ids among `ids` that exist.
+pub async fn existing_ids(pool: &AnyPool, ids: &[String]) -> Result<Vec<String>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT id FROM upstreams WHERE id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut q = sqlx::query_scalar(&sql);
+    for id in ids {
+        q = q.bind(id);
+    }
+    q.fetch_all(pool).await
+}

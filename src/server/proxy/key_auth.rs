@@ -1,0 +1,234 @@
+//! Client key verification: a SHA-256-keyed cache in front of bcrypt, which runs only on a cold
+//! miss, off the async workers, a few at a time. Every hit is re-checked against the routing
+//! snapshot, so a disabled, edited, deleted or expired key is refused on the very next request.
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use axum::http::HeaderMap;
+use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
+
+use super::routing_table::{KeyEntry, Snapshot};
+use crate::server::crypto::sha256;
+use crate::server::service::keys::{stored_prefix, KEY_PREFIX};
+
+const MAX_CACHED: usize = 100_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KeyRejection {
+    #[error("missing API key: send it as `Authorization: Bearer <key>` or `x-api-key: <key>`")]
+    Missing,
+    #[error("invalid API key")]
+    Invalid,
+    #[error("this API key is disabled")]
+    Disabled,
+    #[error("this API key has expired")]
+    Expired,
+}
+
+/// The presented key: `Authorization: Bearer` (OpenAI SDKs) or `x-api-key` (Anthropic SDKs).
+pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    let bearer = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    bearer.or_else(|| {
+        headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    })
+}
+
+pub struct KeyVerifier {
+    cache: RwLock<HashMap<[u8; 32], String>>,
+    bcrypt_slots: Semaphore,
+}
+
+impl Default for KeyVerifier {
+    fn default() -> Self {
+        Self {
+            cache: RwLock::new(HashMap::new()),
+            bcrypt_slots: Semaphore::new(4),
+        }
+    }
+}
+
+fn state_of(key: &KeyEntry, now_ms: i64) -> Result<(), KeyRejection> {
+    if !key.is_active {
+        Err(KeyRejection::Disabled)
+    } else if key.expires_at.is_some_and(|e| e <= now_ms) {
+        Err(KeyRejection::Expired)
+    } else {
+        Ok(())
+    }
+}
+
+impl KeyVerifier {
+    pub async fn verify(
+        &self,
+        snapshot: &Snapshot,
+        presented: &str,
+        now_ms: i64,
+    ) -> Result<KeyEntry, KeyRejection> {
+        let digest = sha256(presented.as_bytes());
+        let cached = self
+            .cache
+            .read()
+            .expect("key cache lock")
+            .get(&digest)
+            .cloned();
+        if let Some(id) = cached {
+            match snapshot.keys.get(&id) {
+                Some(key) => {
+                    state_of(key, now_ms)?;
+                    return Ok(key.clone());
+                }
+                None => {
+                    self.cache.write().expect("key cache lock").remove(&digest);
+                    return Err(KeyRejection::Invalid);
+                }
+            }
+        }
+        if !presented.starts_with(KEY_PREFIX) {
+            return Err(KeyRejection::Invalid);
+        }
+        let prefix = stored_prefix(presented);
+        let ids = snapshot
+            .keys_by_prefix
+            .get(prefix)
+            .ok_or(KeyRejection::Invalid)?;
+        let matching: Vec<&KeyEntry> = ids.iter().filter_map(|id| snapshot.keys.get(id)).collect();
+        // Only usable keys are worth a bcrypt; a prefix with none of them is refused at once.
+        let usable: Vec<&KeyEntry> = matching
+            .iter()
+            .copied()
+            .filter(|k| k.usable_at(now_ms))
+            .collect();
+        if usable.is_empty() {
+            return Err(match matching.first() {
+                Some(k) if !k.is_active => KeyRejection::Disabled,
+                Some(_) => KeyRejection::Expired,
+                None => KeyRejection::Invalid,
+            });
+        }
+        for key in usable {
+            let _slot = self
+                .bcrypt_slots
+                .acquire()
+                .await
+                .map_err(|_| KeyRejection::Invalid)?;
+            let hash = key.hash.clone();
+            let candidate = presented.to_string();
+            let ok = tokio::task::spawn_blocking(move || {
+                bcrypt::verify(candidate, &hash).unwrap_or(false)
+            })
+            .await
+            .unwrap_or(false);
+            if ok {
+                let mut cache = self.cache.write().expect("key cache lock");
+                if cache.len() >= MAX_CACHED {
+                    cache.clear();
+                }
+                cache.insert(digest, key.id.clone());
+                return Ok(key.clone());
+            }
+        }
+        Err(KeyRejection::Invalid)
+    }
+
+    /// Whether this exact key is cached (for tests and metrics).
+    pub fn is_cached(&self, presented: &str) -> bool {
+        let digest = sha256(presented.as_bytes());
+        self.cache
+            .read()
+            .expect("key cache lock")
+            .keys()
+            .any(|k| bool::from(k.ct_eq(&digest)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot_with(key: &str, active: bool, expires_at: Option<i64>) -> Snapshot {
+        let mut s = Snapshot::default();
+        let entry = KeyEntry {
+            id: "k1".into(),
+            prefix: stored_prefix(key).into(),
+            hash: bcrypt::hash(key, 4).unwrap(),
+            is_active: active,
+            expires_at,
+            upstream_ids: vec![],
+        };
+        s.keys_by_prefix
+            .insert(entry.prefix.clone(), vec!["k1".into()]);
+        s.keys.insert("k1".into(), entry);
+        s
+    }
+
+    #[tokio::test]
+    async fn verifies_caches_and_rechecks_state() {
+        let key = "sk-auto-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+        let v = KeyVerifier::default();
+        let snap = snapshot_with(key, true, None);
+        assert_eq!(v.verify(&snap, key, 0).await.unwrap().id, "k1");
+        assert!(v.is_cached(key));
+        // A cached key is refused as soon as the snapshot says it is disabled, expired or gone.
+        assert_eq!(
+            v.verify(&snapshot_with(key, false, None), key, 0)
+                .await
+                .unwrap_err(),
+            KeyRejection::Disabled
+        );
+        assert_eq!(
+            v.verify(&snapshot_with(key, true, Some(10)), key, 10)
+                .await
+                .unwrap_err(),
+            KeyRejection::Expired
+        );
+        assert_eq!(
+            v.verify(&Snapshot::default(), key, 0).await.unwrap_err(),
+            KeyRejection::Invalid
+        );
+        assert!(!v.is_cached(key));
+    }
+
+    #[tokio::test]
+    async fn wrong_keys_and_unknown_prefixes_are_refused() {
+        let key = "sk-auto-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+        let v = KeyVerifier::default();
+        let snap = snapshot_with(key, true, None);
+        let same_prefix = "sk-auto-abcdXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX";
+        assert_eq!(
+            v.verify(&snap, same_prefix, 0).await.unwrap_err(),
+            KeyRejection::Invalid
+        );
+        assert_eq!(
+            v.verify(&snap, "sk-auto-zzzz-other", 0).await.unwrap_err(),
+            KeyRejection::Invalid
+        );
+        assert_eq!(
+            v.verify(&snap, "sk-openai-key", 0).await.unwrap_err(),
+            KeyRejection::Invalid
+        );
+        assert!(!v.is_cached(same_prefix));
+    }
+
+    #[test]
+    fn keys_come_from_bearer_or_x_api_key() {
+        let mut h = HeaderMap::new();
+        assert_eq!(presented_key(&h), None);
+        h.insert("x-api-key", "sk-auto-a".parse().unwrap());
+        assert_eq!(presented_key(&h), Some("sk-auto-a"));
+        h.insert("authorization", "Bearer sk-auto-b".parse().unwrap());
+        assert_eq!(presented_key(&h), Some("sk-auto-b"));
+    }
+}

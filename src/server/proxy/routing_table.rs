@@ -1,0 +1,196 @@
+//! An in-memory snapshot of keys, permissions and upstreams, so the proxy's hot path never
+//! touches the database. Reloaded after every admin change and on an interval (other instances).
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use super::model_rules::{parse_model_list, parse_redirects, resolve_redirect, serves, Provider};
+use crate::model::upstreams::BreakerConfig;
+use crate::server::crypto::Cipher;
+use crate::server::db::{keys as key_repo, upstreams as upstream_repo, Database};
+use crate::server::secret::Secret;
+
+#[derive(Debug)]
+pub struct UpstreamEntry {
+    pub id: String,
+    pub name: String,
+    pub provider: Provider,
+    pub base_url: String,
+    pub api_key: Secret<String>,
+    pub timeout_ms: u64,
+    pub weight: u32,
+    pub priority: i64,
+    pub allowed_models: Vec<String>,
+    pub model_redirects: BTreeMap<String, String>,
+    pub is_active: bool,
+    pub breaker: BreakerConfig,
+}
+
+impl UpstreamEntry {
+    pub fn serves(&self, model: &str) -> bool {
+        serves(self.provider, &self.allowed_models, model)
+    }
+
+    pub fn sent_model(&self, model: &str) -> String {
+        resolve_redirect(&self.model_redirects, model)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct KeyEntry {
+    pub id: String,
+    pub prefix: String,
+    pub hash: String,
+    pub is_active: bool,
+    pub expires_at: Option<i64>,
+    pub upstream_ids: Vec<String>,
+}
+
+impl KeyEntry {
+    pub fn usable_at(&self, now_ms: i64) -> bool {
+        self.is_active && self.expires_at.is_none_or(|e| e > now_ms)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub keys: HashMap<String, KeyEntry>,
+    pub keys_by_prefix: HashMap<String, Vec<String>>,
+    pub upstreams: HashMap<String, Arc<UpstreamEntry>>,
+    /// Bumped on every reload; cached verifications remember the generation they were checked in.
+    pub generation: u64,
+}
+
+impl Snapshot {
+    /// Active upstreams this key may use that serve `model`, lowest priority number first.
+    pub fn candidates(&self, key: &KeyEntry, model: &str) -> Vec<Arc<UpstreamEntry>> {
+        let mut out: Vec<Arc<UpstreamEntry>> = key
+            .upstream_ids
+            .iter()
+            .filter_map(|id| self.upstreams.get(id))
+            .filter(|u| u.is_active && u.serves(model))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| {
+            a.priority
+                .cmp(&b.priority)
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        out
+    }
+
+    /// Exact model names the key can reach (globs cannot be listed).
+    pub fn listable_models(&self, key: &KeyEntry) -> Vec<(String, String)> {
+        let mut names: BTreeMap<String, String> = BTreeMap::new();
+        for u in key
+            .upstream_ids
+            .iter()
+            .filter_map(|id| self.upstreams.get(id))
+        {
+            if !u.is_active {
+                continue;
+            }
+            let owner = u.provider.as_str().to_string();
+            for m in u.allowed_models.iter().filter(|m| !m.contains('*')) {
+                names.entry(m.clone()).or_insert_with(|| owner.clone());
+            }
+            for m in u.model_redirects.keys() {
+                if u.serves(m) {
+                    names.entry(m.clone()).or_insert_with(|| owner.clone());
+                }
+            }
+        }
+        names.into_iter().collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+pub struct RoutingTable {
+    current: RwLock<Arc<Snapshot>>,
+    reload_lock: tokio::sync::Mutex<()>,
+}
+
+impl Default for RoutingTable {
+    fn default() -> Self {
+        Self {
+            current: RwLock::new(Arc::new(Snapshot::default())),
+            reload_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+impl RoutingTable {
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.read().expect("routing table lock").clone()
+    }
+
+    pub async fn reload(&self, db: &Database, cipher: &Cipher) -> Result<(), ReloadError> {
+        // One reload at a time, so an older read never replaces a newer one.
+        let _guard = self.reload_lock.lock().await;
+        let upstream_rows = upstream_repo::list_all(&db.pool).await?;
+        let key_rows = key_repo::list_all(&db.pool).await?;
+        let mut perms = key_repo::all_permissions(&db.pool).await?;
+
+        let mut upstreams = HashMap::new();
+        for row in upstream_rows {
+            let Ok(provider) = row.provider.parse::<Provider>() else {
+                tracing::warn!(upstream_id = %row.id, "skipping upstream with unknown provider");
+                continue;
+            };
+            let Ok(api_key) = cipher.decrypt(&row.api_key_encrypted) else {
+                tracing::error!(upstream_id = %row.id, "cannot decrypt upstream key (wrong ENCRYPTION_KEY?); upstream skipped");
+                continue;
+            };
+            let breaker = crate::server::service::upstreams::breaker_config(&row);
+            upstreams.insert(
+                row.id.clone(),
+                Arc::new(UpstreamEntry {
+                    id: row.id,
+                    name: row.name,
+                    provider,
+                    base_url: row.base_url,
+                    api_key: Secret::new(api_key),
+                    timeout_ms: row.timeout_ms.max(1) as u64,
+                    weight: row.weight.clamp(1, 100) as u32,
+                    priority: row.priority,
+                    allowed_models: parse_model_list(row.allowed_models.as_deref()),
+                    model_redirects: parse_redirects(row.model_redirects.as_deref()),
+                    is_active: row.is_active != 0,
+                    breaker,
+                }),
+            );
+        }
+        let mut keys = HashMap::new();
+        let mut keys_by_prefix: HashMap<String, Vec<String>> = HashMap::new();
+        for row in key_rows {
+            keys_by_prefix
+                .entry(row.key_prefix.clone())
+                .or_default()
+                .push(row.id.clone());
+            keys.insert(
+                row.id.clone(),
+                KeyEntry {
+                    upstream_ids: perms.remove(&row.id).unwrap_or_default(),
+                    id: row.id,
+                    prefix: row.key_prefix,
+                    hash: row.key_hash,
+                    is_active: row.is_active != 0,
+                    expires_at: row.expires_at,
+                },
+            );
+        }
+        let mut current = self.current.write().expect("routing table lock");
+        let generation = current.generation + 1;
+        *current = Arc::new(Snapshot {
+            keys,
+            keys_by_prefix,
+            upstreams,
+            generation,
+        });
+        Ok(())
+    }
+}

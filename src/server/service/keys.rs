@@ -1,0 +1,256 @@
+//! Client API keys: create (the only time the full key is shown), list, edit, delete, reveal.
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+use super::{db_error, validate};
+use crate::model::keys::{ApiKeyView, CreateApiKey, CreatedApiKey, RevealedApiKey, UpdateApiKey};
+use crate::model::page::{Page, PageRequest};
+use crate::server::crypto::random_bytes;
+use crate::server::db::keys::{self as repo, KeyRow};
+use crate::server::db::upstreams as upstream_repo;
+use crate::server::error::ApiError;
+use crate::server::state::AppState;
+use crate::server::timefmt::{parse_rfc3339, to_rfc3339};
+
+pub const KEY_PREFIX: &str = "sk-auto-";
+pub const STORED_PREFIX_LEN: usize = 12;
+/// Keys carry 256 random bits, so bcrypt is defence in depth rather than the only barrier.
+const BCRYPT_COST: u32 = 10;
+
+pub fn generate_key() -> String {
+    format!(
+        "{KEY_PREFIX}{}",
+        URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+    )
+}
+
+pub fn stored_prefix(key: &str) -> &str {
+    let end = key
+        .char_indices()
+        .nth(STORED_PREFIX_LEN)
+        .map(|(i, _)| i)
+        .unwrap_or(key.len());
+    &key[..end]
+}
+
+fn view(row: &KeyRow, upstream_ids: Vec<String>, now: i64) -> ApiKeyView {
+    ApiKeyView {
+        id: row.id.clone(),
+        name: row.name.clone(),
+        description: row.description.clone(),
+        key_prefix: row.key_prefix.clone(),
+        is_active: row.is_active != 0,
+        expires_at: row.expires_at.map(to_rfc3339),
+        is_expired: row.expires_at.is_some_and(|e| e <= now),
+        upstream_ids,
+        last_used_at: row.last_used_at.map(to_rfc3339),
+        created_at: to_rfc3339(row.created_at),
+        updated_at: to_rfc3339(row.updated_at),
+    }
+}
+
+fn parse_expiry(raw: Option<&str>, now: i64) -> Result<Option<i64>, ApiError> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => {
+            let at = parse_rfc3339(s).map_err(|e| validate::invalid("expires_at", e))?;
+            if at <= now {
+                return Err(validate::invalid("expires_at", "must be in the future"));
+            }
+            Ok(Some(at))
+        }
+    }
+}
+
+async fn checked_upstreams(state: &AppState, ids: &[String]) -> Result<Vec<String>, ApiError> {
+    let ids = validate::id_list("upstream_ids", ids)?;
+    if ids.is_empty() {
+        return Err(validate::invalid(
+            "upstream_ids",
+            "a key needs at least one upstream",
+        ));
+    }
+    let existing = upstream_repo::existing_ids(&state.db.pool, &ids)
+        .await
+        .map_err(db_error)?;
+    if let Some(missing) = ids.iter().find(|id| !existing.contains(id)) {
+        return Err(validate::invalid(
+            "upstream_ids",
+            format!("no upstream with id {missing}"),
+        ));
+    }
+    Ok(ids)
+}
+
+async fn bcrypt_hash(key: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || bcrypt::hash(key, BCRYPT_COST))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+pub async fn create(state: &AppState, input: CreateApiKey) -> Result<CreatedApiKey, ApiError> {
+    let now = state.clock.now_ms();
+    let name = validate::text("name", &input.name, 100)?;
+    let description = validate::optional_text("description", input.description.as_deref(), 500)?;
+    let expires_at = parse_expiry(input.expires_at.as_deref(), now)?;
+    let upstream_ids = checked_upstreams(state, &input.upstream_ids).await?;
+
+    let key = generate_key();
+    let row = KeyRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        key_prefix: stored_prefix(&key).to_string(),
+        key_hash: bcrypt_hash(key.clone()).await?,
+        key_encrypted: state.cipher.encrypt(&key),
+        name,
+        description,
+        is_active: i64::from(input.is_active.unwrap_or(true)),
+        expires_at,
+        last_used_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    repo::insert(&state.db.pool, &row, &upstream_ids)
+        .await
+        .map_err(db_error)?;
+    state.routing_changed().await;
+    tracing::info!(key_id = %row.id, prefix = %row.key_prefix, "api key created");
+    Ok(CreatedApiKey {
+        key: view(&row, upstream_ids, now),
+        key_value: key,
+    })
+}
+
+pub async fn list(
+    state: &AppState,
+    page: PageRequest,
+    search: Option<&str>,
+) -> Result<Page<ApiKeyView>, ApiError> {
+    let now = state.clock.now_ms();
+    let (rows, total) =
+        repo::list_page(&state.db.pool, search, page.page_size as i64, page.offset())
+            .await
+            .map_err(db_error)?;
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut perms = repo::upstream_ids_for(&state.db.pool, &ids)
+        .await
+        .map_err(db_error)?;
+    let items = rows
+        .iter()
+        .map(|r| view(r, perms.remove(&r.id).unwrap_or_default(), now))
+        .collect();
+    Ok(Page::new(
+        items,
+        total.max(0) as u64,
+        page.page,
+        page.page_size,
+    ))
+}
+
+async fn load(state: &AppState, id: &str) -> Result<KeyRow, ApiError> {
+    repo::get(&state.db.pool, id)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| ApiError::NotFound(format!("no API key with id {id}")))
+}
+
+pub async fn get(state: &AppState, id: &str) -> Result<ApiKeyView, ApiError> {
+    let row = load(state, id).await?;
+    let mut perms = repo::upstream_ids_for(&state.db.pool, std::slice::from_ref(&row.id))
+        .await
+        .map_err(db_error)?;
+    Ok(view(
+        &row,
+        perms.remove(&row.id).unwrap_or_default(),
+        state.clock.now_ms(),
+    ))
+}
+
+pub async fn update(
+    state: &AppState,
+    id: &str,
+    input: UpdateApiKey,
+) -> Result<ApiKeyView, ApiError> {
+    let now = state.clock.now_ms();
+    let mut row = load(state, id).await?;
+    if let Some(name) = &input.name {
+        row.name = validate::text("name", name, 100)?;
+    }
+    if let Some(description) = &input.description {
+        row.description = validate::optional_text("description", description.as_deref(), 500)?;
+    }
+    if let Some(expires_at) = &input.expires_at {
+        row.expires_at = parse_expiry(expires_at.as_deref(), now)?;
+    }
+    if let Some(active) = input.is_active {
+        row.is_active = i64::from(active);
+    }
+    let upstream_ids = match &input.upstream_ids {
+        Some(ids) => Some(checked_upstreams(state, ids).await?),
+        None => None,
+    };
+    row.updated_at = now;
+    if !repo::update(&state.db.pool, &row, upstream_ids.as_deref())
+        .await
+        .map_err(db_error)?
+    {
+        return Err(ApiError::NotFound(format!("no API key with id {id}")));
+    }
+    state.routing_changed().await;
+    get(state, id).await
+}
+
+pub async fn delete(state: &AppState, id: &str) -> Result<(), ApiError> {
+    if repo::delete(&state.db.pool, id).await.map_err(db_error)? {
+        state.routing_changed().await;
+        tracing::info!(key_id = %id, "api key deleted");
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(format!("no API key with id {id}")))
+    }
+}
+
+/// The full key, only when `ALLOW_KEY_REVEAL=true`; the decrypted copy must still match the hash.
+pub async fn reveal(state: &AppState, id: &str) -> Result<RevealedApiKey, ApiError> {
+    if !state.config.allow_key_reveal {
+        return Err(ApiError::Forbidden(
+            "revealing keys is disabled (set ALLOW_KEY_REVEAL=true to allow it)".into(),
+        ));
+    }
+    let row = load(state, id).await?;
+    let key = state
+        .cipher
+        .decrypt(&row.key_encrypted)
+        .map_err(ApiError::internal)?;
+    let hash = row.key_hash.clone();
+    let candidate = key.clone();
+    let matches =
+        tokio::task::spawn_blocking(move || bcrypt::verify(candidate, &hash).unwrap_or(false))
+            .await
+            .map_err(ApiError::internal)?;
+    if !matches {
+        return Err(ApiError::internal(std::io::Error::other(
+            "stored key copy does not match its hash",
+        )));
+    }
+    tracing::info!(key_id = %id, "api key revealed");
+    Ok(RevealedApiKey {
+        id: row.id,
+        key_value: key,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_have_the_documented_shape() {
+        let k = generate_key();
+        assert!(k.starts_with("sk-auto-"));
+        assert_eq!(k.len(), 8 + 43);
+        assert_eq!(stored_prefix(&k).len(), 12);
+        assert!(k.starts_with(stored_prefix(&k)));
+        assert_ne!(generate_key(), k);
+    }
+}

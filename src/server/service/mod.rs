@@ -1,0 +1,16 @@
+//! The service layer: the one place admin operations live, called by REST handlers and server functions.
+pub mod keys;
+pub mod upstreams;
+pub mod validate;
+
+use crate::server::error::ApiError;
+
+/// Database failures are internal errors; a unique-constraint race is a conflict.
+pub(crate) fn db_error(e: sqlx::Error) -> ApiError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            return ApiError::Conflict("a record with that name already exists".into());
+        }
+    }
+    ApiError::internal(e)
+}

@@ -1,0 +1,394 @@
+//! Upstreams: validated create/edit (SSRF, models, redirects), list, delete, connection test.
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use super::{db_error, validate};
+use crate::model::page::{Page, PageRequest};
+use crate::model::upstreams::{
+    mask_secret, BreakerConfig, ConnectionTestResult, CreateUpstream, TestUpstreamForm,
+    UpdateUpstream, UpstreamView,
+};
+use crate::server::db::upstreams::{self as repo, UpstreamRow};
+use crate::server::error::ApiError;
+use crate::server::proxy::model_rules::{
+    parse_model_list, parse_redirects, validate_model_patterns, validate_redirects, Provider,
+};
+use crate::server::proxy::provider_auth::apply_upstream_auth;
+use crate::server::proxy::ssrf::{validate_url, SsrfError, SsrfPolicy};
+use crate::server::state::AppState;
+use crate::server::timefmt::to_rfc3339;
+
+pub const DEFAULT_TIMEOUT_MS: u64 = 60_000;
+
+fn policy(state: &AppState) -> SsrfPolicy {
+    SsrfPolicy {
+        allow_private: state.config.allow_private_upstreams,
+    }
+}
+
+fn parse_provider(raw: &str) -> Result<Provider, ApiError> {
+    raw.trim()
+        .parse::<Provider>()
+        .map_err(|e| validate::invalid("provider", e))
+}
+
+/// Parsed and SSRF-checked; the trailing slash is dropped so `base + "/chat/completions"` is right.
+fn checked_base_url(state: &AppState, raw: &str) -> Result<String, ApiError> {
+    let url =
+        validate_url(raw.trim(), policy(state)).map_err(|e| validate::invalid("base_url", e))?;
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+fn checked_breaker(c: BreakerConfig) -> Result<BreakerConfig, ApiError> {
+    validate::in_range(
+        "circuit_breaker.failure_threshold",
+        c.failure_threshold,
+        1..=100,
+    )?;
+    validate::in_range(
+        "circuit_breaker.success_threshold",
+        c.success_threshold,
+        1..=100,
+    )?;
+    validate::in_range(
+        "circuit_breaker.open_duration_ms",
+        c.open_duration_ms,
+        1_000..=3_600_000,
+    )?;
+    validate::in_range(
+        "circuit_breaker.half_open_max_probes",
+        c.half_open_max_probes,
+        1..=100,
+    )?;
+    Ok(c)
+}
+
+fn checked_models(list: &[String]) -> Result<Option<String>, ApiError> {
+    let list: Vec<String> = list.iter().map(|m| m.trim().to_string()).collect();
+    validate_model_patterns(&list).map_err(|e| validate::invalid("allowed_models", e))?;
+    Ok(if list.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_string(&list).map_err(ApiError::internal)?)
+    })
+}
+
+fn checked_redirects(map: &BTreeMap<String, String>) -> Result<Option<String>, ApiError> {
+    let map: BTreeMap<String, String> = map
+        .iter()
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    validate_redirects(&map).map_err(|e| validate::invalid("model_redirects", e))?;
+    Ok(if map.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_string(&map).map_err(ApiError::internal)?)
+    })
+}
+
+fn checked_api_key(raw: &str) -> Result<String, ApiError> {
+    let key = raw.trim();
+    if key.is_empty() {
+        return Err(validate::invalid("api_key", "must not be empty"));
+    }
+    if key.len() > 4096 || key.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(validate::invalid(
+            "api_key",
+            "must be at most 4096 characters without spaces",
+        ));
+    }
+    Ok(key.to_string())
+}
+
+pub fn breaker_config(row: &UpstreamRow) -> BreakerConfig {
+    row.breaker_config
+        .as_deref()
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default()
+}
+
+fn view(state: &AppState, row: &UpstreamRow) -> UpstreamView {
+    let masked = state
+        .cipher
+        .decrypt(&row.api_key_encrypted)
+        .map(|k| mask_secret(&k))
+        .unwrap_or_else(|_| "***".into());
+    UpstreamView {
+        id: row.id.clone(),
+        name: row.name.clone(),
+        provider: row.provider.clone(),
+        base_url: row.base_url.clone(),
+        api_key_masked: masked,
+        timeout_ms: row.timeout_ms.max(0) as u64,
+        weight: row.weight.clamp(1, 100) as u32,
+        priority: row.priority as i32,
+        allowed_models: parse_model_list(row.allowed_models.as_deref()),
+        model_redirects: parse_redirects(row.model_redirects.as_deref()),
+        is_active: row.is_active != 0,
+        circuit_breaker: breaker_config(row),
+        created_at: to_rfc3339(row.created_at),
+        updated_at: to_rfc3339(row.updated_at),
+    }
+}
+
+async fn ensure_name_free(
+    state: &AppState,
+    name: &str,
+    except_id: Option<&str>,
+) -> Result<(), ApiError> {
+    match repo::find_by_name(&state.db.pool, name)
+        .await
+        .map_err(db_error)?
+    {
+        Some(existing) if Some(existing.id.as_str()) != except_id => Err(ApiError::Conflict(
+            format!("name: an upstream named {name:?} already exists"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub async fn create(state: &AppState, input: CreateUpstream) -> Result<UpstreamView, ApiError> {
+    let now = state.clock.now_ms();
+    let name = validate::text("name", &input.name, 100)?;
+    let provider = parse_provider(&input.provider)?;
+    let base_url = checked_base_url(state, &input.base_url)?;
+    let api_key = checked_api_key(&input.api_key)?;
+    let timeout_ms = validate::in_range(
+        "timeout_ms",
+        input.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
+        1_000..=600_000,
+    )?;
+    let weight = validate::in_range("weight", input.weight.unwrap_or(1), 1..=100)?;
+    let priority = validate::in_range("priority", input.priority.unwrap_or(0), 0..=1000)?;
+    let allowed_models = checked_models(input.allowed_models.as_deref().unwrap_or_default())?;
+    let model_redirects = checked_redirects(&input.model_redirects.unwrap_or_default())?;
+    let breaker = checked_breaker(input.circuit_breaker.unwrap_or_default())?;
+    ensure_name_free(state, &name, None).await?;
+
+    let row = UpstreamRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        name,
+        provider: provider.as_str().to_string(),
+        base_url,
+        api_key_encrypted: state.cipher.encrypt(&api_key),
+        timeout_ms: timeout_ms as i64,
+        weight: weight as i64,
+        priority: priority as i64,
+        allowed_models,
+        model_redirects,
+        is_active: i64::from(input.is_active.unwrap_or(true)),
+        breaker_config: Some(serde_json::to_string(&breaker).map_err(ApiError::internal)?),
+        created_at: now,
+        updated_at: now,
+    };
+    repo::insert(&state.db.pool, &row).await.map_err(db_error)?;
+    state.routing_changed().await;
+    tracing::info!(upstream_id = %row.id, name = %row.name, "upstream created");
+    Ok(view(state, &row))
+}
+
+pub async fn list(state: &AppState, page: PageRequest) -> Result<Page<UpstreamView>, ApiError> {
+    let (rows, total) = repo::list_page(&state.db.pool, page.page_size as i64, page.offset())
+        .await
+        .map_err(db_error)?;
+    let items = rows.iter().map(|r| view(state, r)).collect();
+    Ok(Page::new(
+        items,
+        total.max(0) as u64,
+        page.page,
+        page.page_size,
+    ))
+}
+
+async fn load(state: &AppState, id: &str) -> Result<UpstreamRow, ApiError> {
+    repo::get(&state.db.pool, id)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| ApiError::NotFound(format!("no upstream with id {id}")))
+}
+
+pub async fn get(state: &AppState, id: &str) -> Result<UpstreamView, ApiError> {
+    Ok(view(state, &load(state, id).await?))
+}
+
+pub async fn update(
+    state: &AppState,
+    id: &str,
+    input: UpdateUpstream,
+) -> Result<UpstreamView, ApiError> {
+    let mut row = load(state, id).await?;
+    if let Some(name) = &input.name {
+        let name = validate::text("name", name, 100)?;
+        ensure_name_free(state, &name, Some(id)).await?;
+        row.name = name;
+    }
+    if let Some(p) = &input.provider {
+        row.provider = parse_provider(p)?.as_str().to_string();
+    }
+    if let Some(u) = &input.base_url {
+        row.base_url = checked_base_url(state, u)?;
+    }
+    if let Some(k) = &input.api_key {
+        row.api_key_encrypted = state.cipher.encrypt(&checked_api_key(k)?);
+    }
+    if let Some(t) = input.timeout_ms {
+        row.timeout_ms = validate::in_range("timeout_ms", t, 1_000..=600_000)? as i64;
+    }
+    if let Some(w) = input.weight {
+        row.weight = validate::in_range("weight", w, 1..=100)? as i64;
+    }
+    if let Some(p) = input.priority {
+        row.priority = validate::in_range("priority", p, 0..=1000)? as i64;
+    }
+    if let Some(m) = &input.allowed_models {
+        row.allowed_models = checked_models(m)?;
+    }
+    if let Some(r) = &input.model_redirects {
+        row.model_redirects = checked_redirects(r)?;
+    }
+    if let Some(a) = input.is_active {
+        row.is_active = i64::from(a);
+    }
+    if let Some(b) = input.circuit_breaker {
+        row.breaker_config =
+            Some(serde_json::to_string(&checked_breaker(b)?).map_err(ApiError::internal)?);
+    }
+    row.updated_at = state.clock.now_ms();
+    if !repo::update(&state.db.pool, &row).await.map_err(db_error)? {
+        return Err(ApiError::NotFound(format!("no upstream with id {id}")));
+    }
+    state.routing_changed().await;
+    Ok(view(state, &row))
+}
+
+pub async fn delete(state: &AppState, id: &str) -> Result<(), ApiError> {
+    if repo::delete(&state.db.pool, id).await.map_err(db_error)? {
+        state.routing_changed().await;
+        tracing::info!(upstream_id = %id, "upstream deleted");
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(format!("no upstream with id {id}")))
+    }
+}
+
+pub async fn test_saved(state: &AppState, id: &str) -> Result<ConnectionTestResult, ApiError> {
+    let row = load(state, id).await?;
+    let key = state
+        .cipher
+        .decrypt(&row.api_key_encrypted)
+        .map_err(ApiError::internal)?;
+    let provider = parse_provider(&row.provider)?;
+    Ok(probe(
+        state,
+        provider,
+        &row.base_url,
+        &key,
+        row.timeout_ms.max(1000) as u64,
+    )
+    .await)
+}
+
+pub async fn test_form(
+    state: &AppState,
+    form: TestUpstreamForm,
+) -> Result<ConnectionTestResult, ApiError> {
+    let provider = parse_provider(&form.provider)?;
+    let key = checked_api_key(&form.api_key)?;
+    let timeout = validate::in_range(
+        "timeout_ms",
+        form.timeout_ms.unwrap_or(15_000),
+        1_000..=600_000,
+    )?;
+    Ok(probe(state, provider, &form.base_url, &key, timeout).await)
+}
+
+fn failure(
+    error_type: &str,
+    message: String,
+    status: Option<u16>,
+    latency: Option<u64>,
+) -> ConnectionTestResult {
+    ConnectionTestResult {
+        success: false,
+        latency_ms: latency,
+        status_code: status,
+        error_type: Some(error_type.into()),
+        message,
+    }
+}
+
+fn find_ssrf<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a SsrfError> {
+    let mut cur: Option<&'a (dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(s) = err.downcast_ref::<SsrfError>() {
+            return Some(s);
+        }
+        cur = err.source();
+    }
+    None
+}
+
+/// `GET {base}/models` with the provider's auth: spends no tokens and proves URL, key and network.
+async fn probe(
+    state: &AppState,
+    provider: Provider,
+    base_url: &str,
+    key: &str,
+    timeout_ms: u64,
+) -> ConnectionTestResult {
+    let base = match validate_url(base_url.trim(), policy(state)) {
+        Ok(u) => u.as_str().trim_end_matches('/').to_string(),
+        Err(e @ SsrfError::Blocked { .. }) => {
+            return failure("ssrf_blocked", e.to_string(), None, None)
+        }
+        Err(e) => return failure("invalid", e.to_string(), None, None),
+    };
+    let mut headers = axum::http::HeaderMap::new();
+    apply_upstream_auth(provider, key, &mut headers, false);
+    let started = Instant::now();
+    let sent = state
+        .http
+        .get(format!("{base}/models"))
+        .headers(headers)
+        .timeout(Duration::from_millis(timeout_ms))
+        .send()
+        .await;
+    let latency = started.elapsed().as_millis() as u64;
+    match sent {
+        Ok(res) => {
+            let status = res.status().as_u16();
+            match status {
+                200..=299 => ConnectionTestResult {
+                    success: true,
+                    latency_ms: Some(latency),
+                    status_code: Some(status),
+                    error_type: None,
+                    message: format!("connected in {latency} ms"),
+                },
+                401 | 403 => failure("auth", format!("the upstream refused the API key (HTTP {status})"), Some(status), Some(latency)),
+                404 => failure("not_found", format!("{base}/models was not found (HTTP 404); check the base URL and its version prefix"), Some(status), Some(latency)),
+                500..=599 => failure("server_error", format!("the upstream answered HTTP {status}"), Some(status), Some(latency)),
+                _ => failure("unexpected_status", format!("the upstream answered HTTP {status}"), Some(status), Some(latency)),
+            }
+        }
+        Err(e) => {
+            if let Some(s) = find_ssrf(&e) {
+                failure("ssrf_blocked", s.to_string(), None, None)
+            } else if e.is_timeout() {
+                failure(
+                    "timeout",
+                    format!("no answer within {timeout_ms} ms"),
+                    None,
+                    Some(latency),
+                )
+            } else {
+                failure(
+                    "network",
+                    "could not connect to the upstream".into(),
+                    None,
+                    Some(latency),
+                )
+            }
+        }
+    }
+}

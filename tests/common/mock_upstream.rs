@@ -1,0 +1,930 @@
+//! Mock AI-provider upstream for integration tests.
+//!
+//! A real HTTP server on `127.0.0.1:0` that speaks the OpenAI (`/v1/models`,
+//! `/v1/chat/completions`, `/v1/responses`, `/v1/embeddings`) and Anthropic (`/v1/messages`)
+//! wire formats, records every request it receives, and can be steered through [`Knobs`] or
+//! per-request `x-mock-*` headers (status, latency, chunk delay, event count, abrupt drop).
+//!
+//! Every body the mock sends is produced by the public `*_json` / `*_events` functions below, so
+//! a test can build the exact bytes it expects the client to receive.
+//!
+//! Streams are written one SSE event per body chunk; with `chunk_delay_ms > 0` each event is
+//! flushed on its own, so a client sees them arrive spread over time.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::AsFd;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use axum::Router;
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// Number of content delta events in a stream when neither a knob nor a header says otherwise.
+pub const DEFAULT_EVENTS: usize = 5;
+/// `created` / `created_at` timestamp in every object the mock returns.
+pub const CREATED: u64 = 1_700_000_000;
+/// Text of every non-stream answer.
+pub const MOCK_TEXT: &str = "Hello from mock";
+/// Models listed by `GET /v1/models` when `Knobs::models` is empty.
+pub const DEFAULT_MODELS: [&str; 2] = ["gpt-4o-mini", "claude-3-5-sonnet-20241022"];
+
+/// Usage object of `/v1/chat/completions` (non-stream and the stream's usage-only chunk).
+pub const CHAT_USAGE_JSON: &str = r#"{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18,"prompt_tokens_details":{"cached_tokens":2},"completion_tokens_details":{"reasoning_tokens":3}}"#;
+/// Usage object of `/v1/responses` (non-stream and `response.completed`).
+pub const RESPONSES_USAGE_JSON: &str = r#"{"input_tokens":13,"output_tokens":5,"total_tokens":18,"input_tokens_details":{"cached_tokens":4},"output_tokens_details":{"reasoning_tokens":1}}"#;
+/// Usage object of `/v1/embeddings`.
+pub const EMBEDDINGS_USAGE_JSON: &str = r#"{"prompt_tokens":8,"total_tokens":8}"#;
+/// Usage object of a non-stream `/v1/messages` answer.
+pub const MESSAGES_USAGE_JSON: &str = r#"{"input_tokens":25,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":15}"#;
+/// Usage object inside the stream's `message_start` event.
+pub const MESSAGES_START_USAGE_JSON: &str = r#"{"input_tokens":25,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":1}"#;
+
+/// Behaviour of the mock. Per-request headers override these: `x-mock-status`,
+/// `x-mock-latency-ms`, `x-mock-chunk-delay-ms`, `x-mock-events`, `x-mock-drop-after`.
+#[derive(Clone, Debug, Default)]
+pub struct Knobs {
+    /// Answer this status with the provider's error JSON (a 2xx value means "answer normally").
+    pub status: Option<u16>,
+    /// Sleep this long before sending response headers (applies to every answer).
+    pub latency_ms: u64,
+    /// Sleep this long between two SSE events.
+    pub chunk_delay_ms: u64,
+    /// Number of content delta events in a stream (default [`DEFAULT_EVENTS`]).
+    pub events: Option<usize>,
+    /// Write exactly this many SSE events (of any kind), then end the body with an error so the
+    /// connection is cut mid-stream. On a non-stream answer: send the first half of the JSON,
+    /// then cut. On a stream of E events: N < E cuts after N events, N == E sends every event and
+    /// then cuts instead of ending the body cleanly, N > E has no effect.
+    pub drop_after_events: Option<usize>,
+    /// Expected upstream key: OpenAI paths want `authorization: Bearer <key>`, `/v1/messages`
+    /// wants `x-api-key: <key>`; missing or wrong -> 401 in the provider's format.
+    pub require_auth: Option<String>,
+    /// Ids listed by `GET /v1/models`; empty means [`DEFAULT_MODELS`].
+    pub models: Vec<String>,
+}
+
+/// One request as the mock received it.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub method: String,
+    /// Path with query string, e.g. `/v1/chat/completions?x=1`.
+    pub path: String,
+    /// Header names in lower case, in arrival order (repeated headers appear repeatedly).
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    /// When the request reached the handler.
+    pub at: Instant,
+}
+
+impl Received {
+    /// First value of a header (name matched case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a header (name matched case-insensitively).
+    pub fn header_all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The path without its query string.
+    pub fn path_only(&self) -> &str {
+        self.path.split('?').next().unwrap_or("")
+    }
+
+    /// The body parsed as JSON, if it is JSON.
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    /// The body as (lossy) UTF-8 text.
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A running mock upstream. Dropping it shuts it down like [`MockUpstream::stop`] (without
+/// waiting).
+pub struct MockUpstream {
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:PORT/v1`
+    pub base_url: String,
+    state: Arc<Shared>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl MockUpstream {
+    /// Bind `127.0.0.1:0` and serve with default knobs.
+    pub async fn start() -> MockUpstream {
+        Self::start_with(Knobs::default()).await
+    }
+
+    /// Bind `127.0.0.1:0` and serve with the given knobs.
+    pub async fn start_with(knobs: Knobs) -> MockUpstream {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("mock upstream: bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("mock upstream: local_addr");
+        let state = Arc::new(Shared {
+            data: Mutex::new(Data {
+                received: Vec::new(),
+                knobs,
+            }),
+            conns: Mutex::new(Conns::default()),
+            stopped: AtomicBool::new(false),
+        });
+        let app = Router::new().fallback(handle).with_state(state.clone());
+        let listener = TrackedListener {
+            inner: listener,
+            shared: state.clone(),
+        };
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        MockUpstream {
+            addr,
+            base_url: format!("http://{addr}/v1"),
+            state,
+            task: Some(task),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` (no `/v1`).
+    pub fn root_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT` + `path` (give the full path, e.g. `/v1/models`).
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Every request received so far, oldest first.
+    pub fn received(&self) -> Vec<Received> {
+        self.state.data().received.clone()
+    }
+
+    /// The most recent request, if any.
+    pub fn last(&self) -> Option<Received> {
+        self.state.data().received.last().cloned()
+    }
+
+    /// Number of requests received so far.
+    pub fn hits(&self) -> usize {
+        self.state.data().received.len()
+    }
+
+    /// Replace the knobs.
+    pub fn set(&self, knobs: Knobs) {
+        self.state.data().knobs = knobs;
+    }
+
+    /// Change some knobs in place: `mock.update(|k| k.status = Some(500))`.
+    pub fn update(&self, f: impl FnOnce(&mut Knobs)) {
+        f(&mut self.state.data().knobs);
+    }
+
+    /// The current knobs.
+    pub fn knobs(&self) -> Knobs {
+        self.state.data().knobs.clone()
+    }
+
+    /// Forget received requests and restore default knobs.
+    pub fn reset(&self) {
+        let mut d = self.state.data();
+        d.received.clear();
+        d.knobs = Knobs::default();
+    }
+
+    /// Forget received requests, keep the knobs.
+    pub fn clear_received(&self) {
+        self.state.data().received.clear();
+    }
+
+    /// Wait until at least `n` requests were received; false on timeout.
+    pub async fn wait_for_hits(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.hits() >= n {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Cut every open connection (both directions, like a network failure) but keep listening.
+    /// Returns how many connections were cut.
+    pub fn drop_connections(&self) -> usize {
+        self.state.cut_all()
+    }
+
+    /// Shut the server down: stop listening (new connections are refused once this returns)
+    /// and cut every open connection, idle keep-alive ones and in-flight streams alike.
+    pub async fn stop(mut self) {
+        if let Some(task) = self.shutdown() {
+            let _ = task.await;
+        }
+    }
+
+    fn shutdown(&mut self) -> Option<JoinHandle<()>> {
+        self.state.stopped.store(true, Ordering::SeqCst);
+        let task = self.task.take()?;
+        // Aborting the accept loop drops the listener; cutting the sockets ends the connections.
+        task.abort();
+        self.state.cut_all();
+        Some(task)
+    }
+}
+
+impl Drop for MockUpstream {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared state, connection tracking
+// ---------------------------------------------------------------------------------------------
+
+struct Shared {
+    data: Mutex<Data>,
+    conns: Mutex<Conns>,
+    stopped: AtomicBool,
+}
+
+struct Data {
+    received: Vec<Received>,
+    knobs: Knobs,
+}
+
+/// Open connections, each as a duplicate of its socket's descriptor. The duplicate is dropped
+/// together with the connection (see `TrackedIo::drop`), so it never keeps a socket open.
+#[derive(Default)]
+struct Conns {
+    next_id: u64,
+    open: HashMap<u64, std::net::TcpStream>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    fn data(&self) -> MutexGuard<'_, Data> {
+        lock(&self.data)
+    }
+
+    fn cut_all(&self) -> usize {
+        let conns = lock(&self.conns);
+        for s in conns.open.values() {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+        conns.open.len()
+    }
+
+    fn track(self: &Arc<Self>, stream: TcpStream) -> TrackedIo {
+        let _ = stream.set_nodelay(true);
+        let dup = stream
+            .as_fd()
+            .try_clone_to_owned()
+            .ok()
+            .map(std::net::TcpStream::from);
+        let mut conns = lock(&self.conns);
+        let id = conns.next_id;
+        conns.next_id += 1;
+        if let Some(dup) = dup {
+            if self.stopped.load(Ordering::SeqCst) {
+                let _ = dup.shutdown(Shutdown::Both);
+            } else {
+                conns.open.insert(id, dup);
+            }
+        }
+        TrackedIo {
+            inner: stream,
+            id,
+            shared: self.clone(),
+        }
+    }
+}
+
+struct TrackedListener {
+    inner: TcpListener,
+    shared: Arc<Shared>,
+}
+
+impl axum::serve::Listener for TrackedListener {
+    type Io = TrackedIo;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (TrackedIo, SocketAddr) {
+        loop {
+            match self.inner.accept().await {
+                Ok((stream, peer)) => return (self.shared.track(stream), peer),
+                Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+struct TrackedIo {
+    inner: TcpStream,
+    id: u64,
+    shared: Arc<Shared>,
+}
+
+impl Drop for TrackedIo {
+    fn drop(&mut self) {
+        lock(&self.shared.conns).open.remove(&self.id);
+    }
+}
+
+impl AsyncRead for TrackedIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TrackedIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request handling
+// ---------------------------------------------------------------------------------------------
+
+/// Error/auth format of a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flavor {
+    OpenAi,
+    Anthropic,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    ListModels,
+    GetModel,
+    Chat,
+    Responses,
+    Embeddings,
+    Messages,
+}
+
+impl Route {
+    fn of(path: &str) -> Option<(Route, Method)> {
+        Some(match path {
+            "/v1/models" => (Route::ListModels, Method::GET),
+            "/v1/chat/completions" => (Route::Chat, Method::POST),
+            "/v1/responses" => (Route::Responses, Method::POST),
+            "/v1/embeddings" => (Route::Embeddings, Method::POST),
+            "/v1/messages" => (Route::Messages, Method::POST),
+            p if p.len() > "/v1/models/".len() && p.starts_with("/v1/models/") => {
+                (Route::GetModel, Method::GET)
+            }
+            _ => return None,
+        })
+    }
+
+    fn flavor(self) -> Flavor {
+        match self {
+            Route::Messages => Flavor::Anthropic,
+            _ => Flavor::OpenAi,
+        }
+    }
+}
+
+/// Knobs after per-request header overrides.
+struct Plan {
+    status: Option<u16>,
+    latency_ms: u64,
+    chunk_delay_ms: u64,
+    events: usize,
+    drop_after: Option<usize>,
+}
+
+fn header_num<T: FromStr>(h: &HeaderMap, name: &str) -> Option<T> {
+    h.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+impl Plan {
+    fn new(k: &Knobs, h: &HeaderMap) -> Plan {
+        Plan {
+            status: header_num(h, "x-mock-status").or(k.status),
+            latency_ms: header_num(h, "x-mock-latency-ms").unwrap_or(k.latency_ms),
+            chunk_delay_ms: header_num(h, "x-mock-chunk-delay-ms").unwrap_or(k.chunk_delay_ms),
+            events: header_num(h, "x-mock-events")
+                .or(k.events)
+                .unwrap_or(DEFAULT_EVENTS),
+            drop_after: header_num(h, "x-mock-drop-after").or(k.drop_after_events),
+        }
+    }
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let at = Instant::now();
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let knobs = {
+        let mut d = shared.data();
+        d.received.push(Received {
+            method: parts.method.to_string(),
+            path: parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_else(|| parts.uri.path().to_string()),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_ascii_lowercase(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body: body.clone(),
+            at,
+        });
+        d.knobs.clone()
+    };
+    let plan = Plan::new(&knobs, &parts.headers);
+    if plan.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(plan.latency_ms)).await;
+    }
+
+    let path = parts.uri.path();
+    let Some((route, method)) = Route::of(path) else {
+        let msg = format!("Invalid URL ({} {})", parts.method, path);
+        return error_response(Flavor::OpenAi, 404, &msg);
+    };
+    let flavor = route.flavor();
+    if parts.method != method {
+        let msg = format!("Method {} not allowed for {path}", parts.method);
+        return error_response(flavor, 405, &msg);
+    }
+    if let Some(key) = &knobs.require_auth {
+        if let Err(msg) = check_auth(flavor, &parts.headers, key) {
+            return error_response(flavor, 401, msg);
+        }
+    }
+    if let Some(status) = plan.status {
+        if !(200..300).contains(&status) {
+            let msg = format!("mock upstream error (status {status})");
+            return error_response(flavor, status, &msg);
+        }
+    }
+
+    let models: Vec<String> = if knobs.models.is_empty() {
+        DEFAULT_MODELS.iter().map(|m| m.to_string()).collect()
+    } else {
+        knobs.models.clone()
+    };
+    match route {
+        Route::ListModels => return json_response(models_json(&models), &plan),
+        Route::GetModel => {
+            let id = &path["/v1/models/".len()..];
+            return match models.iter().find(|m| m.as_str() == id) {
+                Some(m) => json_response(model_json(m), &plan),
+                None => {
+                    let msg = format!("The model '{id}' does not exist");
+                    error_response(flavor, 404, &msg)
+                }
+            };
+        }
+        _ => {}
+    }
+
+    let req: Value = match serde_json::from_slice::<Value>(&body) {
+        Ok(v) if v.is_object() => v,
+        _ => {
+            let msg = match flavor {
+                Flavor::OpenAi => "We could not parse the JSON body of your request.",
+                Flavor::Anthropic => "There was an error parsing the body of your request",
+            };
+            return error_response(flavor, 400, msg);
+        }
+    };
+    let Some(model) = req.get("model").and_then(Value::as_str) else {
+        let msg = match flavor {
+            Flavor::OpenAi => "you must provide a model parameter",
+            Flavor::Anthropic => "model: Field required",
+        };
+        return error_response(flavor, 400, msg);
+    };
+    let stream = req.get("stream").and_then(Value::as_bool) == Some(true);
+    let include_usage = req
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        == Some(true);
+    let n = plan.events;
+    match (route, stream) {
+        (Route::Chat, false) => json_response(chat_completion_json(model), &plan),
+        (Route::Chat, true) => sse_response(chat_stream_events(model, n, include_usage), &plan),
+        (Route::Responses, false) => json_response(responses_json(model), &plan),
+        (Route::Responses, true) => sse_response(responses_stream_events(model, n), &plan),
+        (Route::Messages, false) => json_response(messages_json(model), &plan),
+        (Route::Messages, true) => sse_response(messages_stream_events(model, n), &plan),
+        _ => json_response(embeddings_json(model), &plan),
+    }
+}
+
+fn check_auth(flavor: Flavor, h: &HeaderMap, key: &str) -> Result<(), &'static str> {
+    let got = |name: &str| h.get(name).and_then(|v| v.to_str().ok());
+    match flavor {
+        Flavor::OpenAi => match got("authorization") {
+            None => Err("You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."),
+            Some(v) if v.strip_prefix("Bearer ") == Some(key) => Ok(()),
+            Some(_) => Err("Incorrect API key provided."),
+        },
+        Flavor::Anthropic => match got("x-api-key") {
+            None => Err("x-api-key header is required"),
+            Some(v) if v == key => Ok(()),
+            Some(_) => Err("invalid x-api-key"),
+        },
+    }
+}
+
+fn status_code(status: u16) -> StatusCode {
+    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// An error answer in the provider's format; 429 carries `retry-after: 1`.
+fn error_response(flavor: Flavor, status: u16, message: &str) -> Response {
+    let body = match flavor {
+        Flavor::OpenAi => openai_error_json(status, message),
+        Flavor::Anthropic => anthropic_error_json(status, message),
+    };
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status_code(status);
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if status == 429 {
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    resp
+}
+
+fn json_response(body: String, plan: &Plan) -> Response {
+    let body = match plan.drop_after {
+        None => Body::from(body),
+        Some(_) => {
+            // Send the first half, then fail the body: the client sees a truncated answer.
+            let half = body.len() / 2;
+            let first = Bytes::from(body).slice(..half);
+            chunked_body(vec![first], Duration::ZERO, Some(1))
+        }
+    };
+    let mut resp = Response::new(body);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// Streams `events` (each one complete SSE event), one body chunk per event.
+fn sse_response(events: Vec<String>, plan: &Plan) -> Response {
+    let chunks = events.into_iter().map(Bytes::from).collect();
+    let delay = Duration::from_millis(plan.chunk_delay_ms);
+    let mut resp = Response::new(chunked_body(chunks, delay, plan.drop_after));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+/// A body that yields `chunks` one frame each, sleeping `delay` between two chunks. With
+/// `drop_after = Some(n)` it yields the first `n` chunks, waits (at least a few ms, so that what
+/// was sent, headers included, reaches the client) and then fails, which makes the server cut
+/// the connection without ending the body properly.
+fn chunked_body(chunks: Vec<Bytes>, delay: Duration, drop_after: Option<usize>) -> Body {
+    struct St {
+        chunks: std::vec::IntoIter<Bytes>,
+        sent: usize,
+        done: bool,
+    }
+    let start = St {
+        chunks: chunks.into_iter(),
+        sent: 0,
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(start, move |mut st| async move {
+        if st.done {
+            return None;
+        }
+        if drop_after == Some(st.sent) {
+            tokio::time::sleep(delay.max(Duration::from_millis(5))).await;
+            st.done = true;
+            let err = io::Error::other("mock upstream: connection dropped");
+            return Some((Err(err), st));
+        }
+        let chunk = st.chunks.next()?;
+        if st.sent > 0 && !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        st.sent += 1;
+        Some((Ok(chunk), st))
+    });
+    Body::from_stream(stream)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire formats (public so tests can build the exact expected bytes)
+// ---------------------------------------------------------------------------------------------
+
+/// A JSON string literal (quoted and escaped).
+fn q(s: &str) -> String {
+    Value::from(s).to_string()
+}
+
+/// Text of the `i`-th (0-based) content delta of a stream: `"tok{i} "`.
+pub fn delta_text(i: usize) -> String {
+    format!("tok{i} ")
+}
+
+/// Concatenation of the first `n` content deltas: `"tok0 tok1 ... "`.
+pub fn stream_text(n: usize) -> String {
+    (0..n).map(delta_text).collect()
+}
+
+/// OpenAI error `type` for a status.
+pub fn openai_error_type(status: u16) -> &'static str {
+    match status {
+        401 => "authentication_error",
+        429 => "rate_limit_error",
+        s if s >= 500 => "server_error",
+        _ => "invalid_request_error",
+    }
+}
+
+/// Anthropic error `type` for a status.
+pub fn anthropic_error_type(status: u16) -> &'static str {
+    match status {
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        529 => "overloaded_error",
+        s if s >= 500 => "api_error",
+        _ => "invalid_request_error",
+    }
+}
+
+/// `{"error":{"message":..,"type":..,"param":null,"code":null}}`
+pub fn openai_error_json(status: u16, message: &str) -> String {
+    format!(
+        r#"{{"error":{{"message":{},"type":{},"param":null,"code":null}}}}"#,
+        q(message),
+        q(openai_error_type(status))
+    )
+}
+
+/// `{"type":"error","error":{"type":..,"message":..}}`
+pub fn anthropic_error_json(status: u16, message: &str) -> String {
+    format!(
+        r#"{{"type":"error","error":{{"type":{},"message":{}}}}}"#,
+        q(anthropic_error_type(status)),
+        q(message)
+    )
+}
+
+/// One entry of the model list.
+pub fn model_json(id: &str) -> String {
+    format!(
+        r#"{{"id":{},"object":"model","created":{CREATED},"owned_by":"mock"}}"#,
+        q(id)
+    )
+}
+
+/// `GET /v1/models` body.
+pub fn models_json(ids: &[String]) -> String {
+    let data: Vec<String> = ids.iter().map(|m| model_json(m)).collect();
+    format!(r#"{{"object":"list","data":[{}]}}"#, data.join(","))
+}
+
+/// Non-stream `/v1/chat/completions` body.
+pub fn chat_completion_json(model: &str) -> String {
+    format!(
+        r#"{{"id":"chatcmpl-mock","object":"chat.completion","created":{CREATED},"model":{},"choices":[{{"index":0,"message":{{"role":"assistant","content":{}}},"logprobs":null,"finish_reason":"stop"}}],"usage":{CHAT_USAGE_JSON}}}"#,
+        q(model),
+        q(MOCK_TEXT)
+    )
+}
+
+fn chat_chunk(model: &str, choices: &str, usage: Option<&str>) -> String {
+    let usage = match usage {
+        Some(u) => format!(r#","usage":{u}"#),
+        None => String::new(),
+    };
+    format!(
+        "data: {{\"id\":\"chatcmpl-mock\",\"object\":\"chat.completion.chunk\",\"created\":{CREATED},\"model\":{},\"choices\":{choices}{usage}}}\n\n",
+        q(model)
+    )
+}
+
+/// SSE events of a streamed `/v1/chat/completions`: role chunk, `n` content chunks, finish
+/// chunk, (usage-only chunk if `include_usage`), `data: [DONE]`. With `include_usage` every chunk
+/// before the usage-only one carries `"usage":null`, as OpenAI sends it.
+pub fn chat_stream_events(model: &str, n: usize, include_usage: bool) -> Vec<String> {
+    let null_usage = include_usage.then_some("null");
+    let choice = |delta: &str, finish: &str| {
+        format!(r#"[{{"index":0,"delta":{delta},"logprobs":null,"finish_reason":{finish}}}]"#)
+    };
+    let mut out = Vec::with_capacity(n + 4);
+    out.push(chat_chunk(
+        model,
+        &choice(r#"{"role":"assistant","content":""}"#, "null"),
+        null_usage,
+    ));
+    for i in 0..n {
+        let delta = format!(r#"{{"content":{}}}"#, q(&delta_text(i)));
+        out.push(chat_chunk(model, &choice(&delta, "null"), null_usage));
+    }
+    out.push(chat_chunk(model, &choice("{}", r#""stop""#), null_usage));
+    if include_usage {
+        out.push(chat_chunk(model, "[]", Some(CHAT_USAGE_JSON)));
+    }
+    out.push("data: [DONE]\n\n".to_string());
+    out
+}
+
+fn response_object(model: &str, status: &str, text: Option<&str>) -> String {
+    let (output, usage) = match text {
+        Some(t) => (
+            format!(
+                r#"[{{"type":"message","id":"msg_mock","status":"completed","role":"assistant","content":[{{"type":"output_text","text":{},"annotations":[]}}]}}]"#,
+                q(t)
+            ),
+            RESPONSES_USAGE_JSON,
+        ),
+        None => ("[]".to_string(), "null"),
+    };
+    format!(
+        r#"{{"id":"resp_mock","object":"response","created_at":{CREATED},"status":{},"model":{},"output":{output},"usage":{usage}}}"#,
+        q(status),
+        q(model)
+    )
+}
+
+/// Non-stream `/v1/responses` body.
+pub fn responses_json(model: &str) -> String {
+    response_object(model, "completed", Some(MOCK_TEXT))
+}
+
+fn named_event(name: &str, data: &str) -> String {
+    format!("event: {name}\ndata: {data}\n\n")
+}
+
+/// SSE events of a streamed `/v1/responses`: `response.created`, `n`
+/// `response.output_text.delta`, `response.completed` (whose response has the usage and the
+/// concatenated text [`stream_text`]).
+pub fn responses_stream_events(model: &str, n: usize) -> Vec<String> {
+    let mut out = Vec::with_capacity(n + 2);
+    out.push(named_event(
+        "response.created",
+        &format!(
+            r#"{{"type":"response.created","sequence_number":0,"response":{}}}"#,
+            response_object(model, "in_progress", None)
+        ),
+    ));
+    for i in 0..n {
+        out.push(named_event(
+            "response.output_text.delta",
+            &format!(
+                r#"{{"type":"response.output_text.delta","sequence_number":{},"item_id":"msg_mock","output_index":0,"content_index":0,"delta":{}}}"#,
+                i + 1,
+                q(&delta_text(i))
+            ),
+        ));
+    }
+    out.push(named_event(
+        "response.completed",
+        &format!(
+            r#"{{"type":"response.completed","sequence_number":{},"response":{}}}"#,
+            n + 1,
+            response_object(model, "completed", Some(&stream_text(n)))
+        ),
+    ));
+    out
+}
+
+/// `/v1/embeddings` body.
+pub fn embeddings_json(model: &str) -> String {
+    format!(
+        r#"{{"object":"list","data":[{{"object":"embedding","index":0,"embedding":[0.1,0.2,0.3]}}],"model":{},"usage":{EMBEDDINGS_USAGE_JSON}}}"#,
+        q(model)
+    )
+}
+
+/// Non-stream `/v1/messages` body.
+pub fn messages_json(model: &str) -> String {
+    format!(
+        r#"{{"id":"msg_mock","type":"message","role":"assistant","model":{},"content":[{{"type":"text","text":{}}}],"stop_reason":"end_turn","stop_sequence":null,"usage":{MESSAGES_USAGE_JSON}}}"#,
+        q(model),
+        q(MOCK_TEXT)
+    )
+}
+
+/// SSE events of a streamed `/v1/messages`: message_start, content_block_start, ping, `n`
+/// content_block_delta (text_delta), content_block_stop, message_delta, message_stop.
+pub fn messages_stream_events(model: &str, n: usize) -> Vec<String> {
+    let mut out = Vec::with_capacity(n + 6);
+    out.push(named_event(
+        "message_start",
+        &format!(
+            r#"{{"type":"message_start","message":{{"id":"msg_mock","type":"message","role":"assistant","model":{},"content":[],"stop_reason":null,"stop_sequence":null,"usage":{MESSAGES_START_USAGE_JSON}}}}}"#,
+            q(model)
+        ),
+    ));
+    out.push(named_event(
+        "content_block_start",
+        r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+    ));
+    out.push(named_event("ping", r#"{"type":"ping"}"#));
+    for i in 0..n {
+        out.push(named_event(
+            "content_block_delta",
+            &format!(
+                r#"{{"type":"content_block_delta","index":0,"delta":{{"type":"text_delta","text":{}}}}}"#,
+                q(&delta_text(i))
+            ),
+        ));
+    }
+    out.push(named_event(
+        "content_block_stop",
+        r#"{"type":"content_block_stop","index":0}"#,
+    ));
+    out.push(named_event(
+        "message_delta",
+        r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":15}}"#,
+    ));
+    out.push(named_event("message_stop", r#"{"type":"message_stop"}"#));
+    out
+}
