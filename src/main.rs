@@ -36,6 +36,7 @@ async fn main() {
         eprintln!("  Sign in at http://{addr}/ with it. To choose your own, set ADMIN_TOKEN.");
         eprintln!();
     }
+    let logs = state.logs.clone();
     let app = match startup::Application::bind(state, addr).await {
         Ok(a) => a,
         Err(e) => {
@@ -51,10 +52,22 @@ async fn main() {
     startup::shutdown_signal().await;
     let _ = tx.send(());
     match tokio::time::timeout(grace, serve).await {
-        Ok(_) => tracing::info!("stopped cleanly"),
+        Ok(_) => tracing::info!("all connections closed"),
         Err(_) => tracing::warn!(
             grace_secs = grace.as_secs(),
             "grace period over; stopping with requests still open"
         ),
     }
+    // Open streams have ended (or been cut) and submitted their rows; write them all.
+    if tokio::time::timeout(std::time::Duration::from_secs(15), logs.flush())
+        .await
+        .is_err()
+    {
+        tracing::error!("request log flush did not finish in 15 s");
+    }
+    tracing::info!(
+        written = logs.written(),
+        dropped = logs.dropped(),
+        "stopped"
+    );
 }

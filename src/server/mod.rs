@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod proxy;
 pub mod rest;
 pub mod secret;

@@ -64,13 +64,14 @@ pub async fn build_state(
     let state = AppState {
         leptos_options,
         config: Arc::new(config),
-        db,
+        db: db.clone(),
         cipher,
         auth: Arc::new(AdminAuth::new(admin_token, session_key, clock.clone())),
         clock,
         http,
         routing: Arc::new(crate::server::proxy::routing_table::RoutingTable::default()),
         keys: Arc::new(crate::server::proxy::key_auth::KeyVerifier::default()),
+        logs: crate::server::jobs::log_writer::LogWriter::spawn(db.clone()),
     };
     state
         .routing
@@ -153,6 +154,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(rest::upstreams::delete),
         )
         .route("/upstreams/{id}/test", post(rest::upstreams::test_saved))
+        .route("/logs", get(rest::logs::list))
         // A route, not a fallback, so the auth layer covers it: unknown admin paths reveal nothing.
         .route("/{*rest}", any(rest::not_found::api_not_found))
         .layer(from_fn_with_state(state.clone(), require_admin));
@@ -177,6 +179,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/health", get(rest::health::health))
         .nest("/api/admin", admin)
         .nest("/api/ui", ui_functions)
+        .route(
+            "/api/proxy/v1/{*path}",
+            any(crate::server::proxy::handler::proxy),
+        )
+        .route("/v1/{*path}", any(crate::server::proxy::handler::proxy))
         .route("/api", any(rest::not_found::api_not_found))
         .route("/api/{*rest}", any(rest::not_found::api_not_found))
         .leptos_routes_with_context(&state, routes, page_context, app_shell)

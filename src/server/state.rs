@@ -9,6 +9,7 @@ use super::clock::SharedClock;
 use super::config::Config;
 use super::crypto::Cipher;
 use super::db::Database;
+use super::jobs::log_writer::LogWriter;
 use super::proxy::key_auth::KeyVerifier;
 use super::proxy::routing_table::RoutingTable;
 
@@ -24,6 +25,7 @@ pub struct AppState {
     pub http: reqwest::Client,
     pub routing: Arc<RoutingTable>,
     pub keys: Arc<KeyVerifier>,
+    pub logs: Arc<LogWriter>,
 }
 
 impl AppState {

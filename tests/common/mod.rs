@@ -206,3 +206,78 @@ macro_rules! both_backends {
         )+
     };
 }
+
+/// Admin REST helpers shared by the data-plane tests.
+impl TestApp {
+    pub async fn admin_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let res = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Creates an upstream and returns its id.
+    pub async fn upstream(&self, body: serde_json::Value) -> String {
+        let (status, created) = self
+            .admin_json(reqwest::Method::POST, "/api/admin/upstreams", body)
+            .await;
+        assert_eq!(status, 201, "{created}");
+        created["id"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a key for these upstreams and returns (id, full key).
+    pub async fn key(&self, upstream_ids: &[&str]) -> (String, String) {
+        let (status, created) = self
+            .admin_json(
+                reqwest::Method::POST,
+                "/api/admin/keys",
+                serde_json::json!({"name": "test key", "upstream_ids": upstream_ids}),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        (
+            created["id"].as_str().unwrap().to_string(),
+            created["key_value"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// Waits until the request log holds at least `n` rows (the writer batches for up to 50 ms).
+    pub async fn logs(&self, n: usize) -> Vec<serde_json::Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let res = self
+                .client
+                .get(self.url("/api/admin/logs?page_size=100"))
+                .bearer_auth(ADMIN_TOKEN)
+                .send()
+                .await
+                .unwrap();
+            let page: serde_json::Value = res.json().await.unwrap();
+            let items = page["items"].as_array().cloned().unwrap_or_default();
+            if items.len() >= n {
+                return items;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "expected {n} log rows, have {}",
+                items.len()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}

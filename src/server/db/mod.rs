@@ -8,6 +8,7 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 use crate::server::config::{Config, DatabaseKind};
 
 pub mod keys;
+pub mod request_logs;
 pub mod upstreams;
 
 pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");

@@ -2,6 +2,7 @@
 pub mod health;
 pub mod json;
 pub mod keys;
+pub mod logs;
 pub mod not_found;
 pub mod session;
 pub mod upstreams;

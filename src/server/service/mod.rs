@@ -1,5 +1,6 @@
 //! The service layer: the one place admin operations live, called by REST handlers and server functions.
 pub mod keys;
+pub mod logs;
 pub mod upstreams;
 pub mod validate;
 

@@ -1,0 +1,238 @@
+//! Repository for `request_logs`: batched inserts and the admin list.
+use sqlx::AnyPool;
+
+use crate::server::proxy::usage::Usage;
+
+/// One proxied request, as the log writer stores it.
+#[derive(Debug, Clone, Default)]
+pub struct LogRecord {
+    pub request_id: String,
+    pub api_key_id: Option<String>,
+    pub upstream_id: Option<String>,
+    pub method: String,
+    pub path: String,
+    pub model_requested: Option<String>,
+    pub model_sent: Option<String>,
+    pub status_code: Option<i64>,
+    pub is_stream: bool,
+    pub usage: Usage,
+    pub ttft_ms: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub error_message: Option<String>,
+    pub lb_strategy: Option<String>,
+    pub failover_attempts: i64,
+    pub failover_history: Option<String>,
+    pub created_at: i64,
+}
+
+const COLUMNS: [&str; 23] = [
+    "request_id",
+    "api_key_id",
+    "upstream_id",
+    "method",
+    "path",
+    "model_requested",
+    "model_sent",
+    "status_code",
+    "is_stream",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "cache_creation_tokens",
+    "cache_read_tokens",
+    "ttft_ms",
+    "duration_ms",
+    "error_message",
+    "lb_strategy",
+    "failover_attempts",
+    "failover_history",
+    "created_at",
+];
+
+/// Rows per INSERT statement: 23 x 200 parameters stays under SQLite's and PostgreSQL's limits.
+pub const ROWS_PER_STATEMENT: usize = 200;
+
+pub async fn insert_batch(pool: &AnyPool, records: &[LogRecord]) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    for chunk in records.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = format!("INSERT INTO request_logs ({}) VALUES ", COLUMNS.join(", "));
+        let mut n = 0;
+        for (i, _) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for c in 0..COLUMNS.len() {
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                n += 1;
+                sql.push('$');
+                sql.push_str(&n.to_string());
+            }
+            sql.push(')');
+        }
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q
+                .bind(r.request_id.clone())
+                .bind(r.api_key_id.clone())
+                .bind(r.upstream_id.clone())
+                .bind(r.method.clone())
+                .bind(r.path.clone())
+                .bind(r.model_requested.clone())
+                .bind(r.model_sent.clone())
+                .bind(r.status_code)
+                .bind(i64::from(r.is_stream))
+                .bind(r.usage.prompt_tokens)
+                .bind(r.usage.completion_tokens)
+                .bind(r.usage.total_tokens)
+                .bind(r.usage.cached_tokens)
+                .bind(r.usage.reasoning_tokens)
+                .bind(r.usage.cache_creation_tokens)
+                .bind(r.usage.cache_read_tokens)
+                .bind(r.ttft_ms)
+                .bind(r.duration_ms)
+                .bind(r.error_message.clone())
+                .bind(r.lb_strategy.clone())
+                .bind(r.failover_attempts)
+                .bind(r.failover_history.clone())
+                .bind(r.created_at);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    // Last use per key, once per batch rather than once per request.
+    let mut last_used: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+    for r in records {
+        if let Some(k) = r.api_key_id.as_deref() {
+            let e = last_used.entry(k).or_insert(r.created_at);
+            *e = (*e).max(r.created_at);
+        }
+    }
+    for (key, at) in last_used {
+        sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)")
+            .bind(at)
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LogRow {
+    pub id: i64,
+    pub request_id: String,
+    pub api_key_id: Option<String>,
+    pub upstream_id: Option<String>,
+    pub method: String,
+    pub path: String,
+    pub model_requested: Option<String>,
+    pub model_sent: Option<String>,
+    pub status_code: Option<i64>,
+    pub is_stream: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_tokens: i64,
+    pub cached_tokens: i64,
+    pub reasoning_tokens: i64,
+    pub cache_creation_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub ttft_ms: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub error_message: Option<String>,
+    pub lb_strategy: Option<String>,
+    pub failover_attempts: i64,
+    pub failover_history: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    pub api_key_id: Option<String>,
+    pub upstream_id: Option<String>,
+    pub model: Option<String>,
+    /// An exact status (`404`) or a class (`2xx`, `4xx`, `5xx`).
+    pub status: Option<(i64, i64)>,
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+}
+
+pub async fn list_page(
+    pool: &AnyPool,
+    filter: &LogFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<LogRow>, i64), sqlx::Error> {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut texts: Vec<String> = Vec::new();
+    let mut ints: Vec<(usize, i64)> = Vec::new();
+    let mut n = 0usize;
+    let mut next = || {
+        n += 1;
+        n
+    };
+    if let Some(k) = &filter.api_key_id {
+        let i = next();
+        clauses.push(format!("api_key_id = ${i}"));
+        texts.push(k.clone());
+    }
+    if let Some(u) = &filter.upstream_id {
+        let i = next();
+        clauses.push(format!("upstream_id = ${i}"));
+        texts.push(u.clone());
+    }
+    if let Some(m) = &filter.model {
+        let i = next();
+        clauses.push(format!("model_requested = ${i}"));
+        texts.push(m.clone());
+    }
+    let text_count = texts.len();
+    if let Some((lo, hi)) = filter.status {
+        let (a, b) = (next(), next());
+        clauses.push(format!("status_code BETWEEN ${a} AND ${b}"));
+        ints.push((a, lo));
+        ints.push((b, hi));
+    }
+    if let Some(s) = filter.start_ms {
+        let i = next();
+        clauses.push(format!("created_at >= ${i}"));
+        ints.push((i, s));
+    }
+    if let Some(e) = filter.end_ms {
+        let i = next();
+        clauses.push(format!("created_at <= ${i}"));
+        ints.push((i, e));
+    }
+    let where_sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    debug_assert_eq!(text_count + ints.len(), n);
+    let count_sql = format!("SELECT COUNT(*) FROM request_logs {where_sql}");
+    let mut count = sqlx::query_scalar(&count_sql);
+    for t in &texts {
+        count = count.bind(t);
+    }
+    for (_, v) in &ints {
+        count = count.bind(*v);
+    }
+    let total: i64 = count.fetch_one(pool).await?;
+    let sql = format!(
+        "SELECT * FROM request_logs {where_sql} ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}",
+        n + 1,
+        n + 2
+    );
+    let mut q = sqlx::query_as(&sql);
+    for t in &texts {
+        q = q.bind(t);
+    }
+    for (_, v) in &ints {
+        q = q.bind(*v);
+    }
+    let rows = q.bind(limit).bind(offset).fetch_all(pool).await?;
+    Ok((rows, total))
+}

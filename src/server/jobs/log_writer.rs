@@ -1,0 +1,114 @@
+//! Writes request logs off the request path: a bounded channel feeds one task that inserts in
+//! batches. Submitting never waits; on shutdown everything queued is flushed.
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::server::db::request_logs::{insert_batch, LogRecord};
+use crate::server::db::Database;
+
+const QUEUE: usize = 65_536;
+const MAX_BATCH: usize = 1_000;
+/// How long a batch may wait to fill up: logs appear within this delay.
+const LINGER: Duration = Duration::from_millis(50);
+
+enum Msg {
+    Record(Box<LogRecord>),
+    Flush(oneshot::Sender<()>),
+}
+
+pub struct LogWriter {
+    tx: mpsc::Sender<Msg>,
+    dropped: AtomicU64,
+    written: Arc<AtomicU64>,
+}
+
+impl LogWriter {
+    pub fn spawn(db: Database) -> Arc<Self> {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let written = Arc::new(AtomicU64::new(0));
+        tokio::spawn(run(rx, db, written.clone()));
+        Arc::new(Self {
+            tx,
+            dropped: AtomicU64::new(0),
+            written,
+        })
+    }
+
+    /// Never blocks the request: a full queue drops the record and counts it.
+    pub fn submit(&self, record: LogRecord) {
+        if self.tx.try_send(Msg::Record(Box::new(record))).is_err() {
+            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                tracing::warn!(dropped = n, "request log queue full; records dropped");
+            }
+        }
+    }
+
+    /// Waits until everything submitted before this call is in the database.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Msg::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+}
+
+async fn write(db: &Database, batch: &mut Vec<LogRecord>, written: &AtomicU64) {
+    if batch.is_empty() {
+        return;
+    }
+    let mut delay = Duration::from_millis(100);
+    for attempt in 1..=5 {
+        match insert_batch(&db.pool, batch).await {
+            Ok(()) => {
+                written.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                batch.clear();
+                return;
+            }
+            Err(e) if attempt < 5 => {
+                tracing::warn!(error = %e, attempt, rows = batch.len(), "request log insert failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, rows = batch.len(), "request log insert failed; batch lost");
+                batch.clear();
+            }
+        }
+    }
+}
+
+async fn run(mut rx: mpsc::Receiver<Msg>, db: Database, written: Arc<AtomicU64>) {
+    let mut batch: Vec<LogRecord> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        let mut flushes = Vec::new();
+        match first {
+            Msg::Record(r) => batch.push(*r),
+            Msg::Flush(done) => flushes.push(done),
+        }
+        let deadline = tokio::time::Instant::now() + LINGER;
+        while batch.len() < MAX_BATCH && flushes.is_empty() {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(Msg::Record(r))) => batch.push(*r),
+                Ok(Some(Msg::Flush(done))) => flushes.push(done),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        write(&db, &mut batch, &written).await;
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+    write(&db, &mut batch, &written).await;
+}

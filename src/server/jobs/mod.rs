@@ -1,0 +1,2 @@
+//! Background tasks.
+pub mod log_writer;

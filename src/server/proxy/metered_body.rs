@@ -1,0 +1,207 @@
+//! The response body on its way to the client: forwarded chunk by chunk as it arrives, while
+//! usage and time to first byte are read from the passing bytes. Its log record is submitted
+//! when the stream ends, fails, idles out, or the client goes away.
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::Stream;
+
+use super::usage::{usage_from_json, ApiFormat, SseUsageTracker, UsageChunkStripper};
+use crate::server::db::request_logs::LogRecord;
+use crate::server::jobs::log_writer::LogWriter;
+
+/// A non-streamed body is copied aside for usage up to this size (it is forwarded regardless).
+const JSON_USAGE_CAP: usize = 8 * 1024 * 1024;
+
+pub enum Meter {
+    Sse {
+        tracker: SseUsageTracker,
+        stripper: Option<UsageChunkStripper>,
+    },
+    Json {
+        format: ApiFormat,
+        copy: Vec<u8>,
+        overflow: bool,
+    },
+}
+
+impl Meter {
+    pub fn sse(format: ApiFormat, strip_usage_chunk: bool) -> Self {
+        Meter::Sse {
+            tracker: SseUsageTracker::new(format),
+            stripper: strip_usage_chunk.then(UsageChunkStripper::new),
+        }
+    }
+
+    pub fn json(format: ApiFormat) -> Self {
+        Meter::Json {
+            format,
+            copy: Vec::new(),
+            overflow: false,
+        }
+    }
+
+    fn feed(&mut self, chunk: Bytes) -> Bytes {
+        match self {
+            Meter::Sse { tracker, stripper } => {
+                tracker.feed(&chunk);
+                match stripper {
+                    Some(s) => s.process(&chunk),
+                    None => chunk,
+                }
+            }
+            Meter::Json { copy, overflow, .. } => {
+                if !*overflow {
+                    if copy.len() + chunk.len() > JSON_USAGE_CAP {
+                        *overflow = true;
+                        copy.clear();
+                    } else {
+                        copy.extend_from_slice(&chunk);
+                    }
+                }
+                chunk
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Bytes {
+        match self {
+            Meter::Sse {
+                stripper: Some(s), ..
+            } => s.finish(),
+            _ => Bytes::new(),
+        }
+    }
+
+    fn usage(&self) -> Option<super::usage::Usage> {
+        match self {
+            Meter::Sse { tracker, .. } => tracker.usage(),
+            Meter::Json { format, copy, .. } => usage_from_json(*format, copy),
+        }
+    }
+}
+
+pub struct PendingLog {
+    pub record: LogRecord,
+    pub started: Instant,
+    pub writer: Arc<LogWriter>,
+}
+
+type Upstream = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
+
+pub struct MeteredBody {
+    inner: Upstream,
+    idle: Pin<Box<tokio::time::Sleep>>,
+    idle_timeout: Duration,
+    meter: Meter,
+    log: Option<PendingLog>,
+    first_byte: Option<Instant>,
+    ended: bool,
+}
+
+impl MeteredBody {
+    pub fn new(inner: Upstream, idle_timeout: Duration, meter: Meter, log: PendingLog) -> Self {
+        Self {
+            inner,
+            idle: Box::pin(tokio::time::sleep(idle_timeout)),
+            idle_timeout,
+            meter,
+            log: Some(log),
+            first_byte: None,
+            ended: false,
+        }
+    }
+
+    fn submit(&mut self, error: Option<String>) {
+        let Some(mut pending) = self.log.take() else {
+            return;
+        };
+        pending.record.duration_ms = Some(pending.started.elapsed().as_millis() as i64);
+        pending.record.ttft_ms = self
+            .first_byte
+            .map(|t| t.duration_since(pending.started).as_millis() as i64);
+        if let Some(u) = self.meter.usage() {
+            pending.record.usage = u;
+        }
+        if error.is_some() {
+            pending.record.error_message = error;
+        }
+        pending.writer.submit(pending.record);
+    }
+}
+
+impl Stream for MeteredBody {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        loop {
+            match this.inner.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Ok(chunk))) => {
+                    let deadline = tokio::time::Instant::now() + this.idle_timeout;
+                    this.idle.as_mut().reset(deadline);
+                    let out = this.meter.feed(chunk);
+                    if out.is_empty() {
+                        continue;
+                    }
+                    if this.first_byte.is_none() {
+                        this.first_byte = Some(Instant::now());
+                    }
+                    return Poll::Ready(Some(Ok(out)));
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    this.ended = true;
+                    let message = format!("upstream stream broke: {}", without_url(&e));
+                    this.submit(Some(message.clone()));
+                    return Poll::Ready(Some(Err(std::io::Error::other(message))));
+                }
+                Poll::Ready(None) => {
+                    this.ended = true;
+                    let rest = this.meter.finish();
+                    this.submit(None);
+                    return if rest.is_empty() {
+                        Poll::Ready(None)
+                    } else {
+                        Poll::Ready(Some(Ok(rest)))
+                    };
+                }
+                Poll::Pending => {
+                    if this.idle.as_mut().poll(cx).is_ready() {
+                        this.ended = true;
+                        let message = format!(
+                            "upstream sent nothing for {} ms",
+                            this.idle_timeout.as_millis()
+                        );
+                        this.submit(Some(message.clone()));
+                        return Poll::Ready(Some(Err(std::io::Error::other(message))));
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for MeteredBody {
+    fn drop(&mut self) {
+        if self.log.is_some() {
+            self.submit(Some("client disconnected before the response ended".into()));
+        }
+    }
+}
+
+/// reqwest errors name the URL; it carries no secret, but the log keeps messages short and uniform.
+pub fn without_url(e: &reqwest::Error) -> String {
+    let mut msg = e.to_string();
+    if let Some(url) = e.url() {
+        msg = msg.replace(url.as_str(), "<upstream>");
+    }
+    msg
+}

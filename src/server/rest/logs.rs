@@ -1,0 +1,16 @@
+//! `GET /api/admin/logs`.
+use axum::extract::{Query, State};
+use axum::Json;
+
+use crate::model::logs::{LogQuery, RequestLogView};
+use crate::model::page::Page;
+use crate::server::error::ApiError;
+use crate::server::service::logs;
+use crate::server::state::AppState;
+
+pub async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<LogQuery>,
+) -> Result<Json<Page<RequestLogView>>, ApiError> {
+    Ok(Json(logs::list(&state, q).await?))
+}

@@ -1,0 +1,106 @@
+//! Request logs: the filtered, paginated list.
+use super::{db_error, validate};
+use crate::model::logs::{LogQuery, RequestLogView};
+use crate::model::page::{Page, PageRequest};
+use crate::server::db::request_logs::{list_page, LogFilter, LogRow};
+use crate::server::error::ApiError;
+use crate::server::state::AppState;
+use crate::server::timefmt::{parse_rfc3339, to_rfc3339};
+
+fn status_range(raw: &str) -> Result<(i64, i64), ApiError> {
+    let raw = raw.trim().to_ascii_lowercase();
+    if let Some(class) = raw.strip_suffix("xx") {
+        if let Ok(c @ 1..=5) = class.parse::<i64>() {
+            return Ok((c * 100, c * 100 + 99));
+        }
+    } else if let Ok(code @ 100..=599) = raw.parse::<i64>() {
+        return Ok((code, code));
+    }
+    Err(validate::invalid(
+        "status",
+        "must be a status code such as 404 or a class such as 5xx",
+    ))
+}
+
+fn view(r: LogRow) -> RequestLogView {
+    RequestLogView {
+        id: r.id,
+        request_id: r.request_id,
+        api_key_id: r.api_key_id,
+        upstream_id: r.upstream_id,
+        method: r.method,
+        path: r.path,
+        model_requested: r.model_requested,
+        model_sent: r.model_sent,
+        status_code: r.status_code,
+        is_stream: r.is_stream != 0,
+        prompt_tokens: r.prompt_tokens,
+        completion_tokens: r.completion_tokens,
+        total_tokens: r.total_tokens,
+        cached_tokens: r.cached_tokens,
+        reasoning_tokens: r.reasoning_tokens,
+        cache_creation_tokens: r.cache_creation_tokens,
+        cache_read_tokens: r.cache_read_tokens,
+        ttft_ms: r.ttft_ms,
+        duration_ms: r.duration_ms,
+        error_message: r.error_message,
+        lb_strategy: r.lb_strategy,
+        failover_attempts: r.failover_attempts,
+        failover_history: r
+            .failover_history
+            .as_deref()
+            .and_then(|h| serde_json::from_str(h).ok()),
+        created_at: to_rfc3339(r.created_at),
+    }
+}
+
+pub async fn list(state: &AppState, q: LogQuery) -> Result<Page<RequestLogView>, ApiError> {
+    let page = PageRequest::new(q.page, q.page_size).map_err(ApiError::Invalid)?;
+    let time = |field: &str, v: Option<&str>| -> Result<Option<i64>, ApiError> {
+        v.map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| parse_rfc3339(s).map_err(|e| validate::invalid(field, e)))
+            .transpose()
+    };
+    let nonempty = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let filter = LogFilter {
+        api_key_id: nonempty(q.api_key_id),
+        upstream_id: nonempty(q.upstream_id),
+        model: nonempty(q.model),
+        status: q
+            .status
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(status_range)
+            .transpose()?,
+        start_ms: time("start_time", q.start_time.as_deref())?,
+        end_ms: time("end_time", q.end_time.as_deref())?,
+    };
+    let (rows, total) = list_page(
+        &state.db.pool,
+        &filter,
+        page.page_size as i64,
+        page.offset(),
+    )
+    .await
+    .map_err(db_error)?;
+    Ok(Page::new(
+        rows.into_iter().map(view).collect(),
+        total.max(0) as u64,
+        page.page,
+        page.page_size,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::status_range;
+
+    #[test]
+    fn status_filters() {
+        assert_eq!(status_range("5xx").unwrap(), (500, 599));
+        assert_eq!(status_range("404").unwrap(), (404, 404));
+        assert!(status_range("9xx").is_err());
+        assert!(status_range("abc").is_err());
+    }
+}

@@ -1,0 +1,735 @@
+//! The data plane over real HTTP: client -> gateway -> mock upstream speaking the providers' wire
+//! formats, on SQLite and PostgreSQL. Bodies pass byte for byte, streams arrive chunk by chunk,
+//! credentials are swapped, usage and timings land in the log.
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::mock_upstream::{self as mock, MockUpstream};
+use common::TestApp;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+const UPSTREAM_KEY: &str = "sk-upstream-real-secret-0123456789";
+
+/// A gateway allowed to reach the mock on 127.0.0.1, one OpenAI and one Anthropic upstream, one key.
+struct World {
+    openai: MockUpstream,
+    anthropic: MockUpstream,
+    openai_id: String,
+    anthropic_id: String,
+    key_id: String,
+    key: String,
+}
+
+async fn world(app: &TestApp) -> World {
+    let openai = MockUpstream::start().await;
+    let anthropic = MockUpstream::start().await;
+    let openai_id = app
+        .upstream(json!({
+            "name": "mock-openai", "provider": "openai", "base_url": openai.base_url, "api_key": UPSTREAM_KEY,
+            "model_redirects": {"gpt-4": "gpt-4o-mini"}
+        }))
+        .await;
+    let anthropic_id = app
+        .upstream(json!({
+            "name": "mock-anthropic", "provider": "anthropic", "base_url": anthropic.base_url, "api_key": UPSTREAM_KEY
+        }))
+        .await;
+    let (key_id, key) = app.key(&[&openai_id, &anthropic_id]).await;
+    World {
+        openai,
+        anthropic,
+        openai_id,
+        anthropic_id,
+        key_id,
+        key,
+    }
+}
+
+fn log_for<'a>(logs: &'a [Value], request_id: &str) -> &'a Value {
+    logs.iter()
+        .find(|l| l["request_id"] == request_id)
+        .unwrap_or_else(|| panic!("no log row for {request_id}: {logs:?}"))
+}
+
+fn request_id(res: &reqwest::Response) -> String {
+    res.headers()["x-request-id"].to_str().unwrap().to_string()
+}
+
+async fn openai_json_passes_through_with_swapped_auth(app: &TestApp) {
+    let w = world(app).await;
+    let res = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&w.key)
+        .header("openai-organization", "org-test")
+        .header("cookie", "ar_session=should-not-travel")
+        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let rid = request_id(&res);
+    assert_eq!(
+        res.text().await.unwrap(),
+        mock::chat_completion_json("gpt-4o-mini"),
+        "byte for byte"
+    );
+
+    let seen = w.openai.last().unwrap();
+    assert_eq!(seen.path, "/v1/chat/completions");
+    assert_eq!(
+        seen.header("authorization"),
+        Some(format!("Bearer {UPSTREAM_KEY}").as_str())
+    );
+    assert_eq!(seen.header("openai-organization"), Some("org-test"));
+    assert_eq!(seen.header("cookie"), None);
+    assert!(
+        !seen.headers.iter().any(|(_, v)| v.contains(&w.key)),
+        "client key reached the upstream"
+    );
+
+    let logs = app.logs(1).await;
+    let row = log_for(&logs, &rid);
+    assert_eq!(row["status_code"], 200);
+    assert_eq!(row["api_key_id"], w.key_id.as_str());
+    assert_eq!(row["upstream_id"], w.openai_id.as_str());
+    assert_eq!(row["model_requested"], "gpt-4o-mini");
+    assert_eq!(row["model_sent"], "gpt-4o-mini");
+    assert_eq!(row["is_stream"], false);
+    assert_eq!(row["prompt_tokens"], 11);
+    assert_eq!(row["completion_tokens"], 7);
+    assert_eq!(row["total_tokens"], 18);
+    assert_eq!(row["cached_tokens"], 2);
+    assert_eq!(row["reasoning_tokens"], 3);
+    assert!(row["ttft_ms"].as_i64().is_some());
+    assert!(row["duration_ms"].as_i64().unwrap() >= row["ttft_ms"].as_i64().unwrap());
+    assert!(!logs
+        .iter()
+        .any(|l| l.to_string().contains(UPSTREAM_KEY) || l.to_string().contains(&w.key)));
+}
+
+/// Reads a streamed response, noting when each chunk arrived.
+async fn timed_chunks(res: reqwest::Response) -> (Vec<(Instant, bytes::Bytes)>, String) {
+    let mut chunks = Vec::new();
+    let mut stream = res.bytes_stream();
+    while let Some(c) = stream.next().await {
+        chunks.push((Instant::now(), c.unwrap()));
+    }
+    let text = chunks
+        .iter()
+        .map(|(_, c)| String::from_utf8_lossy(c).to_string())
+        .collect();
+    (chunks, text)
+}
+
+async fn openai_stream_arrives_chunk_by_chunk_and_is_accounted(app: &TestApp) {
+    let w = world(app).await;
+    let sent = Instant::now();
+    let res = app
+        .client
+        .post(app.url("/api/proxy/v1/chat/completions"))
+        .bearer_auth(&w.key)
+        .header("x-mock-chunk-delay-ms", "60")
+        .header("x-mock-events", "5")
+        .json(&json!({"model": "gpt-4o-mini", "stream": true, "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let rid = request_id(&res);
+    let (chunks, text) = timed_chunks(res).await;
+
+    // The gateway asked for usage on the client's behalf and removed the extra chunk.
+    let upstream_body = w.openai.last().unwrap().json().unwrap();
+    assert_eq!(upstream_body["stream_options"]["include_usage"], true);
+    let expected: String = mock::chat_stream_events("gpt-4o-mini", 5, true)
+        .into_iter()
+        .filter(|e| !e.contains("\"choices\":[]"))
+        .collect();
+    assert_eq!(text, expected);
+    // Arrival times: the first event long before the last (8 events, 60 ms apart upstream).
+    assert!(chunks.len() >= 5, "chunks were merged: {}", chunks.len());
+    let first = chunks.first().unwrap().0.duration_since(sent);
+    let last = chunks.last().unwrap().0.duration_since(sent);
+    assert!(
+        last - first >= Duration::from_millis(300),
+        "first {first:?} last {last:?}"
+    );
+
+    let logs = app.logs(1).await;
+    let row = log_for(&logs, &rid);
+    assert_eq!(row["is_stream"], true);
+    assert_eq!(row["prompt_tokens"], 11);
+    assert_eq!(row["completion_tokens"], 7);
+    assert!(row["ttft_ms"].as_i64().unwrap() < row["duration_ms"].as_i64().unwrap());
+    assert_eq!(row["error_message"], Value::Null);
+}
+
+async fn openai_stream_keeps_usage_chunk_the_client_asked_for(app: &TestApp) {
+    let w = world(app).await;
+    let res = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&w.key)
+        .json(&json!({"model": "gpt-4o-mini", "stream": true, "stream_options": {"include_usage": true}, "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    let body = res.text().await.unwrap();
+    assert_eq!(
+        body,
+        mock::chat_stream_events("gpt-4o-mini", mock::DEFAULT_EVENTS, true).concat()
+    );
+}
+
+async fn anthropic_messages_json_and_stream(app: &TestApp) {
+    let w = world(app).await;
+    let model = "claude-3-5-sonnet-20241022";
+    let res = app
+        .client
+        .post(app.url("/v1/messages"))
+        .header("x-api-key", &w.key)
+        .header("anthropic-beta", "prompt-caching-2024-07-31")
+        .json(&json!({"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let rid_json = request_id(&res);
+    assert_eq!(res.text().await.unwrap(), mock::messages_json(model));
+    let seen = w.anthropic.last().unwrap();
+    assert_eq!(seen.header("x-api-key"), Some(UPSTREAM_KEY));
+    assert_eq!(seen.header("anthropic-version"), Some("2023-06-01"));
+    assert_eq!(
+        seen.header("anthropic-beta"),
+        Some("prompt-caching-2024-07-31")
+    );
+    assert_eq!(seen.header("authorization"), None);
+
+    let res = app
+        .client
+        .post(app.url("/v1/messages"))
+        .header("x-api-key", &w.key)
+        .header("anthropic-version", "2023-01-01")
+        .json(&json!({"model": model, "max_tokens": 64, "stream": true, "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    let rid_stream = request_id(&res);
+    let body = res.text().await.unwrap();
+    assert_eq!(
+        body,
+        mock::messages_stream_events(model, mock::DEFAULT_EVENTS).concat()
+    );
+    assert_eq!(
+        w.anthropic.last().unwrap().header("anthropic-version"),
+        Some("2023-01-01"),
+        "client's version kept"
+    );
+
+    let logs = app.logs(2).await;
+    for rid in [&rid_json, &rid_stream] {
+        let row = log_for(&logs, rid);
+        assert_eq!(row["upstream_id"], w.anthropic_id.as_str());
+        assert_eq!(
+            row["prompt_tokens"], 35,
+            "input 25 + cache creation 3 + cache read 7"
+        );
+        assert_eq!(row["completion_tokens"], 15);
+        assert_eq!(row["total_tokens"], 50);
+        assert_eq!(row["cache_creation_tokens"], 3);
+        assert_eq!(row["cache_read_tokens"], 7);
+    }
+    assert_eq!(log_for(&logs, &rid_stream)["is_stream"], true);
+}
+
+async fn responses_and_embeddings_are_accounted(app: &TestApp) {
+    let w = world(app).await;
+    let res = app
+        .client
+        .post(app.url("/v1/responses?trace=1"))
+        .bearer_auth(&w.key)
+        .json(&json!({"model": "gpt-4o-mini", "input": "hi", "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    let rid_resp = request_id(&res);
+    assert_eq!(
+        res.text().await.unwrap(),
+        mock::responses_stream_events("gpt-4o-mini", mock::DEFAULT_EVENTS).concat()
+    );
+    assert_eq!(
+        w.openai.last().unwrap().path,
+        "/v1/responses?trace=1",
+        "query string kept"
+    );
+    let res = app
+        .client
+        .post(app.url("/v1/embeddings"))
+        .bearer_auth(&w.key)
+        .json(&json!({"model": "text-embedding-3-small", "input": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    let rid_emb = request_id(&res);
+    assert_eq!(
+        res.text().await.unwrap(),
+        mock::embeddings_json("text-embedding-3-small")
+    );
+    let logs = app.logs(2).await;
+    let r = log_for(&logs, &rid_resp);
+    assert_eq!(
+        (
+            r["prompt_tokens"].as_i64(),
+            r["completion_tokens"].as_i64(),
+            r["cached_tokens"].as_i64()
+        ),
+        (Some(13), Some(5), Some(4))
+    );
+    let e = log_for(&logs, &rid_emb);
+    assert_eq!(
+        (e["prompt_tokens"].as_i64(), e["total_tokens"].as_i64()),
+        (Some(8), Some(8))
+    );
+}
+
+async fn redirects_rewrite_the_model_sent(app: &TestApp) {
+    let w = world(app).await;
+    let res = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&w.key)
+        .json(&json!({"model": "gpt-4", "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let rid = request_id(&res);
+    assert_eq!(
+        w.openai.last().unwrap().json().unwrap()["model"],
+        "gpt-4o-mini"
+    );
+    let logs = app.logs(1).await;
+    let row = log_for(&logs, &rid);
+    assert_eq!(row["model_requested"], "gpt-4");
+    assert_eq!(row["model_sent"], "gpt-4o-mini");
+}
+
+async fn bad_keys_get_401_in_the_callers_format_and_are_logged(app: &TestApp) {
+    let w = world(app).await;
+    let chat = json!({"model": "gpt-4o-mini", "messages": []});
+    let res = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_api_key");
+    let res = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(format!("{}x", &w.key[..w.key.len() - 1]))
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let res = app
+        .client
+        .post(app.url("/v1/messages"))
+        .header("x-api-key", "sk-auto-nope")
+        .json(&json!({"model": "claude-3-5-sonnet-20241022", "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["type"], "error");
+    assert_eq!(body["error"]["type"], "authentication_error");
+    assert_eq!(
+        w.openai.hits() + w.anthropic.hits(),
+        0,
+        "refused requests never reach an upstream"
+    );
+    let logs = app.logs(3).await;
+    assert_eq!(logs.iter().filter(|l| l["status_code"] == 401).count(), 3);
+}
+
+async fn disabled_deleted_and_expired_keys_are_refused_on_the_next_request(app: &TestApp) {
+    let w = world(app).await;
+    let chat = json!({"model": "gpt-4o-mini", "messages": []});
+    let call = |key: String| {
+        let chat = chat.clone();
+        async move {
+            app.client
+                .post(app.url("/v1/chat/completions"))
+                .bearer_auth(key)
+                .json(&chat)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        call(w.key.clone()).await,
+        200,
+        "warm the verification cache"
+    );
+    let (s, _) = app
+        .admin_json(
+            reqwest::Method::PUT,
+            &format!("/api/admin/keys/{}", w.key_id),
+            json!({"is_active": false}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(call(w.key.clone()).await, 401, "disabled");
+    app.admin_json(
+        reqwest::Method::PUT,
+        &format!("/api/admin/keys/{}", w.key_id),
+        json!({"is_active": true}),
+    )
+    .await;
+    assert_eq!(call(w.key.clone()).await, 200, "re-enabled");
+    // Permissions edited: the key loses its OpenAI upstream.
+    app.admin_json(
+        reqwest::Method::PUT,
+        &format!("/api/admin/keys/{}", w.key_id),
+        json!({"upstream_ids": [w.anthropic_id]}),
+    )
+    .await;
+    assert_eq!(
+        call(w.key.clone()).await,
+        404,
+        "no permitted upstream serves the model"
+    );
+    let res = app
+        .client
+        .delete(app.url(&format!("/api/admin/keys/{}", w.key_id)))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(call(w.key.clone()).await, 401, "deleted");
+
+    let expires = time_in(Duration::from_secs(2));
+    let (s, created) = app
+        .admin_json(
+            reqwest::Method::POST,
+            "/api/admin/keys",
+            json!({"name": "short-lived", "upstream_ids": [w.openai_id], "expires_at": expires}),
+        )
+        .await;
+    assert_eq!(s, 201, "{created}");
+    let short = created["key_value"].as_str().unwrap().to_string();
+    assert_eq!(call(short.clone()).await, 200);
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    assert_eq!(call(short).await, 401, "expired");
+}
+
+fn time_in(d: Duration) -> String {
+    let at = std::time::SystemTime::now() + d;
+    let secs = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    // RFC 3339 via the server's own formatter keeps the test free of a date crate.
+    autorouter::server::timefmt::to_rfc3339(secs)
+}
+
+async fn routing_errors_and_bad_bodies(app: &TestApp) {
+    let w = world(app).await;
+    let post = |path: &'static str, body: reqwest::Body| {
+        let key = w.key.clone();
+        async move {
+            let res = app
+                .client
+                .post(app.url(path))
+                .bearer_auth(key)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap())
+        }
+    };
+    let (s, b) = post("/v1/chat/completions", "{\"model\": ".into()).await;
+    assert_eq!(s, 400);
+    assert!(b["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("malformed JSON"));
+    let (s, b) = post("/v1/chat/completions", "{\"messages\": []}".into()).await;
+    assert_eq!(s, 400);
+    assert!(b["error"]["message"].as_str().unwrap().contains("model"));
+    let (s, b) = post(
+        "/v1/chat/completions",
+        "{\"model\": \"mistral-large\"}".into(),
+    )
+    .await;
+    assert_eq!(s, 404);
+    assert_eq!(b["error"]["code"], "model_not_found");
+    assert!(b["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("mistral-large"));
+    let (s, b) = post("/v1/messages", "{\"model\": \"llama-9\"}".into()).await;
+    assert_eq!(s, 404);
+    assert_eq!(b["error"]["type"], "not_found_error");
+    assert_eq!(w.openai.hits() + w.anthropic.hits(), 0);
+}
+
+async fn oversized_bodies_get_413() {
+    let app = TestApp::spawn_with(
+        common::Backend::Sqlite,
+        &[
+            ("ALLOW_PRIVATE_UPSTREAMS", "true"),
+            ("MAX_REQUEST_BODY_BYTES", "2048"),
+        ],
+    )
+    .await
+    .unwrap();
+    let w = world(&app).await;
+    let big = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x".repeat(5000)}]});
+    let res = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&w.key)
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    // Without a Content-Length the limit is found while reading.
+    let chunks = futures_util::stream::iter(
+        (0..10).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b' '; 1024]))),
+    );
+    let res = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&w.key)
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    assert_eq!(w.openai.hits(), 0);
+    app.cleanup().await;
+}
+
+async fn models_endpoint_lists_what_the_key_reaches(app: &TestApp) {
+    let mock = MockUpstream::start().await;
+    let id = app
+        .upstream(json!({
+            "name": "compat", "provider": "openai_compatible", "base_url": mock.base_url, "api_key": UPSTREAM_KEY,
+            "allowed_models": ["deepseek-chat", "deepseek-*"], "model_redirects": {"ds": "deepseek-chat"}
+        }))
+        .await;
+    let (_, key) = app.key(&[&id]).await;
+    let res = app
+        .client
+        .get(app.url("/v1/models"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["object"], "list");
+    let ids: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec!["deepseek-chat"],
+        "globs are not listed; redirect keys only when served"
+    );
+    // openai_compatible serves only what it lists.
+    let res = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&key)
+        .json(&json!({"model": "gpt-4o", "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
+
+async fn client_disconnect_is_logged_with_what_was_counted(app: &TestApp) {
+    let w = world(app).await;
+    let res = app
+        .client
+        .post(app.url("/v1/messages"))
+        .header("x-api-key", &w.key)
+        .header("x-mock-chunk-delay-ms", "100")
+        .header("x-mock-events", "20")
+        .json(&json!({"model": "claude-3-5-sonnet-20241022", "stream": true, "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    let rid = request_id(&res);
+    let mut stream = res.bytes_stream();
+    let first = stream.next().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("message_start"));
+    drop(stream);
+    let logs = app.logs(1).await;
+    let row = log_for(&logs, &rid);
+    assert!(
+        row["error_message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("client disconnected"),
+        "{row}"
+    );
+    assert_eq!(
+        row["prompt_tokens"], 35,
+        "input counted from message_start before the client left"
+    );
+}
+
+async fn connection_tests_report_their_outcome(app: &TestApp) {
+    let mock = MockUpstream::start().await;
+    mock.update(|k| k.require_auth = Some(UPSTREAM_KEY.to_string()));
+    let id = app
+        .upstream(json!({"name": "probe", "provider": "openai", "base_url": mock.base_url, "api_key": UPSTREAM_KEY}))
+        .await;
+    let (s, r) = app
+        .admin_json(
+            reqwest::Method::POST,
+            &format!("/api/admin/upstreams/{id}/test"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(r["success"], true, "{r}");
+    assert_eq!(r["status_code"], 200);
+    assert!(r["latency_ms"].as_u64().is_some());
+    assert_eq!(mock.last().unwrap().path, "/v1/models");
+
+    let (_, r) = app
+        .admin_json(
+            reqwest::Method::POST,
+            "/api/admin/upstreams/test",
+            json!({"provider": "openai", "base_url": mock.base_url, "api_key": "wrong-key"}),
+        )
+        .await;
+    assert_eq!(
+        (r["success"].as_bool(), r["error_type"].as_str()),
+        (Some(false), Some("auth")),
+        "{r}"
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (_, r) = app
+        .admin_json(
+            reqwest::Method::POST,
+            "/api/admin/upstreams/test",
+            json!({"provider": "openai", "base_url": format!("http://127.0.0.1:{closed}/v1"), "api_key": "k"}),
+        )
+        .await;
+    assert_eq!(r["error_type"], "network", "{r}");
+    let (_, r) = app
+        .admin_json(
+            reqwest::Method::POST,
+            "/api/admin/upstreams/test",
+            json!({"provider": "openai", "base_url": "http://169.254.169.254/v1", "api_key": "k"}),
+        )
+        .await;
+    assert_eq!(r["error_type"], "ssrf_blocked", "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssrf_is_refused_at_save_test_and_connect_without_the_private_switch() {
+    let app = TestApp::spawn(common::Backend::Sqlite).await.unwrap();
+    let mock = MockUpstream::start().await;
+    let (s, e) = app
+        .admin_json(
+            reqwest::Method::POST,
+            "/api/admin/upstreams",
+            json!({"name": "loop", "provider": "openai", "base_url": mock.base_url, "api_key": "k"}),
+        )
+        .await;
+    assert_eq!(s, 400, "{e}");
+    assert!(e["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("base_url"));
+    // A name that resolves to loopback is refused by the guarded resolver when connecting.
+    let (_, r) = app
+        .admin_json(
+            reqwest::Method::POST,
+            "/api/admin/upstreams/test",
+            json!({"provider": "openai", "base_url": format!("http://localhost:{}/v1", mock.addr.port()), "api_key": "k"}),
+        )
+        .await;
+    assert_eq!(r["error_type"], "ssrf_blocked", "{r}");
+    assert_eq!(mock.hits(), 0);
+    app.cleanup().await;
+}
+
+macro_rules! private_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                use super::*;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = TestApp::spawn_with(common::Backend::Sqlite, &[("ALLOW_PRIVATE_UPSTREAMS", "true")]).await.unwrap();
+                    super::$name(&app).await;
+                    app.cleanup().await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let Some(app) = TestApp::spawn_with(common::Backend::Postgres, &[("ALLOW_PRIVATE_UPSTREAMS", "true")]).await else {
+                        return;
+                    };
+                    super::$name(&app).await;
+                    app.cleanup().await;
+                }
+            }
+        )+
+    };
+}
+
+private_both_backends!(
+    openai_json_passes_through_with_swapped_auth,
+    openai_stream_arrives_chunk_by_chunk_and_is_accounted,
+    openai_stream_keeps_usage_chunk_the_client_asked_for,
+    anthropic_messages_json_and_stream,
+    responses_and_embeddings_are_accounted,
+    redirects_rewrite_the_model_sent,
+    bad_keys_get_401_in_the_callers_format_and_are_logged,
+    disabled_deleted_and_expired_keys_are_refused_on_the_next_request,
+    routing_errors_and_bad_bodies,
+    models_endpoint_lists_what_the_key_reaches,
+    client_disconnect_is_logged_with_what_was_counted,
+    connection_tests_report_their_outcome,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_are_refused() {
+    oversized_bodies_get_413().await;
+}
