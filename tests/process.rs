@@ -224,3 +224,127 @@ fn secrets_stay_out_of_the_log_even_at_debug_level() {
     assert!(!out.contains(key), "encryption key leaked");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[path = "common/mock_upstream.rs"]
+mod mock_upstream;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_open_streams_finish_and_loses_no_log_row() {
+    use serde_json::{json, Value};
+    let upstream_key = "sk-upstream-never-logged-0123456789";
+    let mock = mock_upstream::MockUpstream::start().await;
+    let dir = temp_dir("drain");
+    let port = free_port();
+    let admin = "drain-admin-token-0123456789";
+    let child = command(
+        &dir,
+        &[
+            ("PORT", &port.to_string()),
+            ("ADMIN_TOKEN", admin),
+            ("ALLOW_PRIVATE_UPSTREAMS", "true"),
+            ("LOG_LEVEL", "debug"),
+        ],
+    )
+    .spawn()
+    .unwrap();
+    tokio::task::spawn_blocking(move || wait_healthy(port))
+        .await
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let upstream: Value = http
+        .post(format!("{base}/api/admin/upstreams"))
+        .bearer_auth(admin)
+        .json(&json!({"name": "m", "provider": "openai", "base_url": mock.base_url, "api_key": upstream_key}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let created: Value = http
+        .post(format!("{base}/api/admin/keys"))
+        .bearer_auth(admin)
+        .json(&json!({"name": "k", "upstream_ids": [upstream["id"]]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = created["key_value"].as_str().unwrap().to_string();
+    let chat = json!({"model": "gpt-4o-mini", "messages": []});
+    for _ in 0..20 {
+        let res = http
+            .post(format!("{base}/v1/chat/completions"))
+            .bearer_auth(&key)
+            .json(&chat)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let stream = http
+        .post(format!("{base}/v1/chat/completions"))
+        .bearer_auth(&key)
+        .header("x-mock-chunk-delay-ms", "100")
+        .header("x-mock-events", "15")
+        .json(&json!({"model": "gpt-4o-mini", "stream": true, "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let status = tokio::task::spawn_blocking(move || {
+        let pid = child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        (child, ())
+    })
+    .await
+    .unwrap();
+    let (mut child, ()) = status;
+    // The open stream still runs to its end after SIGTERM.
+    let body = stream.text().await.unwrap();
+    assert!(body.ends_with("data: [DONE]\n\n"), "stream was cut: {body}");
+    let exit = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                return (s, output_of(&mut child));
+            }
+            assert!(Instant::now() < deadline, "no exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    })
+    .await
+    .unwrap();
+    assert!(exit.0.success(), "{}", exit.1);
+    assert!(
+        !exit.1.contains(upstream_key),
+        "upstream key in the server log"
+    );
+    assert!(!exit.1.contains(&key), "client key in the server log");
+
+    let db = autorouter::server::db::Database::connect_url(
+        &format!("sqlite://{}/data/autorouter.db", dir.display()),
+        autorouter::server::config::DatabaseKind::Sqlite,
+        1,
+        1,
+    )
+    .await
+    .unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM request_logs")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows, 21,
+        "every request, the drained stream included, is logged"
+    );
+    let streamed: i64 =
+        sqlx::query_scalar("SELECT completion_tokens FROM request_logs WHERE is_stream = 1")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(streamed, 7);
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -688,6 +688,94 @@ async fn ssrf_is_refused_at_save_test_and_connect_without_the_private_switch() {
     app.cleanup().await;
 }
 
+async fn timeouts_are_idle_not_total_and_upstream_errors_pass_through(app: &TestApp) {
+    let mock = MockUpstream::start().await;
+    let id = app
+        .upstream(json!({"name": "slow", "provider": "openai", "base_url": mock.base_url, "api_key": UPSTREAM_KEY, "timeout_ms": 1000}))
+        .await;
+    let (_, key) = app.key(&[&id]).await;
+    let send = |headers: Vec<(&'static str, &'static str)>, stream: bool| {
+        let key = key.clone();
+        async move {
+            let mut req = app
+                .client
+                .post(app.url("/v1/chat/completions"))
+                .bearer_auth(key)
+                .json(&json!({"model": "gpt-4o-mini", "stream": stream, "messages": []}));
+            for (k, v) in headers {
+                req = req.header(k, v);
+            }
+            req.send().await.unwrap()
+        }
+    };
+    // No answer within the upstream's timeout: 504 in OpenAI's format.
+    let res = send(vec![("x-mock-latency-ms", "1600")], false).await;
+    assert_eq!(res.status(), 504);
+    let rid_timeout = request_id(&res);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"]["type"],
+        "server_error"
+    );
+    // An upstream error is returned as the upstream sent it.
+    let res = send(vec![("x-mock-status", "500")], false).await;
+    assert_eq!(res.status(), 500);
+    assert_eq!(
+        res.text().await.unwrap(),
+        mock::openai_error_json(500, "mock upstream error (status 500)"),
+        "byte for byte"
+    );
+    // A stream lasting 2.4 s through a 1 s timeout completes: the timeout is between chunks.
+    let res = send(
+        vec![("x-mock-chunk-delay-ms", "400"), ("x-mock-events", "4")],
+        true,
+    )
+    .await;
+    let rid_long = request_id(&res);
+    let started = Instant::now();
+    let body = res.text().await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+    assert!(body.ends_with("data: [DONE]\n\n"), "{body}");
+    // A stream that goes quiet for longer than the timeout is cut.
+    let res = send(
+        vec![("x-mock-chunk-delay-ms", "1600"), ("x-mock-events", "3")],
+        true,
+    )
+    .await;
+    let rid_idle = request_id(&res);
+    let (_, text) = timed_chunks_lossy(res).await;
+    assert!(!text.contains("[DONE]"));
+
+    let logs = app.logs(4).await;
+    assert_eq!(log_for(&logs, &rid_timeout)["status_code"], 504);
+    assert_eq!(log_for(&logs, &rid_long)["error_message"], Value::Null);
+    assert_eq!(log_for(&logs, &rid_long)["completion_tokens"], 7);
+    let idle = log_for(&logs, &rid_idle);
+    assert!(
+        idle["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("sent nothing for 1000 ms"),
+        "{idle}"
+    );
+}
+
+/// Reads until the stream ends or breaks.
+async fn timed_chunks_lossy(res: reqwest::Response) -> (usize, String) {
+    let mut stream = res.bytes_stream();
+    let mut text = String::new();
+    let mut n = 0;
+    while let Some(c) = stream.next().await {
+        match c {
+            Ok(c) => {
+                n += 1;
+                text.push_str(&String::from_utf8_lossy(&c));
+            }
+            Err(_) => break,
+        }
+    }
+    (n, text)
+}
+
 macro_rules! private_both_backends {
     ($($name:ident),+ $(,)?) => {
         $(
@@ -727,6 +815,7 @@ private_both_backends!(
     models_endpoint_lists_what_the_key_reaches,
     client_disconnect_is_logged_with_what_was_counted,
     connection_tests_report_their_outcome,
+    timeouts_are_idle_not_total_and_upstream_errors_pass_through,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -96,7 +96,7 @@ pub struct UpdateUpstream {
     pub circuit_breaker: Option<BreakerConfig>,
 }
 
-/// An unsaved upstream form to test.
+/// An unsaved upstream form to test; other fields of a full upstream form are ignored.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TestUpstreamForm {
     pub provider: String,
@@ -111,7 +111,7 @@ pub struct ConnectionTestResult {
     pub success: bool,
     pub latency_ms: Option<u64>,
     pub status_code: Option<u16>,
-    /// auth | not_found | server_error | timeout | network | ssrf_blocked | invalid
+    /// auth | not_found | server_error | unexpected_status | timeout | network | ssrf_blocked | invalid
     pub error_type: Option<String>,
     pub message: String,
 }

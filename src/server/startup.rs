@@ -21,6 +21,7 @@ use crate::server::clock::SharedClock;
 use crate::server::config::Config;
 use crate::server::crypto::Cipher;
 use crate::server::db::Database;
+use crate::server::error::ApiError;
 use crate::server::http::request_id::assign_request_id;
 use crate::server::rest;
 use crate::server::secret::Secret;
@@ -78,6 +79,7 @@ pub async fn build_state(
         .reload(&state.db, &state.cipher)
         .await
         .map_err(|e| StartupError::Routing(e.to_string()))?;
+    crate::server::jobs::routing_refresh::spawn(state.clone());
     Ok((
         state,
         StartupNotes {
@@ -134,6 +136,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let admin = Router::new()
         .route("/session", get(rest::session::whoami))
+        .route("/openapi.json", get(rest::openapi::document))
         .route("/keys", get(rest::keys::list).post(rest::keys::create))
         .route(
             "/keys/{id}",
@@ -157,6 +160,7 @@ pub fn router(state: AppState) -> Router {
         .route("/logs", get(rest::logs::list))
         // A route, not a fallback, so the auth layer covers it: unknown admin paths reveal nothing.
         .route("/{*rest}", any(rest::not_found::api_not_found))
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(from_fn_with_state(state.clone(), require_admin));
     let ui_functions = Router::new()
         .route(

@@ -1,2 +1,3 @@
 //! Background tasks.
 pub mod log_writer;
+pub mod routing_refresh;

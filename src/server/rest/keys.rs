@@ -1,10 +1,11 @@
 //! `/api/admin/keys`: thin handlers over the keys service.
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
 use super::json::JsonBody;
+use super::query::QueryParams;
 use crate::model::keys::{ApiKeyView, CreateApiKey, CreatedApiKey, RevealedApiKey, UpdateApiKey};
 use crate::model::page::{Page, PageRequest};
 use crate::server::error::ApiError;
@@ -20,7 +21,7 @@ pub struct ListQuery {
 
 pub async fn list(
     State(state): State<AppState>,
-    Query(q): Query<ListQuery>,
+    QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Json<Page<ApiKeyView>>, ApiError> {
     let page = PageRequest::new(q.page, q.page_size).map_err(ApiError::Invalid)?;
     Ok(Json(keys::list(&state, page, q.search.as_deref()).await?))

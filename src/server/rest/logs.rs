@@ -1,7 +1,8 @@
 //! `GET /api/admin/logs`.
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 
+use super::query::QueryParams;
 use crate::model::logs::{LogQuery, RequestLogView};
 use crate::model::page::Page;
 use crate::server::error::ApiError;
@@ -10,7 +11,7 @@ use crate::server::state::AppState;
 
 pub async fn list(
     State(state): State<AppState>,
-    Query(q): Query<LogQuery>,
+    QueryParams(q): QueryParams<LogQuery>,
 ) -> Result<Json<Page<RequestLogView>>, ApiError> {
     Ok(Json(logs::list(&state, q).await?))
 }

@@ -4,5 +4,7 @@ pub mod json;
 pub mod keys;
 pub mod logs;
 pub mod not_found;
+pub mod openapi;
+pub mod query;
 pub mod session;
 pub mod upstreams;

@@ -1,10 +1,11 @@
 //! `/api/admin/upstreams`: thin handlers over the upstreams service.
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
 use super::json::JsonBody;
+use super::query::QueryParams;
 use crate::model::page::{Page, PageRequest};
 use crate::model::upstreams::{
     ConnectionTestResult, CreateUpstream, TestUpstreamForm, UpdateUpstream, UpstreamView,
@@ -21,7 +22,7 @@ pub struct ListQuery {
 
 pub async fn list(
     State(state): State<AppState>,
-    Query(q): Query<ListQuery>,
+    QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Json<Page<UpstreamView>>, ApiError> {
     let page = PageRequest::new(q.page, q.page_size).map_err(ApiError::Invalid)?;
     Ok(Json(upstreams::list(&state, page).await?))

@@ -76,6 +76,14 @@ pub async fn list(state: &AppState, q: LogQuery) -> Result<Page<RequestLogView>,
         start_ms: time("start_time", q.start_time.as_deref())?,
         end_ms: time("end_time", q.end_time.as_deref())?,
     };
+    if let (Some(s), Some(e)) = (filter.start_ms, filter.end_ms) {
+        if s > e {
+            return Err(validate::invalid(
+                "start_time",
+                "must not be after end_time",
+            ));
+        }
+    }
     let (rows, total) = list_page(
         &state.db.pool,
         &filter,
