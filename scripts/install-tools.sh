@@ -71,7 +71,19 @@ if [ "$WANT_TEST" = 1 ]; then
     say "installing CJK fonts"
     apt_install fonts-noto-cjk
   fi
-  # 6. Node.js and the end2end packages.
+  # 6. The official OpenAI and Anthropic Python SDKs, pinned, for the SDK compatibility test.
+  SDK_PINS="openai==3.57.0 anthropic==2.14.0"
+  if ! .venv-sdk/bin/python -c "import openai, anthropic, sys; sys.exit(0 if (openai.__version__, anthropic.__version__) == ('3.57.0', '2.14.0') else 1)" 2>/dev/null; then
+    say "installing the OpenAI and Anthropic Python SDKs into .venv-sdk"
+    if ! have python3 || ! python3 -c "import ensurepip" 2>/dev/null; then
+      apt_install python3 python3-venv
+    fi
+    rm -rf .venv-sdk
+    python3 -m venv .venv-sdk
+    # shellcheck disable=SC2086
+    .venv-sdk/bin/pip install --quiet --disable-pip-version-check $SDK_PINS
+  fi
+  # 7. Node.js and the end2end packages.
   if ! have npm; then
     say "installing nodejs and npm"
     apt_install nodejs npm

@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 started=$(date +%s)
+# A full run builds everything once; incremental caches would only cost disk and time.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
 step "tools"
 ./scripts/install-tools.sh --test
@@ -39,7 +41,8 @@ else
   export AUTOROUTER_SKIP_POSTGRES=1
 fi
 
-step "unit and integration tests (SQLite and PostgreSQL)"
+step "unit and integration tests (SQLite and PostgreSQL, and the official Python SDKs)"
+export AUTOROUTER_SDK_PYTHON="$PWD/.venv-sdk/bin/python" REQUIRE_SDK_TESTS=1
 cargo test --features ssr
 
 step "browser tests (cargo leptos end-to-end, Chromium)"

@@ -589,7 +589,17 @@ async fn client_disconnect_is_logged_with_what_was_counted(app: &TestApp) {
     let mut stream = res.bytes_stream();
     let first = stream.next().await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(&first).contains("message_start"));
+    assert_eq!(w.anthropic.open_connections(), 1);
     drop(stream);
+    // The gateway cancels its upstream request: the upstream sees its connection close.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while w.anthropic.open_connections() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the upstream request was not cancelled"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let logs = app.logs(1).await;
     let row = log_for(&logs, &rid);
     assert!(
@@ -776,6 +786,52 @@ async fn timed_chunks_lossy(res: reqwest::Response) -> (usize, String) {
     (n, text)
 }
 
+async fn private_upstreams_are_refused_at_connect_once_the_switch_is_off(app: &TestApp) {
+    let w = world(app).await;
+    let chat = json!({"model": "gpt-4o-mini", "messages": []});
+    let ok = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&w.key)
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let hits = w.openai.hits();
+    // The same database served by a gateway without ALLOW_PRIVATE_UPSTREAMS: the saved
+    // loopback upstream is refused when connecting, and the upstream never hears of it.
+    let strict = app.another_instance(&[]).await;
+    let res = strict
+        .client
+        .post(strict.url("/v1/chat/completions"))
+        .bearer_auth(&w.key)
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 502);
+    let rid = request_id(&res);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not allowed"),
+        "{body}"
+    );
+    assert!(
+        !body.to_string().contains("127.0.0.1"),
+        "internal addresses stay out of client errors"
+    );
+    assert_eq!(w.openai.hits(), hits);
+    let logs = strict.logs(2).await;
+    assert!(log_for(&logs, &rid)["error_message"]
+        .as_str()
+        .unwrap()
+        .contains("loopback"));
+}
+
 macro_rules! private_both_backends {
     ($($name:ident),+ $(,)?) => {
         $(
@@ -816,6 +872,7 @@ private_both_backends!(
     client_disconnect_is_logged_with_what_was_counted,
     connection_tests_report_their_outcome,
     timeouts_are_idle_not_total_and_upstream_errors_pass_through,
+    private_upstreams_are_refused_at_connect_once_the_switch_is_off,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

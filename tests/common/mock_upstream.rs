@@ -236,6 +236,11 @@ impl MockUpstream {
         }
     }
 
+    /// How many connections are open right now (an upstream sees a cancelled request as a closed one).
+    pub fn open_connections(&self) -> usize {
+        lock(&self.state.conns).open.len()
+    }
+
     /// Cut every open connection (both directions, like a network failure) but keep listening.
     /// Returns how many connections were cut.
     pub fn drop_connections(&self) -> usize {

@@ -89,6 +89,28 @@ impl TestApp {
                 (with_search_path(&base, &schema), Some(schema))
             }
         };
+        Some(Self::start(backend, data_dir, database_url, pg_schema, extra).await)
+    }
+
+    /// A second gateway on the same database and data directory (a restart, or another instance).
+    pub async fn another_instance(&self, extra: &[(&str, &str)]) -> TestApp {
+        Self::start(
+            self.backend,
+            self.data_dir.clone(),
+            self.database_url.clone(),
+            None,
+            extra,
+        )
+        .await
+    }
+
+    async fn start(
+        backend: Backend,
+        data_dir: PathBuf,
+        database_url: String,
+        pg_schema: Option<String>,
+        extra: &[(&str, &str)],
+    ) -> TestApp {
         let mut vars: HashMap<String, String> = HashMap::from([
             ("DATA_DIR".into(), data_dir.display().to_string()),
             ("DATABASE_URL".into(), database_url.clone()),
@@ -112,7 +134,7 @@ impl TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        Some(TestApp {
+        TestApp {
             addr,
             base: format!("http://{addr}"),
             client,
@@ -120,7 +142,7 @@ impl TestApp {
             data_dir,
             database_url,
             pg_schema,
-        })
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

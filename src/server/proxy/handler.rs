@@ -32,9 +32,15 @@ struct Ctx {
 
 impl Ctx {
     /// Answers with an error and logs the request, including refusals.
-    fn fail(mut self, state: &AppState, error: ProxyError) -> Response {
+    fn fail(self, state: &AppState, error: ProxyError) -> Response {
+        let detail = error.to_string();
+        self.fail_with_detail(state, error, detail)
+    }
+
+    /// Like `fail`, but the log keeps a detail the client must not see (internal addresses).
+    fn fail_with_detail(mut self, state: &AppState, error: ProxyError, detail: String) -> Response {
         self.record.status_code = Some(error.status().as_u16() as i64);
-        self.record.error_message = Some(error.to_string());
+        self.record.error_message = Some(detail);
         self.record.duration_ms = Some(self.started.elapsed().as_millis() as i64);
         state.logs.submit(self.record);
         error.into_response_for(self.format)
@@ -231,7 +237,10 @@ async fn forward(
         allow_private: state.config.allow_private_upstreams,
     };
     if let Err(e) = validate_url(&upstream.base_url, policy) {
-        return ctx.fail(&state, ProxyError::UpstreamFailed(e.to_string()));
+        let public = ProxyError::UpstreamFailed(
+            "the upstream's address is not allowed by the gateway's policy".into(),
+        );
+        return ctx.fail_with_detail(&state, public, e.to_string());
     }
     let mut url = format!("{}/{}", upstream.base_url, path.trim_start_matches('/'));
     if let Some(q) = query {
@@ -255,7 +264,14 @@ async fn forward(
     let response = match tokio::time::timeout(timeout, request).await {
         Err(_) => return ctx.fail(&state, ProxyError::UpstreamTimeout),
         Ok(Err(e)) if e.is_timeout() => return ctx.fail(&state, ProxyError::UpstreamTimeout),
-        Ok(Err(e)) => return ctx.fail(&state, ProxyError::UpstreamFailed(without_url(&e))),
+        Ok(Err(e)) => {
+            let detail = error_chain(&e);
+            return ctx.fail_with_detail(
+                &state,
+                ProxyError::UpstreamFailed("could not reach the upstream".into()),
+                detail,
+            );
+        }
         Ok(Ok(r)) => r,
     };
     let status = response.status();
@@ -284,5 +300,17 @@ async fn forward(
     let mut out = Response::new(Body::from_stream(body));
     *out.status_mut() = status;
     *out.headers_mut() = headers;
+    out
+}
+
+/// The whole cause chain, for the log (resolver refusals sit several sources deep).
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut out = without_url(e);
+    let mut cur = std::error::Error::source(e);
+    while let Some(inner) = cur {
+        out.push_str(": ");
+        out.push_str(&inner.to_string());
+        cur = inner.source();
+    }
     out
 }

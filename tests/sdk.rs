@@ -1,0 +1,66 @@
+//! The official OpenAI and Anthropic Python SDKs, unchanged, against the gateway and a mock
+//! upstream. scripts/test.sh provides the interpreter (a venv with pinned SDK versions).
+mod common;
+
+use common::mock_upstream::MockUpstream;
+use common::TestApp;
+use serde_json::json;
+
+async fn run_sdks(backend: common::Backend) {
+    let Ok(python) = std::env::var("AUTOROUTER_SDK_PYTHON") else {
+        assert!(
+            std::env::var("REQUIRE_SDK_TESTS").as_deref() != Ok("1"),
+            "REQUIRE_SDK_TESTS=1 but AUTOROUTER_SDK_PYTHON is not set"
+        );
+        println!("SKIP: SDK test (set AUTOROUTER_SDK_PYTHON to a python with openai and anthropic; scripts/test.sh does)");
+        return;
+    };
+    let Some(app) = TestApp::spawn_with(backend, &[("ALLOW_PRIVATE_UPSTREAMS", "true")]).await
+    else {
+        return;
+    };
+    let openai = MockUpstream::start().await;
+    let anthropic = MockUpstream::start().await;
+    let a = app
+        .upstream(json!({"name": "oa", "provider": "openai", "base_url": openai.base_url, "api_key": "sk-up-openai-1234567890"}))
+        .await;
+    let b = app
+        .upstream(json!({"name": "an", "provider": "anthropic", "base_url": anthropic.base_url, "api_key": "sk-up-anthropic-1234567890"}))
+        .await;
+    let (_, key) = app.key(&[&a, &b]).await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/check_sdks.py");
+    let base = app.base.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .arg(script)
+            .env("GATEWAY_BASE", base)
+            .env("GATEWAY_KEY", key)
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env("no_proxy", "127.0.0.1,localhost")
+            .output()
+            .expect("python runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "SDK checks failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("sdk checks ok"), "{stdout}");
+    // Every SDK call was logged, refusals included.
+    let logs = app.logs(11).await;
+    assert!(logs.iter().any(|l| l["status_code"] == 401));
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_and_anthropic_sdks_work_unchanged_on_sqlite() {
+    run_sdks(common::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_and_anthropic_sdks_work_unchanged_on_postgres() {
+    run_sdks(common::Backend::Postgres).await;
+}

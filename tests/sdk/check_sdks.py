@@ -1,0 +1,92 @@
+"""Drives the official OpenAI and Anthropic Python SDKs, unchanged, through the gateway.
+
+Run by tests/sdk.rs with GATEWAY_BASE (http://127.0.0.1:PORT) and GATEWAY_KEY (an sk-auto- key).
+Exits non-zero on the first failed check.
+"""
+import os
+import sys
+
+import anthropic
+import openai
+
+BASE = os.environ["GATEWAY_BASE"]
+KEY = os.environ["GATEWAY_KEY"]
+checks = 0
+
+
+def check(cond, what):
+    global checks
+    if not cond:
+        print(f"FAILED: {what}", file=sys.stderr)
+        sys.exit(1)
+    checks += 1
+
+
+oa = openai.OpenAI(base_url=f"{BASE}/v1", api_key=KEY, max_retries=0)
+
+chat = oa.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+check(chat.choices[0].message.content == "Hello from mock", f"openai chat content: {chat}")
+check(chat.usage.total_tokens == 18, "openai chat usage")
+
+text = ""
+for chunk in oa.chat.completions.create(model="gpt-4o-mini", messages=[], stream=True):
+    # The usage-only chunk the gateway asked for on the client's behalf must not show up here.
+    check(len(chunk.choices) == 1, f"openai stream chunk without choices: {chunk}")
+    text += chunk.choices[0].delta.content or ""
+check(text == "tok0 tok1 tok2 tok3 tok4 ", f"openai stream text: {text!r}")
+
+usage_seen = None
+for chunk in oa.chat.completions.create(
+    model="gpt-4o-mini", messages=[], stream=True, stream_options={"include_usage": True}
+):
+    if chunk.usage is not None:
+        usage_seen = chunk.usage
+check(usage_seen is not None and usage_seen.total_tokens == 18, "openai stream usage when asked")
+
+resp = oa.responses.create(model="gpt-4o-mini", input="hi")
+check(resp.output_text == "Hello from mock", f"openai responses: {resp.output_text!r}")
+emb = oa.embeddings.create(model="text-embedding-3-small", input="hi")
+check(len(emb.data[0].embedding) == 3, "openai embeddings")
+
+try:
+    openai.OpenAI(base_url=f"{BASE}/v1", api_key="sk-auto-wrong", max_retries=0).chat.completions.create(
+        model="gpt-4o-mini", messages=[]
+    )
+    check(False, "openai wrong key accepted")
+except openai.AuthenticationError:
+    checks += 1
+try:
+    oa.chat.completions.create(model="no-such-model", messages=[])
+    check(False, "openai unknown model accepted")
+except openai.NotFoundError as e:
+    check("no-such-model" in str(e), "openai not-found names the model")
+
+an = anthropic.Anthropic(base_url=BASE, api_key=KEY, max_retries=0)
+msg = an.messages.create(
+    model="claude-3-5-sonnet-20241022", max_tokens=64, messages=[{"role": "user", "content": "hi"}]
+)
+check(msg.content[0].text == "Hello from mock", f"anthropic message: {msg}")
+check(msg.usage.input_tokens == 25 and msg.usage.output_tokens == 15, "anthropic usage")
+
+with an.messages.stream(
+    model="claude-3-5-sonnet-20241022", max_tokens=64, messages=[{"role": "user", "content": "hi"}]
+) as stream:
+    streamed = "".join(stream.text_stream)
+    final = stream.get_final_message()
+check(streamed == "tok0 tok1 tok2 tok3 tok4 ", f"anthropic stream text: {streamed!r}")
+check(final.usage.output_tokens == 15, "anthropic stream usage")
+
+try:
+    anthropic.Anthropic(base_url=BASE, api_key="sk-auto-wrong", max_retries=0).messages.create(
+        model="claude-3-5-sonnet-20241022", max_tokens=8, messages=[{"role": "user", "content": "hi"}]
+    )
+    check(False, "anthropic wrong key accepted")
+except anthropic.AuthenticationError:
+    checks += 1
+try:
+    an.messages.create(model="no-such-model", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
+    check(False, "anthropic unknown model accepted")
+except anthropic.NotFoundError:
+    checks += 1
+
+print(f"sdk checks ok: {checks}")
