@@ -34,6 +34,14 @@ async fn send(
     (status, value)
 }
 
+async fn get(app: &TestApp, path: &str) -> (u16, Value) {
+    send(app, reqwest::Method::GET, path, None).await
+}
+
+async fn delete(app: &TestApp, path: &str) -> (u16, Value) {
+    send(app, reqwest::Method::DELETE, path, None).await
+}
+
 async fn create_upstream(app: &TestApp, name: &str) -> Value {
     let (status, body) = send(
         app,
@@ -70,7 +78,7 @@ async fn upstreams_crud_and_validation(app: &TestApp) {
     assert_eq!(created["is_active"], true);
     assert_eq!(created["circuit_breaker"]["failure_threshold"], 5);
 
-    let (status, list) = send(app, reqwest::Method::GET, "/api/admin/upstreams", None).await;
+    let (status, list) = get(app, "/api/admin/upstreams").await;
     assert_eq!(status, 200);
     assert_eq!(list["total"], 1);
     assert_eq!(list["page"], 1);
@@ -165,29 +173,11 @@ async fn upstreams_crud_and_validation(app: &TestApp) {
     .await;
     assert!(error_message(&err).contains("a -> b -> a"), "{err}");
 
-    let (status, _) = send(
-        app,
-        reqwest::Method::GET,
-        "/api/admin/upstreams/no-such-id",
-        None,
-    )
-    .await;
+    let (status, _) = get(app, "/api/admin/upstreams/no-such-id").await;
     assert_eq!(status, 404);
-    let (status, _) = send(
-        app,
-        reqwest::Method::DELETE,
-        &format!("/api/admin/upstreams/{id}"),
-        None,
-    )
-    .await;
+    let (status, _) = delete(app, &format!("/api/admin/upstreams/{id}")).await;
     assert_eq!(status, 204);
-    let (status, _) = send(
-        app,
-        reqwest::Method::DELETE,
-        &format!("/api/admin/upstreams/{id}"),
-        None,
-    )
-    .await;
+    let (status, _) = delete(app, &format!("/api/admin/upstreams/{id}")).await;
     assert_eq!(status, 404);
 }
 
@@ -214,13 +204,7 @@ async fn malformed_bodies_get_json_errors(app: &TestApp) {
     )
     .await;
     assert_eq!(status, 400, "unknown fields are refused: {body}");
-    let (status, _) = send(
-        app,
-        reqwest::Method::GET,
-        "/api/admin/keys?page_size=101",
-        None,
-    )
-    .await;
+    let (status, _) = get(app, "/api/admin/keys?page_size=101").await;
     assert_eq!(status, 400);
 }
 
@@ -273,32 +257,14 @@ async fn keys_crud_reveal_refused_by_default(app: &TestApp) {
     let id = created["id"].as_str().unwrap().to_string();
 
     // After creation the full key is never listed again.
-    let (status, list) = send(
-        app,
-        reqwest::Method::GET,
-        "/api/admin/keys?search=CI-B",
-        None,
-    )
-    .await;
+    let (status, list) = get(app, "/api/admin/keys?search=CI-B").await;
     assert_eq!(status, 200);
     assert_eq!(list["total"], 1);
     assert!(!list.to_string().contains(&key));
     assert!(list["items"][0].get("key_value").is_none());
-    let (_, list) = send(
-        app,
-        reqwest::Method::GET,
-        "/api/admin/keys?search=nomatch",
-        None,
-    )
-    .await;
+    let (_, list) = get(app, "/api/admin/keys?search=nomatch").await;
     assert_eq!(list["total"], 0);
-    let (_, got) = send(
-        app,
-        reqwest::Method::GET,
-        &format!("/api/admin/keys/{id}"),
-        None,
-    )
-    .await;
+    let (_, got) = get(app, &format!("/api/admin/keys/{id}")).await;
     assert!(!got.to_string().contains(&key));
 
     let (status, updated) = send(
@@ -314,50 +280,20 @@ async fn keys_crud_reveal_refused_by_default(app: &TestApp) {
     assert_eq!(updated["description"], Value::Null);
     assert_eq!(updated["expires_at"], Value::Null);
 
-    let (status, err) = send(
-        app,
-        reqwest::Method::GET,
-        &format!("/api/admin/keys/{id}/reveal"),
-        None,
-    )
-    .await;
+    let (status, err) = get(app, &format!("/api/admin/keys/{id}/reveal")).await;
     assert_eq!(status, 403);
     assert_eq!(error_type(&err), "forbidden");
     assert!(!err.to_string().contains(&key));
 
     // Deleting an upstream removes it from the key's permissions.
-    let (status, _) = send(
-        app,
-        reqwest::Method::DELETE,
-        &format!("/api/admin/upstreams/{upstream_id}"),
-        None,
-    )
-    .await;
+    let (status, _) = delete(app, &format!("/api/admin/upstreams/{upstream_id}")).await;
     assert_eq!(status, 204);
-    let (_, got) = send(
-        app,
-        reqwest::Method::GET,
-        &format!("/api/admin/keys/{id}"),
-        None,
-    )
-    .await;
+    let (_, got) = get(app, &format!("/api/admin/keys/{id}")).await;
     assert_eq!(got["upstream_ids"], json!([]));
 
-    let (status, _) = send(
-        app,
-        reqwest::Method::DELETE,
-        &format!("/api/admin/keys/{id}"),
-        None,
-    )
-    .await;
+    let (status, _) = delete(app, &format!("/api/admin/keys/{id}")).await;
     assert_eq!(status, 204);
-    let (status, _) = send(
-        app,
-        reqwest::Method::GET,
-        &format!("/api/admin/keys/{id}"),
-        None,
-    )
-    .await;
+    let (status, _) = get(app, &format!("/api/admin/keys/{id}")).await;
     assert_eq!(status, 404);
 }
 
@@ -374,20 +310,8 @@ async fn pagination_pages_through_keys(app: &TestApp) {
         .await;
         assert_eq!(status, 201);
     }
-    let (_, p1) = send(
-        app,
-        reqwest::Method::GET,
-        "/api/admin/keys?page=1&page_size=2",
-        None,
-    )
-    .await;
-    let (_, p3) = send(
-        app,
-        reqwest::Method::GET,
-        "/api/admin/keys?page=3&page_size=2",
-        None,
-    )
-    .await;
+    let (_, p1) = get(app, "/api/admin/keys?page=1&page_size=2").await;
+    let (_, p3) = get(app, "/api/admin/keys?page=3&page_size=2").await;
     assert_eq!(p1["total"], 5);
     assert_eq!(p1["total_pages"], 3);
     assert_eq!(p1["items"].as_array().unwrap().len(), 2);
@@ -414,11 +338,9 @@ async fn reveal_returns_the_key_when_allowed() {
         Some(json!({"name": "r", "upstream_ids": [upstream["id"]]})),
     )
     .await;
-    let (status, revealed) = send(
+    let (status, revealed) = get(
         &app,
-        reqwest::Method::GET,
         &format!("/api/admin/keys/{}/reveal", created["id"].as_str().unwrap()),
-        None,
     )
     .await;
     assert_eq!(status, 200);

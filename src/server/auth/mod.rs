@@ -68,21 +68,14 @@ impl AdminAuth {
         if self.session_valid(headers) {
             return Ok(());
         }
-        let bearer = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            });
-        let Some(bearer) = bearer else {
+        let Some(bearer) = crate::server::http::bearer::bearer_token(headers) else {
             return Err(AuthError::Unauthorized);
         };
         let now = self.clock.now_ms();
         self.throttle
             .check(ip, now)
             .map_err(|retry_after_secs| AuthError::Throttled { retry_after_secs })?;
-        if self.token.verify(bearer.trim()) {
+        if self.token.verify(bearer) {
             Ok(())
         } else {
             self.throttle.record_failure(ip, now);

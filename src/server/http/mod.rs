@@ -1,2 +1,3 @@
 //! Cross-cutting HTTP plumbing.
+pub mod bearer;
 pub mod request_id;

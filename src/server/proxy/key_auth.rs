@@ -28,16 +28,7 @@ pub enum KeyRejection {
 
 /// The presented key: `Authorization: Bearer` (OpenAI SDKs) or `x-api-key` (Anthropic SDKs).
 pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
-    let bearer = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|v| !v.is_empty());
-    bearer.or_else(|| {
+    crate::server::http::bearer::bearer_token(headers).or_else(|| {
         headers
             .get("x-api-key")
             .and_then(|v| v.to_str().ok())
