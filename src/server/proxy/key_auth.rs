@@ -1,7 +1,8 @@
 //! Client key verification: a SHA-256-keyed cache in front of bcrypt, which runs only on a cold
 //! miss, off the async workers, a few at a time. Every hit is re-checked against the routing
 //! snapshot, so a disabled, edited, deleted or expired key is refused on the very next request.
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
 use axum::http::HeaderMap;
@@ -39,14 +40,20 @@ pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
 
 pub struct KeyVerifier {
     cache: RwLock<HashMap<[u8; 32], String>>,
+    /// Keys that failed bcrypt: a client retrying the same wrong key costs no second bcrypt.
+    /// A wrong 256-bit key never becomes right, so entries need no invalidation.
+    rejected: RwLock<HashSet<[u8; 32]>>,
     bcrypt_slots: Semaphore,
+    bcrypt_runs: AtomicU64,
 }
 
 impl Default for KeyVerifier {
     fn default() -> Self {
         Self {
             cache: RwLock::new(HashMap::new()),
+            rejected: RwLock::new(HashSet::new()),
             bcrypt_slots: Semaphore::new(4),
+            bcrypt_runs: AtomicU64::new(0),
         }
     }
 }
@@ -87,7 +94,13 @@ impl KeyVerifier {
                 }
             }
         }
-        if !presented.starts_with(KEY_PREFIX) {
+        if !presented.starts_with(KEY_PREFIX)
+            || self
+                .rejected
+                .read()
+                .expect("key cache lock")
+                .contains(&digest)
+        {
             return Err(KeyRejection::Invalid);
         }
         let prefix = stored_prefix(presented);
@@ -115,6 +128,7 @@ impl KeyVerifier {
                 .acquire()
                 .await
                 .map_err(|_| KeyRejection::Invalid)?;
+            self.bcrypt_runs.fetch_add(1, Ordering::Relaxed);
             let hash = key.hash.clone();
             let candidate = presented.to_string();
             let ok = tokio::task::spawn_blocking(move || {
@@ -131,7 +145,17 @@ impl KeyVerifier {
                 return Ok(key.clone());
             }
         }
+        let mut rejected = self.rejected.write().expect("key cache lock");
+        if rejected.len() >= MAX_CACHED {
+            rejected.clear();
+        }
+        rejected.insert(digest);
         Err(KeyRejection::Invalid)
+    }
+
+    /// How many bcrypt verifications ran (each is a cold miss).
+    pub fn bcrypt_runs(&self) -> u64 {
+        self.bcrypt_runs.load(Ordering::Relaxed)
     }
 
     /// Whether this exact key is cached (for tests and metrics).
@@ -172,6 +196,8 @@ mod tests {
         let snap = snapshot_with(key, true, None);
         assert_eq!(v.verify(&snap, key, 0).await.unwrap().id, "k1");
         assert!(v.is_cached(key));
+        assert_eq!(v.verify(&snap, key, 0).await.unwrap().id, "k1");
+        assert_eq!(v.bcrypt_runs(), 1, "a warm key costs no bcrypt");
         // A cached key is refused as soon as the snapshot says it is disabled, expired or gone.
         assert_eq!(
             v.verify(&snapshot_with(key, false, None), key, 0)
@@ -211,6 +237,16 @@ mod tests {
             KeyRejection::Invalid
         );
         assert!(!v.is_cached(same_prefix));
+        // One bcrypt for the wrong key with a known prefix; none for unknown prefixes or foreign
+        // keys; retries of the same wrong key are answered from the rejection cache.
+        assert_eq!(v.bcrypt_runs(), 1);
+        for _ in 0..50 {
+            assert_eq!(
+                v.verify(&snap, same_prefix, 0).await.unwrap_err(),
+                KeyRejection::Invalid
+            );
+        }
+        assert_eq!(v.bcrypt_runs(), 1);
     }
 
     #[test]
