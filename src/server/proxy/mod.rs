@@ -1,5 +1,7 @@
 //! The data plane: key verification, routing, forwarding, usage accounting, SSRF guard.
+//! `breaker` and `strategy` are tested building blocks the failover work wires in next.
 pub mod balancer;
+pub mod breaker;
 pub mod errors;
 pub mod handler;
 pub mod headers;
@@ -9,4 +11,5 @@ pub mod model_rules;
 pub mod provider_auth;
 pub mod routing_table;
 pub mod ssrf;
+pub mod strategy;
 pub mod usage;
