@@ -13,6 +13,7 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 RUN WBG=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock) \
  && cargo install wasm-bindgen-cli --version "$WBG"
+COPY .cargo ./.cargo
 COPY build.rs ./
 COPY src ./src
 COPY style ./style

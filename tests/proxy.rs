@@ -832,6 +832,38 @@ async fn private_upstreams_are_refused_at_connect_once_the_switch_is_off(app: &T
         .contains("loopback"));
 }
 
+async fn upstream_redirects_are_never_followed(app: &TestApp) {
+    // An "upstream" that answers every request with a redirect to the mock.
+    let target = MockUpstream::start().await;
+    let location = format!("{}/chat/completions", target.base_url);
+    let redirector = axum::Router::new().fallback(move || {
+        let location = location.clone();
+        async move {
+            (
+                axum::http::StatusCode::TEMPORARY_REDIRECT,
+                [(axum::http::header::LOCATION, location)],
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, redirector).await.unwrap() });
+    let id = app
+        .upstream(json!({"name": "redirector", "provider": "openai", "base_url": format!("http://127.0.0.1:{port}/v1"), "api_key": UPSTREAM_KEY}))
+        .await;
+    let (_, key) = app.key(&[&id]).await;
+    let res = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&key)
+        .json(&json!({"model": "gpt-4o-mini", "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 307, "the redirect is returned, not followed");
+    assert_eq!(target.hits(), 0, "the redirect target was never contacted");
+}
+
 macro_rules! private_both_backends {
     ($($name:ident),+ $(,)?) => {
         $(
@@ -873,6 +905,7 @@ private_both_backends!(
     connection_tests_report_their_outcome,
     timeouts_are_idle_not_total_and_upstream_errors_pass_through,
     private_upstreams_are_refused_at_connect_once_the_switch_is_off,
+    upstream_redirects_are_never_followed,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
