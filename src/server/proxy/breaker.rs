@@ -14,30 +14,10 @@ use thiserror::Error;
 /// live probe only lets one extra probe through.
 pub const PROBE_LEASE_MIN_MS: u64 = 60_000;
 
-/// Per-upstream circuit breaker settings; units are in the names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BreakerConfig {
-    pub failure_threshold: u32,
-    pub success_threshold: u32,
-    pub open_duration_ms: u64,
-    pub half_open_max_probes: u32,
-}
+pub use crate::model::upstreams::BreakerConfig;
 
-impl Default for BreakerConfig {
-    fn default() -> Self {
-        Self {
-            failure_threshold: 5,
-            success_threshold: 2,
-            open_duration_ms: 30_000,
-            half_open_max_probes: 1,
-        }
-    }
-}
-
-// Free functions rather than methods so that `BreakerConfig` can be swapped for
-// the app's identical struct. Zero is clamped to one: a zero probe limit or
-// success threshold would mean a breaker that can never close again.
+// Free functions because `BreakerConfig` is the shared model type. Zero is clamped to one:
+// a zero probe limit or success threshold would mean a breaker that can never close again.
 fn failure_threshold(cfg: &BreakerConfig) -> u32 {
     cfg.failure_threshold.max(1)
 }
