@@ -103,6 +103,12 @@ async fn openai_json_passes_through_with_swapped_auth(app: &TestApp) {
     assert_eq!(row["total_tokens"], 18);
     assert_eq!(row["cached_tokens"], 2);
     assert_eq!(row["reasoning_tokens"], 3);
+    assert_eq!(
+        row["error_message"],
+        Value::Null,
+        "a fully read JSON body is complete, not abandoned"
+    );
+    assert_eq!(row["failover_attempts"], 1);
     assert!(row["ttft_ms"].as_i64().is_some());
     assert!(row["duration_ms"].as_i64().unwrap() >= row["ttft_ms"].as_i64().unwrap());
     assert!(!logs
@@ -698,7 +704,7 @@ async fn ssrf_is_refused_at_save_test_and_connect_without_the_private_switch() {
     app.cleanup().await;
 }
 
-async fn timeouts_are_idle_not_total_and_upstream_errors_pass_through(app: &TestApp) {
+async fn timeouts_are_idle_not_total_and_upstream_errors_are_mapped(app: &TestApp) {
     let mock = MockUpstream::start().await;
     let id = app
         .upstream(json!({"name": "slow", "provider": "openai", "base_url": mock.base_url, "api_key": UPSTREAM_KEY, "timeout_ms": 1000}))
@@ -726,13 +732,21 @@ async fn timeouts_are_idle_not_total_and_upstream_errors_pass_through(app: &Test
         res.json::<Value>().await.unwrap()["error"]["type"],
         "server_error"
     );
-    // An upstream error is returned as the upstream sent it.
-    let res = send(vec![("x-mock-status", "500")], false).await;
-    assert_eq!(res.status(), 500);
+    // A client error from the upstream is returned as the upstream sent it.
+    let res = send(vec![("x-mock-status", "400")], false).await;
+    assert_eq!(res.status(), 400);
+    let rid_400 = request_id(&res);
     assert_eq!(
         res.text().await.unwrap(),
-        mock::openai_error_json(500, "mock upstream error (status 500)"),
+        mock::openai_error_json(400, "mock upstream error (status 400)"),
         "byte for byte"
+    );
+    // A server error with nowhere to fail over to becomes the gateway's 502, in OpenAI's format.
+    let res = send(vec![("x-mock-status", "500")], false).await;
+    assert_eq!(res.status(), 502);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"]["type"],
+        "server_error"
     );
     // A stream lasting 2.4 s through a 1 s timeout completes: the timeout is between chunks.
     let res = send(
@@ -755,10 +769,16 @@ async fn timeouts_are_idle_not_total_and_upstream_errors_pass_through(app: &Test
     let (_, text) = timed_chunks_lossy(res).await;
     assert!(!text.contains("[DONE]"));
 
-    let logs = app.logs(4).await;
+    let logs = app.logs(5).await;
     assert_eq!(log_for(&logs, &rid_timeout)["status_code"], 504);
     assert_eq!(log_for(&logs, &rid_long)["error_message"], Value::Null);
     assert_eq!(log_for(&logs, &rid_long)["completion_tokens"], 7);
+    let client_error = log_for(&logs, &rid_400);
+    assert_eq!(client_error["status_code"], 400);
+    assert_eq!(
+        client_error["error_message"], "upstream answered HTTP 400",
+        "a fully read body is not a disconnect"
+    );
     let idle = log_for(&logs, &rid_idle);
     assert!(
         idle["error_message"]
@@ -864,6 +884,159 @@ async fn upstream_redirects_are_never_followed(app: &TestApp) {
     assert_eq!(target.hits(), 0, "the redirect target was never contacted");
 }
 
+/// Two OpenAI upstreams: `a` is tried first (priority 0), `b` is the fallback (priority 1).
+async fn pair(app: &TestApp, breaker: Value) -> (MockUpstream, MockUpstream, String) {
+    let a = MockUpstream::start().await;
+    let b = MockUpstream::start().await;
+    let a_id = app
+        .upstream(json!({"name": "a", "provider": "openai", "base_url": a.base_url, "api_key": UPSTREAM_KEY,
+                         "priority": 0, "timeout_ms": 1000, "circuit_breaker": breaker}))
+        .await;
+    let b_id = app
+        .upstream(json!({"name": "b", "provider": "openai", "base_url": b.base_url, "api_key": UPSTREAM_KEY, "priority": 1}))
+        .await;
+    let (_, key) = app.key(&[&a_id, &b_id]).await;
+    (a, b, key)
+}
+
+async fn chat(app: &TestApp, key: &str, stream: bool) -> reqwest::Response {
+    app.client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(&json!({"model": "gpt-4o-mini", "stream": stream, "messages": []}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn failover_moves_to_the_next_upstream_and_logs_why(app: &TestApp) {
+    let (a, b, key) = pair(app, json!({"failure_threshold": 50})).await;
+    let mut expected = Vec::new();
+    for (break_a, kind) in [
+        (
+            Box::new(|k: &mut mock::Knobs| k.status = Some(500)) as Box<dyn Fn(&mut mock::Knobs)>,
+            "http_5xx",
+        ),
+        (
+            Box::new(|k: &mut mock::Knobs| k.status = Some(429)),
+            "http_429",
+        ),
+        (
+            Box::new(|k: &mut mock::Knobs| k.latency_ms = 1500),
+            "timeout",
+        ),
+    ] {
+        a.reset();
+        a.update(|k| break_a(k));
+        let res = chat(app, &key, false).await;
+        assert_eq!(res.status(), 200, "{kind}");
+        expected.push((request_id(&res), kind));
+        assert_eq!(
+            res.text().await.unwrap(),
+            mock::chat_completion_json("gpt-4o-mini")
+        );
+    }
+    assert_eq!(b.hits(), 3);
+    // A dead upstream (connection refused) fails over too.
+    a.stop().await;
+    let res = chat(app, &key, false).await;
+    assert_eq!(res.status(), 200);
+    expected.push((request_id(&res), "connect"));
+    // When every upstream fails, the client gets one error in its own format, with the history logged.
+    b.set(mock::Knobs {
+        status: Some(503),
+        ..Default::default()
+    });
+    let res = chat(app, &key, false).await;
+    assert_eq!(res.status(), 502);
+    let all_failed = request_id(&res);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"]["code"],
+        "upstream_error"
+    );
+
+    let logs = app.logs(5).await;
+    for (rid, kind) in &expected {
+        let row = log_for(&logs, rid);
+        assert_eq!(row["status_code"], 200);
+        assert_eq!(row["failover_attempts"], 2, "{kind}");
+        let history = row["failover_history"].as_array().unwrap();
+        assert_eq!(history.len(), 1, "{kind}");
+        assert_eq!(history[0]["upstream_name"], "a");
+        assert_eq!(history[0]["error_type"], *kind);
+        assert!(history[0]["attempted_at"].is_string());
+    }
+    let row = log_for(&logs, &all_failed);
+    assert_eq!(row["status_code"], 502);
+    let kinds: Vec<&str> = row["failover_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["error_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["connect", "http_5xx"]);
+    assert_eq!(row["failover_history"][1]["status_code"], 503);
+}
+
+async fn no_retry_once_bytes_reached_the_client(app: &TestApp) {
+    let (a, b, key) = pair(app, json!({})).await;
+    a.update(|k| k.drop_after_events = Some(2));
+    let res = chat(app, &key, true).await;
+    assert_eq!(res.status(), 200);
+    let mut stream = res.bytes_stream();
+    let mut got = String::new();
+    let mut broke = false;
+    while let Some(c) = stream.next().await {
+        match c {
+            Ok(c) => got.push_str(&String::from_utf8_lossy(&c)),
+            Err(_) => {
+                broke = true;
+                break;
+            }
+        }
+    }
+    assert!(
+        broke || !got.contains("[DONE]"),
+        "the stream was cut: {got}"
+    );
+    assert!(got.contains("chat.completion.chunk"));
+    assert_eq!(b.hits(), 0, "never retried after the first byte");
+}
+
+async fn breaker_opens_skips_half_opens_and_closes(app: &TestApp) {
+    let (a, b, key) = pair(
+        app,
+        json!({"failure_threshold": 2, "success_threshold": 1, "open_duration_ms": 1000, "half_open_max_probes": 1}),
+    )
+    .await;
+    a.update(|k| k.status = Some(500));
+    for _ in 0..2 {
+        assert_eq!(chat(app, &key, false).await.status(), 200);
+    }
+    assert_eq!(a.hits(), 2);
+    // Open: `a` is skipped without being contacted.
+    let res = chat(app, &key, false).await;
+    assert_eq!(res.status(), 200);
+    let skipped = request_id(&res);
+    assert_eq!(a.hits(), 2);
+    assert_eq!(b.hits(), 3);
+    // After the open duration one probe goes through; its success closes the breaker.
+    a.reset();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(chat(app, &key, false).await.status(), 200);
+    assert_eq!(a.hits(), 1, "half-open probe");
+    assert_eq!(chat(app, &key, false).await.status(), 200);
+    assert_eq!(
+        a.hits(),
+        2,
+        "closed again: back in rotation without anyone touching it"
+    );
+    assert_eq!(b.hits(), 3);
+    let logs = app.logs(5).await;
+    let row = log_for(&logs, &skipped);
+    assert_eq!(row["failover_history"][0]["error_type"], "breaker_open");
+}
+
 macro_rules! private_both_backends {
     ($($name:ident),+ $(,)?) => {
         $(
@@ -903,9 +1076,12 @@ private_both_backends!(
     models_endpoint_lists_what_the_key_reaches,
     client_disconnect_is_logged_with_what_was_counted,
     connection_tests_report_their_outcome,
-    timeouts_are_idle_not_total_and_upstream_errors_pass_through,
+    timeouts_are_idle_not_total_and_upstream_errors_are_mapped,
     private_upstreams_are_refused_at_connect_once_the_switch_is_off,
     upstream_redirects_are_never_followed,
+    failover_moves_to_the_next_upstream_and_logs_why,
+    no_retry_once_bytes_reached_the_client,
+    breaker_opens_skips_half_opens_and_closes,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

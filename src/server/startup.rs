@@ -73,6 +73,8 @@ pub async fn build_state(
         routing: Arc::new(crate::server::proxy::routing_table::RoutingTable::default()),
         keys: Arc::new(crate::server::proxy::key_auth::KeyVerifier::default()),
         logs: crate::server::jobs::log_writer::LogWriter::spawn(db.clone()),
+        breakers: Arc::new(crate::server::proxy::breaker::Registry::new()),
+        balancer: Arc::new(crate::server::proxy::strategy::Balancer::new()),
     };
     state
         .routing

@@ -10,8 +10,10 @@ use super::config::Config;
 use super::crypto::Cipher;
 use super::db::Database;
 use super::jobs::log_writer::LogWriter;
+use super::proxy::breaker::Registry as BreakerRegistry;
 use super::proxy::key_auth::KeyVerifier;
 use super::proxy::routing_table::RoutingTable;
+use super::proxy::strategy::Balancer;
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
@@ -26,6 +28,8 @@ pub struct AppState {
     pub routing: Arc<RoutingTable>,
     pub keys: Arc<KeyVerifier>,
     pub logs: Arc<LogWriter>,
+    pub breakers: Arc<BreakerRegistry>,
+    pub balancer: Arc<Balancer>,
 }
 
 impl AppState {

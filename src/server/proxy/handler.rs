@@ -10,18 +10,21 @@ use axum::Extension;
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::balancer::{best_tier, weighted_pick};
+use super::breaker::{Admission, State as BreakerState};
 use super::errors::{ErrorFormat, ProxyError};
+use super::failover::{Attempt, FailureKind, History, MAX_ATTEMPTS};
 use super::headers::{client_response_headers, is_event_stream, upstream_request_headers};
 use super::key_auth::{presented_key, KeyRejection};
 use super::metered_body::{without_url, Meter, MeteredBody, PendingLog};
 use super::provider_auth::apply_upstream_auth;
 use super::routing_table::{KeyEntry, Snapshot, UpstreamEntry};
 use super::ssrf::{validate_url, SsrfPolicy};
+use super::strategy::{Candidate, InFlight, Strategy};
 use super::usage::{ensure_stream_usage, ApiFormat};
 use crate::server::db::request_logs::LogRecord;
 use crate::server::http::request_id::RequestId;
 use crate::server::state::AppState;
+use crate::server::timefmt::to_rfc3339;
 
 /// Everything known about the request so far, for its log row.
 struct Ctx {
@@ -172,82 +175,216 @@ async fn handle(
     ctx.record.model_requested = Some(model.clone());
 
     let candidates = snapshot.candidates(&key, &model);
-    let tier = best_tier(&candidates);
-    let Some(upstream) = weighted_pick(tier, &mut rand::rng()).cloned() else {
+    if candidates.is_empty() {
         return ctx.fail(&state, ProxyError::ModelNotFound(model));
-    };
-    ctx.record.upstream_id = Some(upstream.id.clone());
-    ctx.record.lb_strategy = Some("weighted".into());
-
-    let sent_model = upstream.sent_model(&model);
-    let mut rewritten = false;
-    if sent_model != model {
-        json["model"] = Value::String(sent_model.clone());
-        rewritten = true;
     }
-    ctx.record.model_sent = Some(sent_model);
     let format = ApiFormat::from_path(&path);
     let wants_stream = json.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let strip_usage_chunk = format == ApiFormat::OpenAiChat && ensure_stream_usage(&mut json);
-    let body = if rewritten || strip_usage_chunk {
-        match serde_json::to_vec(&json) {
-            Ok(v) => Bytes::from(v),
-            Err(e) => {
-                return ctx.fail(
-                    &state,
-                    ProxyError::BadRequest(format!("cannot encode body: {e}")),
-                )
-            }
-        }
-    } else {
-        body
-    };
-    forward(
-        state,
-        ctx,
-        &upstream,
-        &path,
-        uri.query(),
+    let request = Outgoing {
+        json,
+        original: body,
+        reencode: strip_usage_chunk,
+        model,
+        path,
+        query: uri.query().map(str::to_string),
         method,
-        &headers,
-        body,
+        headers,
         format,
         wants_stream,
         strip_usage_chunk,
-    )
-    .await
+    };
+    attempt_in_order(state, ctx, &candidates, request).await
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn forward(
-    state: AppState,
-    mut ctx: Ctx,
-    upstream: &Arc<UpstreamEntry>,
-    path: &str,
-    query: Option<&str>,
+/// What is sent upstream, prepared once and specialised per attempt (model redirects differ).
+struct Outgoing {
+    json: Value,
+    original: Bytes,
+    reencode: bool,
+    model: String,
+    path: String,
+    query: Option<String>,
     method: Method,
-    client_headers: &HeaderMap,
-    body: Bytes,
+    headers: HeaderMap,
     format: ApiFormat,
     wants_stream: bool,
     strip_usage_chunk: bool,
+}
+
+impl Outgoing {
+    /// The body for one upstream: the client's bytes unless the model or stream options change.
+    fn body_for(&self, sent_model: &str) -> Result<Bytes, serde_json::Error> {
+        if sent_model == self.model && !self.reencode {
+            return Ok(self.original.clone());
+        }
+        if sent_model == self.model {
+            return serde_json::to_vec(&self.json).map(Bytes::from);
+        }
+        let mut json = self.json.clone();
+        json["model"] = Value::String(sent_model.to_string());
+        serde_json::to_vec(&json).map(Bytes::from)
+    }
+}
+
+enum Outcome {
+    Answered(reqwest::Response),
+    Failed(FailureKind, Option<u16>, String),
+}
+
+/// Tries the candidates in the balancer's order, failing over on connect errors, timeouts,
+/// 5xx and 429 (never to the same upstream twice, never after a byte reached the client).
+async fn attempt_in_order(
+    state: AppState,
+    mut ctx: Ctx,
+    candidates: &[Arc<UpstreamEntry>],
+    out: Outgoing,
 ) -> Response {
-    // Literal-IP base URLs never reach the guarded resolver, so check the URL on every request.
+    let now = state.clock.now_ms();
+    let views: Vec<Candidate> = candidates
+        .iter()
+        .map(|u| Candidate {
+            id: u.id.clone(),
+            priority: u.priority,
+            weight: u.weight,
+            healthy: true,
+            available: state.breakers.peek(&u.id, &u.breaker, now) != BreakerState::Open,
+        })
+        .collect();
+    let strategy = Strategy::Weighted;
+    ctx.record.lb_strategy = Some(strategy.as_str().to_string());
+    let order = state.balancer.order(strategy, &views);
+    let mut history = History::default();
+    for u in candidates
+        .iter()
+        .filter(|u| !order.iter().any(|&i| candidates[i].id == u.id))
+    {
+        history.push(attempt(
+            u,
+            FailureKind::BreakerOpen,
+            None,
+            "circuit breaker is open".into(),
+            now,
+        ));
+    }
     let policy = SsrfPolicy {
         allow_private: state.config.allow_private_upstreams,
     };
-    if let Err(e) = validate_url(&upstream.base_url, policy) {
-        let public = ProxyError::UpstreamFailed(
-            "the upstream's address is not allowed by the gateway's policy".into(),
-        );
-        return ctx.fail_with_detail(&state, public, e.to_string());
+    let mut tried = 0;
+    for &index in &order {
+        if tried == MAX_ATTEMPTS {
+            break;
+        }
+        let upstream = &candidates[index];
+        let now = state.clock.now_ms();
+        let admission = state.breakers.admit(&upstream.id, &upstream.breaker, now);
+        if admission == Admission::Rejected {
+            history.push(attempt(
+                upstream,
+                FailureKind::BreakerOpen,
+                None,
+                "circuit breaker is open".into(),
+                now,
+            ));
+            continue;
+        }
+        tried += 1;
+        let sent_model = upstream.sent_model(&out.model);
+        ctx.record.upstream_id = Some(upstream.id.clone());
+        ctx.record.model_sent = Some(sent_model.clone());
+        // Literal-IP base URLs never reach the guarded resolver, so check the URL on every request.
+        if let Err(e) = validate_url(&upstream.base_url, policy) {
+            state.breakers.release(&upstream.id, admission);
+            let public = ProxyError::UpstreamFailed(
+                "the upstream's address is not allowed by the gateway's policy".into(),
+            );
+            return finish_failed(&state, ctx, history, public, e.to_string());
+        }
+        let body = match out.body_for(&sent_model) {
+            Ok(b) => b,
+            Err(e) => {
+                state.breakers.release(&upstream.id, admission);
+                return ctx.fail(
+                    &state,
+                    ProxyError::BadRequest(format!("cannot encode body: {e}")),
+                );
+            }
+        };
+        let in_flight = state.balancer.start(&upstream.id);
+        match send_once(&state, upstream, &out, body).await {
+            Outcome::Answered(response) => {
+                state.breakers.record(
+                    &upstream.id,
+                    &upstream.breaker,
+                    state.clock.now_ms(),
+                    admission,
+                    true,
+                );
+                ctx.record.failover_attempts = tried as i64;
+                ctx.record.failover_history = history.json();
+                return stream_back(&state, ctx, upstream, &out, response, in_flight);
+            }
+            Outcome::Failed(kind, status, message) => {
+                let now = state.clock.now_ms();
+                if let Some(t) =
+                    state
+                        .breakers
+                        .record(&upstream.id, &upstream.breaker, now, admission, false)
+                {
+                    tracing::warn!(upstream = %upstream.name, from = t.from.as_str(), to = t.to.as_str(), "circuit breaker changed state");
+                }
+                tracing::info!(upstream = %upstream.name, error = %message, "upstream attempt failed");
+                history.push(attempt(upstream, kind, status, message, now));
+            }
+        }
     }
-    let mut url = format!("{}/{}", upstream.base_url, path.trim_start_matches('/'));
-    if let Some(q) = query {
+    ctx.record.failover_attempts = tried as i64;
+    let error = history.final_error();
+    let detail = error.to_string();
+    finish_failed(&state, ctx, history, error, detail)
+}
+
+fn finish_failed(
+    state: &AppState,
+    mut ctx: Ctx,
+    history: History,
+    error: ProxyError,
+    detail: String,
+) -> Response {
+    ctx.record.failover_history = history.json();
+    ctx.fail_with_detail(state, error, detail)
+}
+
+fn attempt(
+    u: &UpstreamEntry,
+    kind: FailureKind,
+    status: Option<u16>,
+    message: String,
+    now: i64,
+) -> Attempt {
+    Attempt {
+        upstream_id: u.id.clone(),
+        upstream_name: u.name.clone(),
+        attempted_at: to_rfc3339(now),
+        error_type: kind,
+        status_code: status,
+        message,
+    }
+}
+
+/// One upstream request, up to its response headers (the timeout covers time to first byte).
+async fn send_once(
+    state: &AppState,
+    upstream: &UpstreamEntry,
+    out: &Outgoing,
+    body: Bytes,
+) -> Outcome {
+    let mut url = format!("{}/{}", upstream.base_url, out.path.trim_start_matches('/'));
+    if let Some(q) = &out.query {
         url.push('?');
         url.push_str(q);
     }
-    let mut headers = upstream_request_headers(client_headers);
+    let mut headers = upstream_request_headers(&out.headers);
     apply_upstream_auth(
         upstream.provider,
         upstream.api_key.expose(),
@@ -257,50 +394,81 @@ async fn forward(
     let timeout = Duration::from_millis(upstream.timeout_ms);
     let request = state
         .http
-        .request(method, url)
+        .request(out.method.clone(), url)
         .headers(headers)
         .body(body)
         .send();
-    let response = match tokio::time::timeout(timeout, request).await {
-        Err(_) => return ctx.fail(&state, ProxyError::UpstreamTimeout),
-        Ok(Err(e)) if e.is_timeout() => return ctx.fail(&state, ProxyError::UpstreamTimeout),
-        Ok(Err(e)) => {
-            let detail = error_chain(&e);
-            return ctx.fail_with_detail(
-                &state,
-                ProxyError::UpstreamFailed("could not reach the upstream".into()),
-                detail,
-            );
+    match tokio::time::timeout(timeout, request).await {
+        Err(_) => Outcome::Failed(
+            FailureKind::Timeout,
+            None,
+            format!("no response within {} ms", upstream.timeout_ms),
+        ),
+        Ok(Err(e)) if e.is_timeout() => {
+            Outcome::Failed(FailureKind::Timeout, None, without_url(&e))
         }
-        Ok(Ok(r)) => r,
-    };
+        Ok(Err(e)) => Outcome::Failed(FailureKind::Connect, None, error_chain(&e)),
+        Ok(Ok(r)) if r.status().is_server_error() => {
+            let s = r.status().as_u16();
+            Outcome::Failed(
+                FailureKind::Http5xx,
+                Some(s),
+                format!("upstream answered HTTP {s}"),
+            )
+        }
+        Ok(Ok(r)) if r.status().as_u16() == 429 => Outcome::Failed(
+            FailureKind::Http429,
+            Some(429),
+            "upstream answered HTTP 429".into(),
+        ),
+        Ok(Ok(r)) => Outcome::Answered(r),
+    }
+}
+
+/// Forwards the chosen upstream's answer chunk by chunk, metering usage on the way.
+fn stream_back(
+    state: &AppState,
+    mut ctx: Ctx,
+    upstream: &UpstreamEntry,
+    out: &Outgoing,
+    response: reqwest::Response,
+    in_flight: InFlight,
+) -> Response {
     let status = response.status();
     ctx.record.status_code = Some(status.as_u16() as i64);
     if !status.is_success() {
         ctx.record.error_message = Some(format!("upstream answered HTTP {}", status.as_u16()));
     }
     let sse = is_event_stream(response.headers());
-    ctx.record.is_stream = sse || wants_stream;
+    ctx.record.is_stream = sse || out.wants_stream;
     let meter = if sse {
-        Meter::sse(format, strip_usage_chunk)
+        Meter::sse(out.format, out.strip_usage_chunk)
     } else {
-        Meter::json(format)
+        Meter::json(out.format)
     };
-    let headers = client_response_headers(response.headers(), !(sse && strip_usage_chunk));
+    let unchanged = !(sse && out.strip_usage_chunk);
+    let length = if unchanged {
+        response.content_length()
+    } else {
+        None
+    };
+    let headers = client_response_headers(response.headers(), unchanged);
     let body = MeteredBody::new(
         Box::pin(response.bytes_stream()),
-        timeout,
+        Duration::from_millis(upstream.timeout_ms),
         meter,
         PendingLog {
             record: ctx.record,
             started: ctx.started,
             writer: state.logs.clone(),
         },
-    );
-    let mut out = Response::new(Body::from_stream(body));
-    *out.status_mut() = status;
-    *out.headers_mut() = headers;
-    out
+        in_flight,
+    )
+    .with_length(length);
+    let mut reply = Response::new(Body::from_stream(body));
+    *reply.status_mut() = status;
+    *reply.headers_mut() = headers;
+    reply
 }
 
 /// The whole cause chain, for the log (resolver refusals sit several sources deep).

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::Stream;
 
+use super::strategy::InFlight;
 use super::usage::{usage_from_json, ApiFormat, SseUsageTracker, UsageChunkStripper};
 use crate::server::db::request_logs::LogRecord;
 use crate::server::jobs::log_writer::LogWriter;
@@ -101,10 +102,21 @@ pub struct MeteredBody {
     log: Option<PendingLog>,
     first_byte: Option<Instant>,
     ended: bool,
+    /// With a Content-Length, hyper stops polling once that many bytes went out and drops the
+    /// body without asking for its end; counting lets the log record a complete response.
+    remaining: Option<u64>,
+    /// Counts this request as in flight on its upstream until the body is done or dropped.
+    _in_flight: InFlight,
 }
 
 impl MeteredBody {
-    pub fn new(inner: Upstream, idle_timeout: Duration, meter: Meter, log: PendingLog) -> Self {
+    pub fn new(
+        inner: Upstream,
+        idle_timeout: Duration,
+        meter: Meter,
+        log: PendingLog,
+        in_flight: InFlight,
+    ) -> Self {
         Self {
             inner,
             idle: Box::pin(tokio::time::sleep(idle_timeout)),
@@ -113,7 +125,15 @@ impl MeteredBody {
             log: Some(log),
             first_byte: None,
             ended: false,
+            remaining: None,
+            _in_flight: in_flight,
         }
+    }
+
+    /// The body's declared length, when it is forwarded unchanged.
+    pub fn with_length(mut self, length: Option<u64>) -> Self {
+        self.remaining = length;
+        self
     }
 
     fn submit(&mut self, error: Option<String>) {
@@ -153,6 +173,12 @@ impl Stream for MeteredBody {
                     }
                     if this.first_byte.is_none() {
                         this.first_byte = Some(Instant::now());
+                    }
+                    if let Some(left) = this.remaining.as_mut() {
+                        *left = left.saturating_sub(out.len() as u64);
+                        if *left == 0 {
+                            this.submit(None);
+                        }
                     }
                     return Poll::Ready(Some(Ok(out)));
                 }

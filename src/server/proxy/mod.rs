@@ -1,8 +1,8 @@
 //! The data plane: key verification, routing, forwarding, usage accounting, SSRF guard.
 //! `breaker` and `strategy` are tested building blocks the failover work wires in next.
-pub mod balancer;
 pub mod breaker;
 pub mod errors;
+pub mod failover;
 pub mod handler;
 pub mod headers;
 pub mod key_auth;

@@ -1,0 +1,98 @@
+//! One request's attempts across upstreams: why each failed, for the log and the final error.
+use serde::Serialize;
+
+use super::errors::ProxyError;
+
+/// Requests are tried on at most this many upstreams (never the same one twice).
+pub const MAX_ATTEMPTS: usize = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    Timeout,
+    Connect,
+    #[serde(rename = "http_5xx")]
+    Http5xx,
+    #[serde(rename = "http_429")]
+    Http429,
+    BreakerOpen,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    pub upstream_id: String,
+    pub upstream_name: String,
+    pub attempted_at: String,
+    pub error_type: FailureKind,
+    pub status_code: Option<u16>,
+    pub message: String,
+}
+
+#[derive(Debug, Default)]
+pub struct History {
+    pub attempts: Vec<Attempt>,
+}
+
+impl History {
+    pub fn push(&mut self, attempt: Attempt) {
+        self.attempts.push(attempt);
+    }
+
+    pub fn json(&self) -> Option<String> {
+        (!self.attempts.is_empty())
+            .then(|| serde_json::to_string(&self.attempts).ok())
+            .flatten()
+    }
+
+    /// The error for the client once every attempt failed: 503 when no upstream could even be
+    /// tried (breakers open), 504 when the last one timed out, otherwise 502.
+    pub fn final_error(&self) -> ProxyError {
+        let tried = self
+            .attempts
+            .iter()
+            .filter(|a| a.error_type != FailureKind::BreakerOpen)
+            .count();
+        match self
+            .attempts
+            .iter()
+            .rev()
+            .find(|a| a.error_type != FailureKind::BreakerOpen)
+        {
+            None => ProxyError::NoUpstream,
+            Some(last) if last.error_type == FailureKind::Timeout => ProxyError::UpstreamTimeout,
+            Some(last) => ProxyError::UpstreamFailed(format!(
+                "{tried} upstream attempt(s) failed; the last one: {}",
+                last.message
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(kind: FailureKind) -> Attempt {
+        Attempt {
+            upstream_id: "u".into(),
+            upstream_name: "n".into(),
+            attempted_at: "t".into(),
+            error_type: kind,
+            status_code: None,
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn final_errors_follow_the_last_real_attempt() {
+        let mut h = History::default();
+        assert!(h.json().is_none());
+        h.push(attempt(FailureKind::BreakerOpen));
+        assert!(matches!(h.final_error(), ProxyError::NoUpstream));
+        h.push(attempt(FailureKind::Timeout));
+        assert!(matches!(h.final_error(), ProxyError::UpstreamTimeout));
+        h.push(attempt(FailureKind::Http5xx));
+        assert!(matches!(h.final_error(), ProxyError::UpstreamFailed(_)));
+        assert!(h.json().unwrap().contains("\"error_type\":\"http_5xx\""));
+    }
+}
