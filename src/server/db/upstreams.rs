@@ -23,50 +23,45 @@ const COLUMNS: &str =
     "id, name, provider, base_url, api_key_encrypted, timeout_ms, weight, priority, \
      allowed_models, model_redirects, is_active, breaker_config, created_at, updated_at";
 
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds `id` and the editable fields, in `COLUMNS` order ($1 to $12).
+fn bind_fields<'q>(q: AnyQuery<'q>, row: &'q UpstreamRow) -> AnyQuery<'q> {
+    q.bind(&row.id)
+        .bind(&row.name)
+        .bind(&row.provider)
+        .bind(&row.base_url)
+        .bind(&row.api_key_encrypted)
+        .bind(row.timeout_ms)
+        .bind(row.weight)
+        .bind(row.priority)
+        .bind(&row.allowed_models)
+        .bind(&row.model_redirects)
+        .bind(row.is_active)
+        .bind(&row.breaker_config)
+}
+
 pub async fn insert(pool: &AnyPool, row: &UpstreamRow) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!(
+    let sql = format!(
         "INSERT INTO upstreams ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-    ))
-    .bind(&row.id)
-    .bind(&row.name)
-    .bind(&row.provider)
-    .bind(&row.base_url)
-    .bind(&row.api_key_encrypted)
-    .bind(row.timeout_ms)
-    .bind(row.weight)
-    .bind(row.priority)
-    .bind(&row.allowed_models)
-    .bind(&row.model_redirects)
-    .bind(row.is_active)
-    .bind(&row.breaker_config)
-    .bind(row.created_at)
-    .bind(row.updated_at)
-    .execute(pool)
-    .await?;
+    );
+    bind_fields(sqlx::query(&sql), row)
+        .bind(row.created_at)
+        .bind(row.updated_at)
+        .execute(pool)
+        .await?;
     Ok(())
 }
 
 pub async fn update(pool: &AnyPool, row: &UpstreamRow) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE upstreams SET name = $2, provider = $3, base_url = $4, api_key_encrypted = $5, timeout_ms = $6, \
-         weight = $7, priority = $8, allowed_models = $9, model_redirects = $10, is_active = $11, \
-         breaker_config = $12, updated_at = $13 WHERE id = $1",
-    )
-    .bind(&row.id)
-    .bind(&row.name)
-    .bind(&row.provider)
-    .bind(&row.base_url)
-    .bind(&row.api_key_encrypted)
-    .bind(row.timeout_ms)
-    .bind(row.weight)
-    .bind(row.priority)
-    .bind(&row.allowed_models)
-    .bind(&row.model_redirects)
-    .bind(row.is_active)
-    .bind(&row.breaker_config)
-    .bind(row.updated_at)
-    .execute(pool)
-    .await?;
+    let sql =
+        "UPDATE upstreams SET name = $2, provider = $3, base_url = $4, api_key_encrypted = $5, \
+         timeout_ms = $6, weight = $7, priority = $8, allowed_models = $9, model_redirects = $10, \
+         is_active = $11, breaker_config = $12, updated_at = $13 WHERE id = $1";
+    let done = bind_fields(sqlx::query(sql), row)
+        .bind(row.updated_at)
+        .execute(pool)
+        .await?;
     Ok(done.rows_affected() > 0)
 }
 

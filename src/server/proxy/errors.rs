@@ -32,8 +32,6 @@ pub enum ProxyError {
     TooLarge(usize),
     #[error("The model `{0}` does not exist or you do not have access to it.")]
     ModelNotFound(String),
-    #[error("{0}")]
-    NotFound(String),
     #[error("upstream did not answer in time")]
     UpstreamTimeout,
     #[error("upstream request failed: {0}")]
@@ -48,7 +46,7 @@ impl ProxyError {
             ProxyError::Auth(_) => StatusCode::UNAUTHORIZED,
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ProxyError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ProxyError::ModelNotFound(_) | ProxyError::NotFound(_) => StatusCode::NOT_FOUND,
+            ProxyError::ModelNotFound(_) => StatusCode::NOT_FOUND,
             ProxyError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
             ProxyError::NoUpstream => StatusCode::SERVICE_UNAVAILABLE,
@@ -61,7 +59,6 @@ impl ProxyError {
             ProxyError::BadRequest(_) => ("invalid_request_error", None),
             ProxyError::TooLarge(_) => ("invalid_request_error", Some("request_too_large")),
             ProxyError::ModelNotFound(_) => ("invalid_request_error", Some("model_not_found")),
-            ProxyError::NotFound(_) => ("invalid_request_error", Some("not_found")),
             ProxyError::UpstreamTimeout => ("server_error", Some("upstream_timeout")),
             ProxyError::UpstreamFailed(_) => ("server_error", Some("upstream_error")),
             ProxyError::NoUpstream => ("server_error", Some("no_available_upstream")),
@@ -73,7 +70,7 @@ impl ProxyError {
             ProxyError::Auth(_) => "authentication_error",
             ProxyError::BadRequest(_) => "invalid_request_error",
             ProxyError::TooLarge(_) => "request_too_large",
-            ProxyError::ModelNotFound(_) | ProxyError::NotFound(_) => "not_found_error",
+            ProxyError::ModelNotFound(_) => "not_found_error",
             ProxyError::UpstreamTimeout | ProxyError::UpstreamFailed(_) => "api_error",
             ProxyError::NoUpstream => "overloaded_error",
         }

@@ -56,8 +56,6 @@ pub struct Snapshot {
     pub keys: HashMap<String, KeyEntry>,
     pub keys_by_prefix: HashMap<String, Vec<String>>,
     pub upstreams: HashMap<String, Arc<UpstreamEntry>>,
-    /// Bumped on every reload; cached verifications remember the generation they were checked in.
-    pub generation: u64,
 }
 
 impl Snapshot {
@@ -184,12 +182,10 @@ impl RoutingTable {
             );
         }
         let mut current = self.current.write().expect("routing table lock");
-        let generation = current.generation + 1;
         *current = Arc::new(Snapshot {
             keys,
             keys_by_prefix,
             upstreams,
-            generation,
         });
         Ok(())
     }
