@@ -1037,32 +1037,6 @@ async fn breaker_opens_skips_half_opens_and_closes(app: &TestApp) {
     assert_eq!(row["failover_history"][0]["error_type"], "breaker_open");
 }
 
-macro_rules! private_both_backends {
-    ($($name:ident),+ $(,)?) => {
-        $(
-            mod $name {
-                use super::*;
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    let app = TestApp::spawn_with(common::Backend::Sqlite, &[("ALLOW_PRIVATE_UPSTREAMS", "true")]).await.unwrap();
-                    super::$name(&app).await;
-                    app.cleanup().await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    let Some(app) = TestApp::spawn_with(common::Backend::Postgres, &[("ALLOW_PRIVATE_UPSTREAMS", "true")]).await else {
-                        return;
-                    };
-                    super::$name(&app).await;
-                    app.cleanup().await;
-                }
-            }
-        )+
-    };
-}
-
 private_both_backends!(
     openai_json_passes_through_with_swapped_auth,
     openai_stream_arrives_chunk_by_chunk_and_is_accounted,

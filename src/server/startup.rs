@@ -37,6 +37,8 @@ pub enum StartupError {
     Db(#[from] crate::server::db::DbError),
     #[error("cannot load upstreams and keys: {0}")]
     Routing(String),
+    #[error("cannot load breaker and health state: {0}")]
+    State(#[source] sqlx::Error),
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(#[source] reqwest::Error),
     #[error("cannot listen on {addr}: {source}")]
@@ -62,6 +64,7 @@ pub async fn build_state(
     let session_key = cipher.derive("admin-session", admin_token.hash());
     let db = Database::connect(&config).await?;
     let http = upstream_client(config.allow_private_upstreams)?;
+    let (breakers, breaker_changes) = crate::server::proxy::breaker_store::BreakerStore::new();
     let state = AppState {
         leptos_options,
         config: Arc::new(config),
@@ -73,7 +76,8 @@ pub async fn build_state(
         routing: Arc::new(crate::server::proxy::routing_table::RoutingTable::default()),
         keys: Arc::new(crate::server::proxy::key_auth::KeyVerifier::default()),
         logs: crate::server::jobs::log_writer::LogWriter::spawn(db.clone()),
-        breakers: Arc::new(crate::server::proxy::breaker::Registry::new()),
+        breakers: Arc::new(breakers),
+        health: Arc::new(crate::server::proxy::health::HealthBook::default()),
         balancer: Arc::new(crate::server::proxy::strategy::Balancer::new()),
     };
     state
@@ -81,7 +85,22 @@ pub async fn build_state(
         .reload(&state.db, &state.cipher)
         .await
         .map_err(|e| StartupError::Routing(e.to_string()))?;
-    crate::server::jobs::routing_refresh::spawn(state.clone());
+    // Breakers and health carry over a restart (and come from other instances).
+    state
+        .breakers
+        .pull(&state.db)
+        .await
+        .map_err(StartupError::State)?;
+    state.health.load(
+        crate::server::db::upstream_health::list_all(&state.db.pool)
+            .await
+            .map_err(StartupError::State)?,
+    );
+    use crate::server::jobs;
+    jobs::routing_refresh::spawn(state.clone());
+    jobs::breaker_sync::spawn(state.clone(), breaker_changes);
+    jobs::health_check::spawn(state.clone());
+    jobs::retention::spawn(state.clone());
     Ok((
         state,
         StartupNotes {
@@ -152,6 +171,11 @@ pub fn router(state: AppState) -> Router {
             get(rest::upstreams::list).post(rest::upstreams::create),
         )
         .route("/upstreams/test", post(rest::upstreams::test_form))
+        .route("/upstreams/health", get(rest::upstream_health::list))
+        .route(
+            "/upstreams/health/check",
+            post(rest::upstream_health::check_now),
+        )
         .route(
             "/upstreams/{id}",
             get(rest::upstreams::get)
@@ -160,6 +184,23 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/upstreams/{id}/test", post(rest::upstreams::test_saved))
         .route("/logs", get(rest::logs::list))
+        .route(
+            "/settings",
+            get(rest::settings::get).put(rest::settings::update),
+        )
+        .route("/circuit-breakers", get(rest::circuit_breakers::list))
+        .route(
+            "/circuit-breakers/{upstream_id}",
+            get(rest::circuit_breakers::get),
+        )
+        .route(
+            "/circuit-breakers/{upstream_id}/force-open",
+            post(rest::circuit_breakers::force_open),
+        )
+        .route(
+            "/circuit-breakers/{upstream_id}/force-close",
+            post(rest::circuit_breakers::force_close),
+        )
         // A route, not a fallback, so the auth layer covers it: unknown admin paths reveal nothing.
         .route("/{*rest}", any(rest::not_found::api_not_found))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -10,7 +10,8 @@ use super::config::Config;
 use super::crypto::Cipher;
 use super::db::Database;
 use super::jobs::log_writer::LogWriter;
-use super::proxy::breaker::Registry as BreakerRegistry;
+use super::proxy::breaker_store::BreakerStore;
+use super::proxy::health::HealthBook;
 use super::proxy::key_auth::KeyVerifier;
 use super::proxy::routing_table::RoutingTable;
 use super::proxy::strategy::Balancer;
@@ -28,7 +29,8 @@ pub struct AppState {
     pub routing: Arc<RoutingTable>,
     pub keys: Arc<KeyVerifier>,
     pub logs: Arc<LogWriter>,
-    pub breakers: Arc<BreakerRegistry>,
+    pub breakers: Arc<BreakerStore>,
+    pub health: Arc<HealthBook>,
     pub balancer: Arc<Balancer>,
 }
 

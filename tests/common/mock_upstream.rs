@@ -142,13 +142,19 @@ impl MockUpstream {
 
     /// Bind `127.0.0.1:0` and serve with the given knobs.
     pub async fn start_with(knobs: Knobs) -> MockUpstream {
-        let listener = TcpListener::bind(("127.0.0.1", 0))
+        Self::start_at("127.0.0.1:0".parse().unwrap(), knobs).await
+    }
+
+    /// Serve on a given address, e.g. the one of a mock that was stopped (a restarted upstream).
+    pub async fn start_at(addr: SocketAddr, knobs: Knobs) -> MockUpstream {
+        let listener = TcpListener::bind(addr)
             .await
-            .expect("mock upstream: bind 127.0.0.1:0");
+            .unwrap_or_else(|e| panic!("mock upstream: bind {addr}: {e}"));
         let addr = listener.local_addr().expect("mock upstream: local_addr");
         let state = Arc::new(Shared {
             data: Mutex::new(Data {
                 received: Vec::new(),
+                health_checks: 0,
                 knobs,
             }),
             conns: Mutex::new(Conns::default()),
@@ -188,6 +194,11 @@ impl MockUpstream {
     /// The most recent request, if any.
     pub fn last(&self) -> Option<Received> {
         self.state.data().received.last().cloned()
+    }
+
+    /// Active health checks received so far (not counted in `hits`).
+    pub fn health_checks(&self) -> usize {
+        self.state.data().health_checks
     }
 
     /// Number of requests received so far.
@@ -283,6 +294,8 @@ struct Shared {
 
 struct Data {
     received: Vec<Received>,
+    /// The gateway's active health checks, kept apart so `hits()` counts client traffic only.
+    health_checks: usize,
     knobs: Knobs,
 }
 
@@ -488,28 +501,37 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let body = axum::body::to_bytes(body, usize::MAX)
         .await
         .unwrap_or_default();
+    let is_health_check = parts
+        .headers
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ua| ua.starts_with("AutoRouter-HealthCheck/"));
     let knobs = {
         let mut d = shared.data();
-        d.received.push(Received {
-            method: parts.method.to_string(),
-            path: parts
-                .uri
-                .path_and_query()
-                .map(|p| p.as_str().to_string())
-                .unwrap_or_else(|| parts.uri.path().to_string()),
-            headers: parts
-                .headers
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_ascii_lowercase(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect(),
-            body: body.clone(),
-            at,
-        });
+        if is_health_check {
+            d.health_checks += 1;
+        } else {
+            d.received.push(Received {
+                method: parts.method.to_string(),
+                path: parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_else(|| parts.uri.path().to_string()),
+                headers: parts
+                    .headers
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.as_str().to_ascii_lowercase(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
+                    .collect(),
+                body: body.clone(),
+                at,
+            });
+        }
         d.knobs.clone()
     };
     let plan = Plan::new(&knobs, &parts.headers);

@@ -229,6 +229,34 @@ macro_rules! both_backends {
     };
 }
 
+/// Like `both_backends!`, with private upstream addresses allowed (the mocks listen on 127.0.0.1).
+#[macro_export]
+macro_rules! private_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                use super::*;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = common::TestApp::spawn_with(common::Backend::Sqlite, &[("ALLOW_PRIVATE_UPSTREAMS", "true")]).await.unwrap();
+                    super::$name(&app).await;
+                    app.cleanup().await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let Some(app) = common::TestApp::spawn_with(common::Backend::Postgres, &[("ALLOW_PRIVATE_UPSTREAMS", "true")]).await else {
+                        return;
+                    };
+                    super::$name(&app).await;
+                    app.cleanup().await;
+                }
+            }
+        )+
+    };
+}
+
 /// Admin REST helpers shared by the data-plane tests.
 impl TestApp {
     pub async fn admin_json(

@@ -7,8 +7,12 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 
 use crate::server::config::{Config, DatabaseKind};
 
+pub mod breaker_states;
 pub mod keys;
+pub mod log_stats;
 pub mod request_logs;
+pub mod settings;
+pub mod upstream_health;
 pub mod upstreams;
 
 pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");

@@ -236,3 +236,21 @@ pub async fn list_page(
     let rows = q.bind(limit).bind(offset).fetch_all(pool).await?;
     Ok((rows, total))
 }
+
+/// Deletes at most `batch` rows older than `cutoff_ms`; returns how many went. Small batches keep
+/// each statement's lock short, so the log writer and the admin never wait long.
+pub async fn delete_older_than(
+    pool: &AnyPool,
+    cutoff_ms: i64,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM request_logs WHERE id IN \
+         (SELECT id FROM request_logs WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
+    )
+    .bind(cutoff_ms)
+    .bind(batch)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}

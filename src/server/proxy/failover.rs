@@ -3,9 +3,6 @@ use serde::Serialize;
 
 use super::errors::ProxyError;
 
-/// Requests are tried on at most this many upstreams (never the same one twice).
-pub const MAX_ATTEMPTS: usize = 3;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {

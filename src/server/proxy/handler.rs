@@ -12,17 +12,18 @@ use serde_json::Value;
 
 use super::breaker::{Admission, State as BreakerState};
 use super::errors::{ErrorFormat, ProxyError};
-use super::failover::{Attempt, FailureKind, History, MAX_ATTEMPTS};
+use super::failover::{Attempt, FailureKind, History};
 use super::headers::{client_response_headers, is_event_stream, upstream_request_headers};
 use super::key_auth::{presented_key, KeyRejection};
 use super::metered_body::{without_url, Meter, MeteredBody, PendingLog};
 use super::provider_auth::apply_upstream_auth;
 use super::routing_table::{KeyEntry, Snapshot, UpstreamEntry};
 use super::ssrf::{validate_url, SsrfPolicy};
-use super::strategy::{Candidate, InFlight, Strategy};
+use super::strategy::{Candidate, InFlight};
 use super::usage::{ensure_stream_usage, ApiFormat};
 use crate::server::db::request_logs::LogRecord;
 use crate::server::http::request_id::RequestId;
+use crate::server::service::settings::Runtime;
 use crate::server::state::AppState;
 use crate::server::timefmt::to_rfc3339;
 
@@ -194,7 +195,7 @@ async fn handle(
         wants_stream,
         strip_usage_chunk,
     };
-    attempt_in_order(state, ctx, &candidates, request).await
+    attempt_in_order(state, ctx, &candidates, snapshot.settings, request).await
 }
 
 /// What is sent upstream, prepared once and specialised per attempt (model redirects differ).
@@ -238,6 +239,7 @@ async fn attempt_in_order(
     state: AppState,
     mut ctx: Ctx,
     candidates: &[Arc<UpstreamEntry>],
+    settings: Runtime,
     out: Outgoing,
 ) -> Response {
     let now = state.clock.now_ms();
@@ -247,11 +249,11 @@ async fn attempt_in_order(
             id: u.id.clone(),
             priority: u.priority,
             weight: u.weight,
-            healthy: true,
+            healthy: state.health.is_healthy(&u.id),
             available: state.breakers.peek(&u.id, &u.breaker, now) != BreakerState::Open,
         })
         .collect();
-    let strategy = Strategy::Weighted;
+    let strategy = settings.strategy;
     ctx.record.lb_strategy = Some(strategy.as_str().to_string());
     let order = state.balancer.order(strategy, &views);
     let mut history = History::default();
@@ -272,7 +274,7 @@ async fn attempt_in_order(
     };
     let mut tried = 0;
     for &index in &order {
-        if tried == MAX_ATTEMPTS {
+        if tried == settings.max_attempts {
             break;
         }
         let upstream = &candidates[index];
@@ -313,13 +315,11 @@ async fn attempt_in_order(
         let in_flight = state.balancer.start(&upstream.id);
         match send_once(&state, upstream, &out, body).await {
             Outcome::Answered(response) => {
-                state.breakers.record(
-                    &upstream.id,
-                    &upstream.breaker,
-                    state.clock.now_ms(),
-                    admission,
-                    true,
-                );
+                let now = state.clock.now_ms();
+                state
+                    .breakers
+                    .record(&upstream.id, &upstream.breaker, now, admission, true);
+                state.health.record_traffic(&upstream.id, now, None);
                 ctx.record.failover_attempts = tried as i64;
                 ctx.record.failover_history = history.json();
                 return stream_back(&state, ctx, upstream, &out, response, in_flight);
@@ -332,6 +332,12 @@ async fn attempt_in_order(
                         .record(&upstream.id, &upstream.breaker, now, admission, false)
                 {
                     tracing::warn!(upstream = %upstream.name, from = t.from.as_str(), to = t.to.as_str(), "circuit breaker changed state");
+                }
+                // A 429 says the upstream is alive, only busy: it counts for the breaker, not health.
+                if kind != FailureKind::Http429 {
+                    state
+                        .health
+                        .record_traffic(&upstream.id, now, Some(&message));
                 }
                 tracing::info!(upstream = %upstream.name, error = %message, "upstream attempt failed");
                 history.push(attempt(upstream, kind, status, message, now));

@@ -1,10 +1,11 @@
 //! The data plane: key verification, routing, forwarding, usage accounting, SSRF guard.
-//! `breaker` and `strategy` are tested building blocks the failover work wires in next.
 pub mod breaker;
+pub mod breaker_store;
 pub mod errors;
 pub mod failover;
 pub mod handler;
 pub mod headers;
+pub mod health;
 pub mod key_auth;
 pub mod metered_body;
 pub mod model_rules;

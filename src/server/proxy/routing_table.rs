@@ -1,5 +1,6 @@
 //! An in-memory snapshot of keys, permissions and upstreams, so the proxy's hot path never
 //! touches the database. Reloaded after every admin change and on an interval (other instances).
+//! The gateway settings ride along, so a changed strategy applies to the next request.
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
@@ -8,6 +9,7 @@ use crate::model::upstreams::BreakerConfig;
 use crate::server::crypto::Cipher;
 use crate::server::db::{keys as key_repo, upstreams as upstream_repo, Database};
 use crate::server::secret::Secret;
+use crate::server::service::settings::{load_runtime, Runtime};
 
 #[derive(Debug)]
 pub struct UpstreamEntry {
@@ -56,6 +58,7 @@ pub struct Snapshot {
     pub keys: HashMap<String, KeyEntry>,
     pub keys_by_prefix: HashMap<String, Vec<String>>,
     pub upstreams: HashMap<String, Arc<UpstreamEntry>>,
+    pub settings: Runtime,
 }
 
 impl Snapshot {
@@ -132,6 +135,7 @@ impl RoutingTable {
         let upstream_rows = upstream_repo::list_all(&db.pool).await?;
         let key_rows = key_repo::list_all(&db.pool).await?;
         let mut perms = key_repo::all_permissions(&db.pool).await?;
+        let settings = load_runtime(&db.pool).await?;
 
         let mut upstreams = HashMap::new();
         for row in upstream_rows {
@@ -186,6 +190,7 @@ impl RoutingTable {
             keys,
             keys_by_prefix,
             upstreams,
+            settings,
         });
         Ok(())
     }

@@ -1,4 +1,5 @@
 //! Admin REST and public JSON handlers: parse -> service -> JSON.
+pub mod circuit_breakers;
 pub mod health;
 pub mod json;
 pub mod keys;
@@ -7,4 +8,6 @@ pub mod not_found;
 pub mod openapi;
 pub mod query;
 pub mod session;
+pub mod settings;
+pub mod upstream_health;
 pub mod upstreams;

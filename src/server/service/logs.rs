@@ -2,7 +2,8 @@
 use super::{db_error, validate};
 use crate::model::logs::{LogQuery, RequestLogView};
 use crate::model::page::{Page, PageRequest};
-use crate::server::db::request_logs::{list_page, LogFilter, LogRow};
+use crate::server::db::request_logs::{delete_older_than, list_page, LogFilter, LogRow};
+use crate::server::db::Database;
 use crate::server::error::ApiError;
 use crate::server::state::AppState;
 use crate::server::timefmt::{parse_rfc3339, to_rfc3339};
@@ -98,6 +99,24 @@ pub async fn list(state: &AppState, q: LogQuery) -> Result<Page<RequestLogView>,
         page.page,
         page.page_size,
     ))
+}
+
+/// Rows deleted per statement by retention: each statement holds its lock for milliseconds.
+pub const PURGE_BATCH: i64 = 1_000;
+/// Pause between retention batches, so writers and readers get the database in between.
+const PURGE_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Deletes request logs created before `cutoff_ms`, batch by batch; returns how many went.
+pub async fn purge_older_than(db: &Database, cutoff_ms: i64) -> Result<u64, sqlx::Error> {
+    let mut total = 0;
+    loop {
+        let n = delete_older_than(&db.pool, cutoff_ms, PURGE_BATCH).await?;
+        total += n;
+        if n < PURGE_BATCH as u64 {
+            return Ok(total);
+        }
+        tokio::time::sleep(PURGE_PAUSE).await;
+    }
 }
 
 #[cfg(test)]

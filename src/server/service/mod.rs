@@ -1,6 +1,9 @@
 //! The service layer: the one place admin operations live, called by REST handlers and server functions.
+pub mod breakers;
+pub mod health;
 pub mod keys;
 pub mod logs;
+pub mod settings;
 pub mod upstreams;
 pub mod validate;
 

@@ -19,6 +19,10 @@ use crate::server::state::AppState;
 use crate::server::timefmt::to_rfc3339;
 
 pub const DEFAULT_TIMEOUT_MS: u64 = 60_000;
+/// Probes name themselves, so an upstream's operator can tell them from client traffic.
+pub const CONNECTION_TEST_AGENT: &str =
+    concat!("AutoRouter-ConnectionTest/", env!("CARGO_PKG_VERSION"));
+pub const HEALTH_CHECK_AGENT: &str = concat!("AutoRouter-HealthCheck/", env!("CARGO_PKG_VERSION"));
 
 fn policy(state: &AppState) -> SsrfPolicy {
     SsrfPolicy {
@@ -284,6 +288,7 @@ pub async fn test_saved(state: &AppState, id: &str) -> Result<ConnectionTestResu
         &row.base_url,
         &key,
         row.timeout_ms.max(1000) as u64,
+        CONNECTION_TEST_AGENT,
     )
     .await)
 }
@@ -299,7 +304,15 @@ pub async fn test_form(
         form.timeout_ms.unwrap_or(15_000),
         1_000..=600_000,
     )?;
-    Ok(probe(state, provider, &form.base_url, &key, timeout).await)
+    Ok(probe(
+        state,
+        provider,
+        &form.base_url,
+        &key,
+        timeout,
+        CONNECTION_TEST_AGENT,
+    )
+    .await)
 }
 
 fn failure(
@@ -329,12 +342,13 @@ fn find_ssrf<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a SsrfErr
 }
 
 /// `GET {base}/models` with the provider's auth: spends no tokens and proves URL, key and network.
-async fn probe(
+pub(crate) async fn probe(
     state: &AppState,
     provider: Provider,
     base_url: &str,
     key: &str,
     timeout_ms: u64,
+    user_agent: &'static str,
 ) -> ConnectionTestResult {
     let base = match validate_url(base_url.trim(), policy(state)) {
         Ok(u) => u.as_str().trim_end_matches('/').to_string(),
@@ -345,6 +359,10 @@ async fn probe(
     };
     let mut headers = axum::http::HeaderMap::new();
     apply_upstream_auth(provider, key, &mut headers, false);
+    headers.insert(
+        axum::http::header::USER_AGENT,
+        axum::http::HeaderValue::from_static(user_agent),
+    );
     let started = Instant::now();
     let sent = state
         .http

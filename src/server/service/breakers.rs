@@ -1,0 +1,76 @@
+//! Circuit breakers for the admin: every upstream's breaker, and the force-open / force-close
+//! overrides (persisted before answering, so other instances pick them up on their next sync).
+use super::db_error;
+use crate::model::breakers::BreakerView;
+use crate::server::db::upstreams::{self as upstream_repo, UpstreamRow};
+use crate::server::error::ApiError;
+use crate::server::proxy::breaker::Breaker;
+use crate::server::service::upstreams::breaker_config;
+use crate::server::state::AppState;
+use crate::server::timefmt::to_rfc3339;
+
+fn view(state: &AppState, row: &UpstreamRow, breaker: Option<Breaker>) -> BreakerView {
+    let config = breaker_config(row);
+    let now = state.clock.now_ms();
+    let b = breaker.unwrap_or_else(|| Breaker::new(row.created_at));
+    BreakerView {
+        upstream_id: row.id.clone(),
+        upstream_name: row.name.clone(),
+        is_active: row.is_active != 0,
+        state: b.peek(&config, now).as_str().to_owned(),
+        forced: b.forced.map(|f| f.as_str().to_owned()),
+        failure_count: b.consecutive_failures,
+        success_count: b.half_open_successes,
+        last_failure_at: b.last_failure_at_ms.map(to_rfc3339),
+        opened_at: b.opened_at_ms.map(to_rfc3339),
+        updated_at: Some(to_rfc3339(b.updated_at_ms)),
+        config,
+    }
+}
+
+async fn load(state: &AppState, id: &str) -> Result<UpstreamRow, ApiError> {
+    upstream_repo::get(&state.db.pool, id)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| ApiError::NotFound(format!("no upstream with id {id}")))
+}
+
+pub async fn list(state: &AppState) -> Result<Vec<BreakerView>, ApiError> {
+    let rows = upstream_repo::list_all(&state.db.pool)
+        .await
+        .map_err(db_error)?;
+    Ok(rows
+        .iter()
+        .map(|row| view(state, row, state.breakers.get(&row.id)))
+        .collect())
+}
+
+pub async fn get(state: &AppState, id: &str) -> Result<BreakerView, ApiError> {
+    let row = load(state, id).await?;
+    Ok(view(state, &row, state.breakers.get(id)))
+}
+
+/// Takes the upstream out of rotation until `force_close`.
+pub async fn force_open(state: &AppState, id: &str) -> Result<BreakerView, ApiError> {
+    let row = load(state, id).await?;
+    let b = state
+        .breakers
+        .force_open(&state.db, id, state.clock.now_ms())
+        .await
+        .map_err(db_error)?;
+    tracing::warn!(upstream_id = %id, "circuit breaker forced open by an admin");
+    Ok(view(state, &row, Some(b)))
+}
+
+/// Clears any override and closes the breaker with fresh counters: the upstream is tried on
+/// the next request, and its breaker opens again on its own if it keeps failing.
+pub async fn force_close(state: &AppState, id: &str) -> Result<BreakerView, ApiError> {
+    let row = load(state, id).await?;
+    let b = state
+        .breakers
+        .reset(&state.db, id, state.clock.now_ms())
+        .await
+        .map_err(db_error)?;
+    tracing::warn!(upstream_id = %id, "circuit breaker forced closed by an admin");
+    Ok(view(state, &row, Some(b)))
+}
