@@ -7,10 +7,12 @@ cd "$(dirname "$0")/.."
 CARGO_LEPTOS_VERSION="0.3.11"
 WANT_TEST=0
 WANT_RELEASE=0
+WANT_BENCH=0
 for arg in "$@"; do
   case "$arg" in
     --test) WANT_TEST=1 ;;
     --release) WANT_RELEASE=1 ;;
+    --bench) WANT_BENCH=1 ;;
     *) echo "install-tools: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -57,6 +59,12 @@ fi
 if [ "$WANT_RELEASE" = 1 ] && ! have wasm-opt; then
   say "installing binaryen (wasm-opt)"
   apt_install binaryen
+fi
+
+# 4b. wrk, the load generator the benchmark reports throughput with.
+if [ "$WANT_BENCH" = 1 ] && ! have wrk; then
+  say "installing wrk"
+  apt_install wrk
 fi
 
 if [ "$WANT_TEST" = 1 ]; then

@@ -1,6 +1,9 @@
 //! Server entry: config -> database -> state -> router -> serve.
 use autorouter::server::{clock, config::Config, startup, telemetry};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     let config = match Config::from_env() {

@@ -468,7 +468,7 @@ async fn retention_deletes_only_old_rows(app: &TestApp) {
         .collect();
     rows.push(record("edge".into(), now - 29 * day));
     rows.extend((0..3).map(|i| record(format!("new-{i}"), now - i)));
-    insert_batch(&db.pool, &rows).await.unwrap();
+    insert_batch(&db, &rows).await.unwrap();
 
     // A gateway started with a 30-day retention purges at start, then daily.
     let _gateway = app.another_instance(&[("LOG_RETENTION_DAYS", "30")]).await;

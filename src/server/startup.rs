@@ -63,9 +63,10 @@ pub async fn build_state(
     let (admin_token, generated_admin_token) = AdminToken::load(&config.admin_token)?;
     let session_key = cipher.derive("admin-session", admin_token.hash());
     let db = Database::connect(&config).await?;
-    let http = upstream_client(config.allow_private_upstreams)?;
+    let allow_private = config.allow_private_upstreams;
+    let http = upstream_client(allow_private)?;
     let (breakers, breaker_changes) = crate::server::proxy::breaker_store::BreakerStore::new();
-    let state = AppState {
+    let state = AppState::new(crate::server::state::Shared {
         leptos_options,
         config: Arc::new(config),
         db: db.clone(),
@@ -73,13 +74,15 @@ pub async fn build_state(
         auth: Arc::new(AdminAuth::new(admin_token, session_key, clock.clone())),
         clock,
         http,
-        routing: Arc::new(crate::server::proxy::routing_table::RoutingTable::default()),
+        routing: Arc::new(crate::server::proxy::routing_table::RoutingTable::new(
+            crate::server::proxy::ssrf::SsrfPolicy { allow_private },
+        )),
         keys: Arc::new(crate::server::proxy::key_auth::KeyVerifier::default()),
         logs: crate::server::jobs::log_writer::LogWriter::spawn(db.clone()),
         breakers: Arc::new(breakers),
         health: Arc::new(crate::server::proxy::health::HealthBook::default()),
         balancer: Arc::new(crate::server::proxy::strategy::Balancer::new()),
-    };
+    });
     state
         .routing
         .reload(&state.db, &state.cipher)
@@ -269,8 +272,15 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        use axum::serve::ListenerExt;
+        // Without TCP_NODELAY a small SSE event can wait for the previous one's ACK (Nagle).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         axum::serve(
-            self.listener,
+            listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )

@@ -1,6 +1,8 @@
 //! `AppState`: what every handler and server function is handed.
 use std::sync::Arc;
 
+use std::ops::Deref;
+
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
@@ -16,8 +18,32 @@ use super::proxy::key_auth::KeyVerifier;
 use super::proxy::routing_table::RoutingTable;
 use super::proxy::strategy::Balancer;
 
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// Cheap to clone (one reference count): axum clones the state for every layer of every request.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// leptos_axum reads its options from the router state.
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub config: Arc<Config>,
     pub db: Database,
@@ -34,7 +60,7 @@ pub struct AppState {
     pub balancer: Arc<Balancer>,
 }
 
-impl AppState {
+impl Shared {
     /// Called after every admin write, so the proxy sees the change on its very next request.
     pub async fn routing_changed(&self) {
         if let Err(e) = self.routing.reload(&self.db, &self.cipher).await {

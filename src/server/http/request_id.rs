@@ -11,7 +11,9 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub struct RequestId(pub String);
 
 pub async fn assign_request_id(mut request: Request, next: Next) -> Response {
-    let id = uuid::Uuid::new_v4().simple().to_string();
+    // Time-ordered (UUIDv7): the log table's request-id index grows at its end instead of
+    // splitting pages all over, which keeps batched log inserts several times faster.
+    let id = uuid::Uuid::now_v7().simple().to_string();
     request.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!(
         "request",

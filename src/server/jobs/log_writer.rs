@@ -70,7 +70,7 @@ async fn write(db: &Database, batch: &mut Vec<LogRecord>, written: &AtomicU64) {
     }
     let mut delay = Duration::from_millis(100);
     for attempt in 1..=5 {
-        match insert_batch(&db.pool, batch).await {
+        match insert_batch(db, batch).await {
             Ok(()) => {
                 written.fetch_add(batch.len() as u64, Ordering::Relaxed);
                 batch.clear();

@@ -120,6 +120,15 @@ impl BreakerStore {
         Ok(self.get(id).unwrap_or_else(|| Breaker::new(now_ms)))
     }
 
+    /// Drops a deleted upstream's breaker.
+    pub fn forget(&self, id: &str) {
+        self.registry.remove(id);
+        self.versions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+    }
+
     /// Writes the current state of one breaker.
     pub async fn persist(&self, db: &Database, id: &str) -> Result<(), sqlx::Error> {
         let Some(breaker) = self.registry.snapshot(id) else {

@@ -18,7 +18,6 @@ use super::key_auth::{presented_key, KeyRejection};
 use super::metered_body::{without_url, Meter, MeteredBody, PendingLog};
 use super::provider_auth::apply_upstream_auth;
 use super::routing_table::{KeyEntry, Snapshot, UpstreamEntry};
-use super::ssrf::{validate_url, SsrfPolicy};
 use super::strategy::{Candidate, InFlight};
 use super::usage::{ensure_stream_usage, ApiFormat};
 use crate::server::db::request_logs::LogRecord;
@@ -269,9 +268,6 @@ async fn attempt_in_order(
             now,
         ));
     }
-    let policy = SsrfPolicy {
-        allow_private: state.config.allow_private_upstreams,
-    };
     let mut tried = 0;
     for &index in &order {
         if tried == settings.max_attempts {
@@ -294,13 +290,14 @@ async fn attempt_in_order(
         let sent_model = upstream.sent_model(&out.model);
         ctx.record.upstream_id = Some(upstream.id.clone());
         ctx.record.model_sent = Some(sent_model.clone());
-        // Literal-IP base URLs never reach the guarded resolver, so check the URL on every request.
-        if let Err(e) = validate_url(&upstream.base_url, policy) {
+        // Literal-IP base URLs never reach the guarded resolver; the routing table checked
+        // them against the policy when it loaded the upstream.
+        if let Some(refusal) = &upstream.address_refusal {
             state.breakers.release(&upstream.id, admission);
             let public = ProxyError::UpstreamFailed(
                 "the upstream's address is not allowed by the gateway's policy".into(),
             );
-            return finish_failed(&state, ctx, history, public, e.to_string());
+            return finish_failed(&state, ctx, history, public, refusal.clone());
         }
         let body = match out.body_for(&sent_model) {
             Ok(b) => b,

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use super::model_rules::{parse_model_list, parse_redirects, resolve_redirect, serves, Provider};
+use super::ssrf::{validate_url, SsrfPolicy};
 use crate::model::upstreams::BreakerConfig;
 use crate::server::crypto::Cipher;
 use crate::server::db::{keys as key_repo, upstreams as upstream_repo, Database};
@@ -25,6 +26,8 @@ pub struct UpstreamEntry {
     pub model_redirects: BTreeMap<String, String>,
     pub is_active: bool,
     pub breaker: BreakerConfig,
+    /// Why the SSRF policy refuses `base_url`, checked once per load rather than per request.
+    pub address_refusal: Option<String>,
 }
 
 impl UpstreamEntry {
@@ -113,18 +116,18 @@ pub enum ReloadError {
 pub struct RoutingTable {
     current: RwLock<Arc<Snapshot>>,
     reload_lock: tokio::sync::Mutex<()>,
-}
-
-impl Default for RoutingTable {
-    fn default() -> Self {
-        Self {
-            current: RwLock::new(Arc::new(Snapshot::default())),
-            reload_lock: tokio::sync::Mutex::new(()),
-        }
-    }
+    policy: SsrfPolicy,
 }
 
 impl RoutingTable {
+    pub fn new(policy: SsrfPolicy) -> Self {
+        Self {
+            current: RwLock::new(Arc::new(Snapshot::default())),
+            reload_lock: tokio::sync::Mutex::new(()),
+            policy,
+        }
+    }
+
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.current.read().expect("routing table lock").clone()
     }
@@ -148,6 +151,9 @@ impl RoutingTable {
                 continue;
             };
             let breaker = crate::server::service::upstreams::breaker_config(&row);
+            let address_refusal = validate_url(&row.base_url, self.policy)
+                .err()
+                .map(|e| e.to_string());
             upstreams.insert(
                 row.id.clone(),
                 Arc::new(UpstreamEntry {
@@ -163,6 +169,7 @@ impl RoutingTable {
                     model_redirects: parse_redirects(row.model_redirects.as_deref()),
                     is_active: row.is_active != 0,
                     breaker,
+                    address_refusal,
                 }),
             );
         }

@@ -268,6 +268,10 @@ pub async fn update(
 pub async fn delete(state: &AppState, id: &str) -> Result<(), ApiError> {
     if repo::delete(&state.db.pool, id).await.map_err(db_error)? {
         state.routing_changed().await;
+        // The database rows went with the upstream (ON DELETE CASCADE); so does what memory held.
+        state.breakers.forget(id);
+        state.health.forget(id);
+        state.balancer.forget(id);
         tracing::info!(upstream_id = %id, "upstream deleted");
         Ok(())
     } else {

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The benchmark: builds the release gateway and the Rust mock upstream, then sends the same load
+# straight to the mock and through the gateway and writes docs/benchmarks.{json,md}.
+# Takes about 4 minutes after the build. Knobs: BENCH_LATENCY_SAMPLES (20000), BENCH_WRK_SECONDS
+# (20), BENCH_STREAMS (1000), BENCH_AFTER_SECONDS (30), TEST_DATABASE_URL (PostgreSQL for the log
+# writer figure; skipped when none answers).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-tools.sh --bench
+cargo build --release --features ssr --bin autorouter --bin autorouter-mock --bin autorouter-bench
+# 1,000 held streams need about 2,100 descriptors in the gateway and as many in the client.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+exec target/release/autorouter-bench

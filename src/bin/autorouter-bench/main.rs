@@ -1,0 +1,310 @@
+//! The benchmark: the same load sent straight to a fast mock upstream and through the gateway,
+//! in one run, on this machine. Run it with `scripts/bench.sh`, which builds the release
+//! binaries first; it writes `docs/benchmarks.json` and `docs/benchmarks.md`.
+mod latency;
+mod log_writer;
+mod procs;
+mod report;
+mod stats;
+mod streams;
+mod throughput;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use autorouter::server::config::DatabaseKind;
+use autorouter::server::db::Database;
+use latency::{sequential, Target};
+use procs::{free_port, release_binary, wait_ready, Proc};
+use serde_json::{json, Value};
+use stats::summarize;
+
+const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
+const OPENAI_BODY: &str = r#"{"model":"bench-model","messages":[{"role":"user","content":"hi"}]}"#;
+const ANTHROPIC_BODY: &str =
+    r#"{"model":"claude-bench","max_tokens":256,"messages":[{"role":"user","content":"hi"}]}"#;
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+async fn admin_post(client: &reqwest::Client, url: String, body: Value) -> Value {
+    let res = client
+        .post(url)
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .expect("admin request");
+    let status = res.status();
+    let v: Value = res.json().await.expect("admin JSON");
+    assert!(status.is_success(), "admin call failed: {v}");
+    v
+}
+
+/// Alternating blocks, so drift on a shared machine hits both paths alike.
+async fn paired_latency(
+    client: &reqwest::Client,
+    direct: &Target<'_>,
+    gateway: &Target<'_>,
+    total: usize,
+) -> (Vec<Duration>, Vec<Duration>) {
+    let block = 1_000.min(total);
+    let (mut d, mut g) = (Vec::new(), Vec::new());
+    while d.len() < total {
+        d.extend(sequential(client, direct, block).await);
+        g.extend(sequential(client, gateway, block).await);
+    }
+    (d, g)
+}
+
+async fn count_rows(db: &Database) -> u64 {
+    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM request_logs")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap_or(0) as u64
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1024.0 / 1024.0
+}
+
+#[tokio::main]
+async fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let started_at = autorouter::server::timefmt::to_rfc3339(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64,
+    );
+    let samples = env_num("BENCH_LATENCY_SAMPLES", 20_000) as usize;
+    let wrk_seconds = env_num("BENCH_WRK_SECONDS", 20) as u32;
+    let held_streams = env_num("BENCH_STREAMS", 1_000) as usize;
+    let after_wait = Duration::from_secs(env_num("BENCH_AFTER_SECONDS", 30));
+    let data_dir = std::env::temp_dir().join(format!("autorouter-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let pg_url = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("log_writer") {
+        // A quick look at the writer alone, e.g. while tuning it.
+        println!("{:?}", log_writer::sqlite(&data_dir, 200_000).await);
+        println!("{:?}", log_writer::postgres(&pg_url, 200_000).await);
+        let _ = std::fs::remove_dir_all(&data_dir);
+        return;
+    }
+
+    let mock_port = free_port();
+    let _mock = Proc::spawn(
+        "mock",
+        Command::new(release_binary(&root, "autorouter-mock"))
+            .arg(format!("127.0.0.1:{mock_port}")),
+    );
+    let gw_port = free_port();
+    let gateway = Proc::spawn(
+        "gateway",
+        Command::new(release_binary(&root, "autorouter"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOST", "127.0.0.1")
+            .env("PORT", gw_port.to_string())
+            .env("DATA_DIR", &data_dir)
+            .env("ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("ALLOW_PRIVATE_UPSTREAMS", "true")
+            .env("LOG_LEVEL", "warn")
+            .env("LEPTOS_SITE_ROOT", root.join("target/site")),
+    );
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(2_000)
+        .tcp_nodelay(true)
+        .build()
+        .unwrap();
+    let mock = format!("http://127.0.0.1:{mock_port}");
+    let gw = format!("http://127.0.0.1:{gw_port}");
+    wait_ready(&client, &format!("{mock}/v1/models")).await;
+    wait_ready(&client, &format!("{gw}/api/health")).await;
+
+    // Set-up through the admin REST API, as an operator would.
+    let openai = admin_post(
+        &client,
+        format!("{gw}/api/admin/upstreams"),
+        json!({
+        "name": "bench-openai", "provider": "openai", "base_url": format!("{mock}/v1"),
+        "api_key": "sk-bench-upstream", "allowed_models": ["bench-model"]}),
+    )
+    .await;
+    let anthropic = admin_post(
+        &client,
+        format!("{gw}/api/admin/upstreams"),
+        json!({
+        "name": "bench-anthropic", "provider": "anthropic", "base_url": format!("{mock}/v1"),
+        "api_key": "sk-bench-upstream", "allowed_models": ["claude-bench"]}),
+    )
+    .await;
+    let key = admin_post(
+        &client,
+        format!("{gw}/api/admin/keys"),
+        json!({
+        "name": "bench", "upstream_ids": [openai["id"], anthropic["id"]]}),
+    )
+    .await;
+    let key = key["key_value"].as_str().unwrap().to_string();
+
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_rss = gateway.rss_bytes();
+    eprintln!("idle RSS {:.1} MB", mb(idle_rss));
+
+    let chat_direct = format!("{mock}/v1/chat/completions");
+    let chat_gw = format!("{gw}/v1/chat/completions");
+    let direct = Target {
+        url: &chat_direct,
+        key: None,
+        body: OPENAI_BODY,
+    };
+    let through = Target {
+        url: &chat_gw,
+        key: Some(&key),
+        body: OPENAI_BODY,
+    };
+    // Warm-up: connections, caches (the key's bcrypt check happens once here), allocator.
+    sequential(&client, &direct, 2_000).await;
+    sequential(&client, &through, 2_000).await;
+
+    eprintln!("latency, concurrency 1 ({samples} requests per path)");
+    let (d, g) = paired_latency(&client, &direct, &through, samples).await;
+    let openai_latency = report::Latency::new("OpenAI chat", summarize(d), summarize(g));
+    let msg_direct = format!("{mock}/v1/messages");
+    let msg_gw = format!("{gw}/v1/messages");
+    let (d, g) = paired_latency(
+        &client,
+        &Target {
+            url: &msg_direct,
+            key: None,
+            body: ANTHROPIC_BODY,
+        },
+        &Target {
+            url: &msg_gw,
+            key: Some(&key),
+            body: ANTHROPIC_BODY,
+        },
+        samples / 4,
+    )
+    .await;
+    let anthropic_latency = report::Latency::new("Anthropic messages", summarize(d), summarize(g));
+
+    eprintln!("streaming");
+    let (events, interval) = (50, 20);
+    let sd = streams::sequential(&client, &chat_direct, None, 10, events, interval).await;
+    let sg = streams::sequential(&client, &chat_gw, Some(&key), 10, events, interval).await;
+    let (direct_ttfb, gateway_ttfb) = (summarize(sd.ttfb), summarize(sg.ttfb));
+    let streaming = report::Streaming {
+        streams_per_path: 10,
+        events_per_stream: events,
+        interval_ms: interval,
+        added_ttfb_p50_ms: gateway_ttfb.p50_ms - direct_ttfb.p50_ms,
+        direct_ttfb,
+        gateway_ttfb,
+        direct_event_delay: summarize(sd.event_delays),
+        gateway_event_delay: summarize(sg.event_delays),
+    };
+
+    eprintln!("throughput, concurrency 64, {wrk_seconds} s per path");
+    let gw_db = Database::connect_url_without_migrations(
+        &format!("sqlite://{}/autorouter.db", data_dir.display()),
+        DatabaseKind::Sqlite,
+    )
+    .await
+    .expect("the gateway's SQLite file");
+    let direct_wrk = throughput::wrk(&root, &chat_direct, None, wrk_seconds);
+    let rows_before = count_rows(&gw_db).await;
+    let cpu_before = gateway.cpu_time();
+    let gateway_wrk = throughput::wrk(&root, &chat_gw, Some(&key), wrk_seconds);
+    let cpu = gateway.cpu_time().saturating_sub(cpu_before);
+    // The writer lingers up to 50 ms per batch; give it a moment to store the tail.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut rows_after = count_rows(&gw_db).await;
+    while rows_after - rows_before < gateway_wrk.requests && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        rows_after = count_rows(&gw_db).await;
+    }
+    let logged = rows_after - rows_before;
+    let throughput = report::Throughput {
+        gateway_share_of_direct: gateway_wrk.requests_per_second / direct_wrk.requests_per_second,
+        gateway_cpu_seconds: cpu.as_secs_f64(),
+        gateway_cpu_us_per_request: cpu.as_secs_f64() * 1e6 / gateway_wrk.requests.max(1) as f64,
+        log_rows_written: logged,
+        log_rows_per_second: logged as f64 / gateway_wrk.seconds,
+        direct: direct_wrk,
+        gateway: gateway_wrk,
+    };
+
+    eprintln!("log writer");
+    let quiet = summarize(sequential(&client, &through, samples / 2).await);
+    let paced_rate = 5_000;
+    let writer_db = Database::connect_url_without_migrations(
+        &format!("sqlite://{}/autorouter.db", data_dir.display()),
+        DatabaseKind::Sqlite,
+    )
+    .await
+    .unwrap();
+    let (task, stop) = log_writer::paced(writer_db, paced_rate);
+    let busy = summarize(sequential(&client, &through, samples / 2).await);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    task.await.unwrap();
+    let sqlite_writer = log_writer::sqlite(&data_dir, 200_000).await;
+    let pg_writer = log_writer::postgres(&pg_url, 200_000).await;
+
+    eprintln!("memory with {held_streams} open streams");
+    let held = streams::hold(&client, &chat_gw, &key, held_streams).await;
+    let mut with_streams = 0;
+    for _ in 0..10 {
+        with_streams = with_streams.max(gateway.rss_bytes());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    for t in &held {
+        t.abort();
+    }
+    drop(held);
+    drop(client);
+    tokio::time::sleep(after_wait).await;
+    let after = gateway.rss_bytes();
+
+    let mut report = report::Report {
+        command: "scripts/bench.sh".into(),
+        started_at,
+        machine: report::Machine::read(),
+        latency: vec![openai_latency, anthropic_latency],
+        throughput,
+        streaming,
+        memory: report::Memory {
+            idle_mb: mb(idle_rss),
+            streams: held_streams,
+            with_streams_mb: mb(with_streams),
+            after_30s_mb: mb(after),
+        },
+        log_writer: report::LogWriter {
+            sqlite: sqlite_writer,
+            postgres: pg_writer,
+            paced_rows_per_second: paced_rate,
+            latency_quiet: quiet,
+            latency_while_writing: busy,
+        },
+        checks: vec![],
+    };
+    report.checks = report.checks();
+    let out = root.join("docs");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(
+        out.join("benchmarks.json"),
+        serde_json::to_string_pretty(&report).unwrap() + "\n",
+    )
+    .unwrap();
+    let md = report.markdown();
+    std::fs::write(out.join("benchmarks.md"), &md).unwrap();
+    println!("{md}");
+    let _ = std::fs::remove_dir_all(&data_dir);
+}

@@ -1,0 +1,308 @@
+//! The benchmark's results: JSON for machines, a Markdown table for people.
+use serde::Serialize;
+
+use crate::log_writer::WriterResult;
+use crate::stats::Summary;
+use crate::throughput::WrkResult;
+
+#[derive(Debug, Serialize)]
+pub struct Machine {
+    pub cores: usize,
+    pub memory_gib: f64,
+    pub cpu: String,
+    pub kernel: String,
+}
+
+impl Machine {
+    pub fn read() -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let mem_kb: f64 = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0.0);
+        Machine {
+            cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            memory_gib: (mem_kb / 1024.0 / 1024.0 * 10.0).round() / 10.0,
+            cpu: cpuinfo
+                .lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+                .unwrap_or_default(),
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Latency {
+    pub format: &'static str,
+    pub direct: Summary,
+    pub gateway: Summary,
+    pub added_p50_ms: f64,
+    pub added_p99_ms: f64,
+    pub added_p999_ms: f64,
+}
+
+impl Latency {
+    pub fn new(format: &'static str, direct: Summary, gateway: Summary) -> Self {
+        Latency {
+            format,
+            added_p50_ms: gateway.p50_ms - direct.p50_ms,
+            added_p99_ms: gateway.p99_ms - direct.p99_ms,
+            added_p999_ms: gateway.p999_ms - direct.p999_ms,
+            direct,
+            gateway,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Throughput {
+    pub direct: WrkResult,
+    pub gateway: WrkResult,
+    pub gateway_share_of_direct: f64,
+    pub gateway_cpu_seconds: f64,
+    pub gateway_cpu_us_per_request: f64,
+    pub log_rows_written: u64,
+    pub log_rows_per_second: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Streaming {
+    pub streams_per_path: usize,
+    pub events_per_stream: usize,
+    pub interval_ms: u64,
+    pub direct_ttfb: Summary,
+    pub gateway_ttfb: Summary,
+    pub added_ttfb_p50_ms: f64,
+    pub direct_event_delay: Summary,
+    pub gateway_event_delay: Summary,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Memory {
+    pub idle_mb: f64,
+    pub streams: usize,
+    pub with_streams_mb: f64,
+    pub after_30s_mb: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LogWriter {
+    pub sqlite: WriterResult,
+    pub postgres: Option<WriterResult>,
+    pub paced_rows_per_second: u64,
+    pub latency_quiet: Summary,
+    pub latency_while_writing: Summary,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Check {
+    pub what: String,
+    pub target: String,
+    pub measured: String,
+    pub met: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub command: String,
+    pub started_at: String,
+    pub machine: Machine,
+    pub latency: Vec<Latency>,
+    pub throughput: Throughput,
+    pub streaming: Streaming,
+    pub memory: Memory,
+    pub log_writer: LogWriter,
+    pub checks: Vec<Check>,
+}
+
+fn check(what: &str, target: &str, measured: String, met: bool) -> Check {
+    Check {
+        what: what.into(),
+        target: target.into(),
+        measured,
+        met,
+    }
+}
+
+impl Report {
+    /// The issue's targets, each with what was measured.
+    pub fn checks(&self) -> Vec<Check> {
+        let l = &self.latency[0];
+        let t = &self.throughput;
+        let s = &self.streaming;
+        let m = &self.memory;
+        let w = &self.log_writer;
+        vec![
+            check(
+                "added latency p50 (c=1)",
+                "≤ 0.1 ms",
+                format!("{:.3} ms", l.added_p50_ms),
+                l.added_p50_ms <= 0.1,
+            ),
+            check(
+                "added latency p99 (c=1)",
+                "≤ 0.3 ms",
+                format!("{:.3} ms", l.added_p99_ms),
+                l.added_p99_ms <= 0.3,
+            ),
+            check(
+                "throughput vs direct (c=64)",
+                "≥ 35%",
+                format!("{:.1}%", t.gateway_share_of_direct * 100.0),
+                t.gateway_share_of_direct >= 0.35,
+            ),
+            check(
+                "added time to first byte (p50)",
+                "≤ 1 ms",
+                format!("{:.3} ms", s.added_ttfb_p50_ms),
+                s.added_ttfb_p50_ms <= 1.0,
+            ),
+            check(
+                "worst SSE event delay through the gateway",
+                "≤ 1 ms",
+                format!("{:.3} ms", s.gateway_event_delay.max_ms),
+                s.gateway_event_delay.max_ms <= 1.0,
+            ),
+            check(
+                "RSS idle",
+                "≤ 50 MB",
+                format!("{:.1} MB", m.idle_mb),
+                m.idle_mb <= 50.0,
+            ),
+            check(
+                "RSS with 1,000 open streams",
+                "≤ 200 MB",
+                format!("{:.1} MB", m.with_streams_mb),
+                m.with_streams_mb <= 200.0,
+            ),
+            check(
+                "RSS 30 s after the streams",
+                "within 20% of idle",
+                format!(
+                    "{:.1} MB ({:+.0}%)",
+                    m.after_30s_mb,
+                    (m.after_30s_mb / m.idle_mb - 1.0) * 100.0
+                ),
+                m.after_30s_mb <= m.idle_mb * 1.2,
+            ),
+            check(
+                "log writer on SQLite",
+                "≥ 5,000 rows/s",
+                format!("{:.0} rows/s", w.sqlite.rows_per_second),
+                w.sqlite.rows_per_second >= 5000.0,
+            ),
+            check(
+                "p99 latency while the writer writes",
+                "no rise",
+                format!(
+                    "{:.3} → {:.3} ms",
+                    w.latency_quiet.p99_ms, w.latency_while_writing.p99_ms
+                ),
+                w.latency_while_writing.p99_ms <= w.latency_quiet.p99_ms * 1.1 + 0.02,
+            ),
+        ]
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut md = String::new();
+        let m = &self.machine;
+        md.push_str("# Benchmarks\n\n");
+        md.push_str("Generated by the benchmark; do not edit by hand. Rerun with:\n\n");
+        md.push_str(&format!("```sh\n{}\n```\n\n", self.command));
+        md.push_str(&format!(
+            "Run at {} on {} cores ({}), {} GiB, Linux {}. The mock upstream, the load generator and the gateway share these cores. The gateway runs on SQLite with request logging on.\n\n",
+            self.started_at, m.cores, m.cpu, m.memory_gib, m.kernel
+        ));
+        md.push_str("## Targets\n\n| What | Target | Measured | Met |\n|---|---|---|---|\n");
+        for c in &self.checks {
+            md.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                c.what,
+                c.target,
+                c.measured,
+                if c.met { "yes" } else { "**no**" }
+            ));
+        }
+        md.push_str("\n## Added latency, concurrency 1, non-streaming (~1 KB answers)\n\n");
+        md.push_str("Sequential requests from one Rust client (reqwest, keep-alive), start to last body byte, alternating blocks direct and through the gateway.\n\n");
+        md.push_str("| Format | Path | Samples | p50 ms | p99 ms | p99.9 ms | max ms |\n|---|---|---|---|---|---|---|\n");
+        for l in &self.latency {
+            for (path, s) in [("direct", &l.direct), ("gateway", &l.gateway)] {
+                md.push_str(&format!(
+                    "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
+                    l.format, path, s.samples, s.p50_ms, s.p99_ms, s.p999_ms, s.max_ms
+                ));
+            }
+            md.push_str(&format!(
+                "| {} | **added** | | **{:.3}** | **{:.3}** | **{:.3}** | |\n",
+                l.format, l.added_p50_ms, l.added_p99_ms, l.added_p999_ms
+            ));
+        }
+        let t = &self.throughput;
+        md.push_str("\n## Throughput, concurrency 64\n\n");
+        md.push_str(&format!(
+            "Direct: `{}`\n\nGateway: `{}`\n\n",
+            t.direct.command, t.gateway.command
+        ));
+        md.push_str(
+            "| Path | Requests | Seconds | Requests/s | Non-2xx |\n|---|---|---|---|---|\n",
+        );
+        for (path, w) in [("direct", &t.direct), ("gateway", &t.gateway)] {
+            md.push_str(&format!(
+                "| {} | {} | {:.2} | {:.0} | {} |\n",
+                path, w.requests, w.seconds, w.requests_per_second, w.non_2xx
+            ));
+        }
+        md.push_str(&format!(
+            "\nThe gateway served {:.1}% of direct throughput, using {:.2} s of CPU ({:.1} µs per request). Its log writer stored {} rows during the run ({:.0} rows/s).\n",
+            t.gateway_share_of_direct * 100.0, t.gateway_cpu_seconds, t.gateway_cpu_us_per_request, t.log_rows_written, t.log_rows_per_second
+        ));
+        let s = &self.streaming;
+        md.push_str(&format!(
+            "\n## Streaming\n\n{} streams per path, one at a time, each {} events {} ms apart. Each event carries the time the mock wrote it; the delay is from then until the client read it.\n\n",
+            s.streams_per_path, s.events_per_stream, s.interval_ms
+        ));
+        md.push_str("| Measure | Path | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|\n");
+        for (what, path, x) in [
+            ("time to first byte", "direct", &s.direct_ttfb),
+            ("time to first byte", "gateway", &s.gateway_ttfb),
+            ("event delay", "direct", &s.direct_event_delay),
+            ("event delay", "gateway", &s.gateway_event_delay),
+        ] {
+            md.push_str(&format!(
+                "| {} | {} | {:.3} | {:.3} | {:.3} |\n",
+                what, path, x.p50_ms, x.p99_ms, x.max_ms
+            ));
+        }
+        let mem = &self.memory;
+        md.push_str(&format!(
+            "\n## Memory (gateway RSS)\n\n| Idle | {} open streams | 30 s after they end |\n|---|---|---|\n| {:.1} MB | {:.1} MB | {:.1} MB |\n",
+            mem.streams, mem.idle_mb, mem.with_streams_mb, mem.after_30s_mb
+        ));
+        let w = &self.log_writer;
+        md.push_str("\n## Log writer\n\nThe gateway's `LogWriter` (bounded queue, batches of up to 1,000 rows) fed as fast as it accepts rows:\n\n| Backend | Rows | Seconds | Rows/s | Dropped |\n|---|---|---|---|---|\n");
+        for r in std::iter::once(&w.sqlite).chain(w.postgres.as_ref()) {
+            md.push_str(&format!(
+                "| {} | {} | {:.2} | {:.0} | {} |\n",
+                r.backend, r.rows, r.seconds, r.rows_per_second, r.dropped
+            ));
+        }
+        if w.postgres.is_none() {
+            md.push_str("| postgres | not measured: no server at TEST_DATABASE_URL | | | |\n");
+        }
+        md.push_str(&format!(
+            "\nLatency through the gateway at concurrency 1 with its own logging only, and again while a second writer adds {} rows/s to the same SQLite database:\n\n| Condition | p50 ms | p99 ms | p99.9 ms |\n|---|---|---|---|\n| quiet | {:.3} | {:.3} | {:.3} |\n| while writing | {:.3} | {:.3} | {:.3} |\n",
+            w.paced_rows_per_second,
+            w.latency_quiet.p50_ms, w.latency_quiet.p99_ms, w.latency_quiet.p999_ms,
+            w.latency_while_writing.p50_ms, w.latency_while_writing.p99_ms, w.latency_while_writing.p999_ms
+        ));
+        md
+    }
+}
