@@ -1,9 +1,6 @@
 //! Server entry: config -> database -> state -> router -> serve.
 use autorouter::server::{clock, config::Config, startup, telemetry};
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() {
     let config = match Config::from_env() {
@@ -39,6 +36,7 @@ async fn main() {
         eprintln!("  Sign in at http://{addr}/ with it. To choose your own, set ADMIN_TOKEN.");
         eprintln!();
     }
+    autorouter::server::jobs::memory_trim::spawn();
     let logs = state.logs.clone();
     let app = match startup::Application::bind(state, addr).await {
         Ok(a) => a,

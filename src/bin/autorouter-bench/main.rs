@@ -155,8 +155,7 @@ async fn main() {
     let key = key["key_value"].as_str().unwrap().to_string();
 
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let idle_rss = gateway.rss_bytes();
-    eprintln!("idle RSS {:.1} MB", mb(idle_rss));
+    let start_rss = gateway.rss_bytes();
 
     let chat_direct = format!("{mock}/v1/chat/completions");
     let chat_gw = format!("{gw}/v1/chat/completions");
@@ -258,6 +257,10 @@ async fn main() {
     let sqlite_writer = log_writer::sqlite(&data_dir, 200_000).await;
     let pg_writer = log_writer::postgres(&pg_url, 200_000).await;
 
+    // Idle again: the load above has filled the caches a running gateway keeps (SQLite pages,
+    // connection pools), so this is the baseline the streams are compared with.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let idle_rss = gateway.rss_bytes();
     eprintln!("memory with {held_streams} open streams");
     let held = streams::hold(&client, &chat_gw, &key, held_streams).await;
     let mut with_streams = 0;
@@ -281,6 +284,7 @@ async fn main() {
         throughput,
         streaming,
         memory: report::Memory {
+            start_mb: mb(start_rss),
             idle_mb: mb(idle_rss),
             streams: held_streams,
             with_streams_mb: mb(with_streams),

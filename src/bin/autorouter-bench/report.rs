@@ -86,6 +86,9 @@ pub struct Streaming {
 
 #[derive(Debug, Serialize)]
 pub struct Memory {
+    /// Just after start-up and set-up, before any traffic.
+    pub start_mb: f64,
+    /// Idle after the latency, throughput and log writer runs, just before the streams.
     pub idle_mb: f64,
     pub streams: usize,
     pub with_streams_mb: f64,
@@ -171,10 +174,10 @@ impl Report {
                 s.gateway_event_delay.max_ms <= 1.0,
             ),
             check(
-                "RSS idle",
+                "RSS idle (after start-up; after the load runs)",
                 "≤ 50 MB",
-                format!("{:.1} MB", m.idle_mb),
-                m.idle_mb <= 50.0,
+                format!("{:.1} MB; {:.1} MB", m.start_mb, m.idle_mb),
+                m.start_mb.max(m.idle_mb) <= 50.0,
             ),
             check(
                 "RSS with 1,000 open streams",
@@ -184,7 +187,7 @@ impl Report {
             ),
             check(
                 "RSS 30 s after the streams",
-                "within 20% of idle",
+                "within 20% of idle before the streams",
                 format!(
                     "{:.1} MB ({:+.0}%)",
                     m.after_30s_mb,
@@ -283,8 +286,8 @@ impl Report {
         }
         let mem = &self.memory;
         md.push_str(&format!(
-            "\n## Memory (gateway RSS)\n\n| Idle | {} open streams | 30 s after they end |\n|---|---|---|\n| {:.1} MB | {:.1} MB | {:.1} MB |\n",
-            mem.streams, mem.idle_mb, mem.with_streams_mb, mem.after_30s_mb
+            "\n## Memory (gateway RSS)\n\nIdle is measured twice: after start-up, and again 12 s after the load runs above, just before the streams open; the 20% check compares with the second.\n\n| After start-up | Idle before the streams | {} open streams | 30 s after they end |\n|---|---|---|---|\n| {:.1} MB | {:.1} MB | {:.1} MB | {:.1} MB |\n",
+            mem.streams, mem.start_mb, mem.idle_mb, mem.with_streams_mb, mem.after_30s_mb
         ));
         let w = &self.log_writer;
         md.push_str("\n## Log writer\n\nThe gateway's `LogWriter` (bounded queue, batches of up to 1,000 rows) fed as fast as it accepts rows:\n\n| Backend | Rows | Seconds | Rows/s | Dropped |\n|---|---|---|---|---|\n");

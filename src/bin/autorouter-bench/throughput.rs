@@ -34,6 +34,8 @@ pub fn wrk(root: &Path, url: &str, key: Option<&str>, seconds: u32) -> WrkResult
         .map(|a| {
             if a.starts_with("Authorization") {
                 "'Authorization: Bearer sk-auto-…'".to_string()
+            } else if let Ok(relative) = Path::new(a).strip_prefix(root) {
+                relative.display().to_string()
             } else {
                 a.clone()
             }

@@ -2,5 +2,6 @@
 pub mod breaker_sync;
 pub mod health_check;
 pub mod log_writer;
+pub mod memory_trim;
 pub mod retention;
 pub mod routing_refresh;
