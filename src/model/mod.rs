@@ -7,4 +7,5 @@ pub mod logs;
 pub mod page;
 pub mod session;
 pub mod settings;
+pub mod stats;
 pub mod upstreams;

@@ -191,6 +191,9 @@ pub fn router(state: AppState) -> Router {
             "/settings",
             get(rest::settings::get).put(rest::settings::update),
         )
+        .route("/stats/overview", get(rest::stats::overview))
+        .route("/stats/timeseries", get(rest::stats::timeseries))
+        .route("/stats/leaderboard", get(rest::stats::leaderboard))
         .route("/circuit-breakers", get(rest::circuit_breakers::list))
         .route(
             "/circuit-breakers/{upstream_id}",

@@ -11,6 +11,7 @@ pub mod breaker_states;
 pub mod keys;
 pub mod log_stats;
 pub mod request_logs;
+pub mod request_stats;
 pub mod settings;
 pub mod upstream_health;
 pub mod upstreams;

@@ -114,6 +114,7 @@ pub async fn insert_batch(db: &Database, records: &[LogRecord]) -> Result<(), sq
         }
         q.execute(&mut *tx).await?;
     }
+    super::request_stats::add_batch(&mut tx, records).await?;
     // Last use per key, once per batch rather than once per request.
     let mut last_used: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
     for r in records {

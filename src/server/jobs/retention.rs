@@ -11,6 +11,7 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 pub async fn run_once(state: &AppState) -> Result<u64, sqlx::Error> {
     let cutoff = state.clock.now_ms() - i64::from(state.config.log_retention_days) * DAY_MS;
     let deleted = purge_older_than(&state.db, cutoff).await?;
+    crate::server::db::request_stats::delete_before(&state.db.pool, cutoff).await?;
     if deleted > 0 {
         tracing::info!(
             deleted,

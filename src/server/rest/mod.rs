@@ -9,5 +9,6 @@ pub mod openapi;
 pub mod query;
 pub mod session;
 pub mod settings;
+pub mod stats;
 pub mod upstream_health;
 pub mod upstreams;

@@ -4,6 +4,7 @@ pub mod health;
 pub mod keys;
 pub mod logs;
 pub mod settings;
+pub mod stats;
 pub mod upstreams;
 pub mod validate;
 

@@ -1,0 +1,287 @@
+//! Dashboard statistics (overview, time series, leaderboards) over a range, read from the
+//! hourly rollup rather than the request log, so each answer reads hundreds of rows, not millions.
+use std::collections::{BTreeMap, HashMap};
+
+use super::{db_error, validate};
+use crate::model::stats::{
+    LeaderRow, Leaderboard, Overview, Series, StatsQuery, Timeseries, RANGES,
+};
+use crate::server::db::request_stats::{self, Counters, Dimension, Slot, HOUR_MS};
+use crate::server::db::{keys as key_repo, upstreams as upstream_repo};
+use crate::server::error::ApiError;
+use crate::server::state::AppState;
+use crate::server::timefmt::to_rfc3339;
+
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// The range resolved against a clock: where it starts and how it is bucketed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    pub range: &'static str,
+    pub start_ms: i64,
+    pub step_ms: i64,
+    pub buckets: usize,
+}
+
+impl Window {
+    pub fn resolve(
+        range: Option<&str>,
+        tz_offset_minutes: Option<i32>,
+        now_ms: i64,
+    ) -> Result<Window, ApiError> {
+        let range = match range.map(str::trim).unwrap_or("today") {
+            "today" => "today",
+            "7d" => "7d",
+            "30d" => "30d",
+            _ => {
+                return Err(validate::invalid(
+                    "range",
+                    format!("must be one of {}", RANGES.join(", ")),
+                ))
+            }
+        };
+        let offset = i64::from(validate::in_range(
+            "tz_offset_minutes",
+            tz_offset_minutes.unwrap_or(0),
+            -720..=840,
+        )?) * 60_000;
+        let local_midnight = (now_ms + offset).div_euclid(DAY_MS) * DAY_MS;
+        let days_back = match range {
+            "today" => 0,
+            "7d" => 6,
+            _ => 29,
+        };
+        let start_ms = local_midnight - days_back * DAY_MS - offset;
+        let step_ms = if range == "today" { HOUR_MS } else { DAY_MS };
+        let buckets = ((now_ms - start_ms).div_euclid(step_ms) + 1).max(1) as usize;
+        Ok(Window {
+            range,
+            start_ms,
+            step_ms,
+            buckets,
+        })
+    }
+
+    /// The bucket an hourly row belongs to, if it is inside the window.
+    fn bucket(&self, hour_start: i64) -> Option<usize> {
+        let i = (hour_start - self.start_ms).div_euclid(self.step_ms);
+        (0..self.buckets as i64).contains(&i).then_some(i as usize)
+    }
+}
+
+/// The window's rows of one dimension (each request appears once per dimension).
+async fn rows(
+    state: &AppState,
+    w: &Window,
+    dimension: Dimension,
+) -> Result<Vec<(Slot, Counters)>, ApiError> {
+    // Whole hours: a zone with a half-hour offset counts the hour its day starts in.
+    let from = w.start_ms.div_euclid(HOUR_MS) * HOUR_MS;
+    request_stats::since(&state.db.pool, from, dimension)
+        .await
+        .map_err(db_error)
+}
+
+fn window_of(state: &AppState, q: &StatsQuery) -> Result<Window, ApiError> {
+    Window::resolve(
+        q.range.as_deref(),
+        q.tz_offset_minutes,
+        state.clock.now_ms(),
+    )
+}
+
+fn avg(sum: i64, count: i64) -> Option<f64> {
+    (count > 0).then(|| sum as f64 / count as f64)
+}
+
+pub async fn overview(state: &AppState, q: &StatsQuery) -> Result<Overview, ApiError> {
+    let w = window_of(state, q)?;
+    let mut total = Counters::default();
+    for (_, c) in rows(state, &w, Dimension::Upstream).await? {
+        total.merge(&c);
+    }
+    Ok(Overview {
+        range: w.range.into(),
+        start: to_rfc3339(w.start_ms),
+        requests: total.requests.max(0) as u64,
+        success_rate_percent: (total.requests > 0)
+            .then(|| total.successes as f64 * 100.0 / total.requests as f64),
+        avg_duration_ms: avg(total.duration_ms_sum, total.duration_count),
+        p95_duration_ms: total.latency_quantile_ms(0.95),
+        avg_ttft_ms: avg(total.ttft_ms_sum, total.ttft_count),
+        prompt_tokens: total.prompt_tokens.max(0) as u64,
+        completion_tokens: total.completion_tokens.max(0) as u64,
+        total_tokens: total.total_tokens.max(0) as u64,
+    })
+}
+
+async fn upstream_names(state: &AppState) -> Result<HashMap<String, String>, ApiError> {
+    Ok(upstream_repo::list_all(&state.db.pool)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .map(|u| (u.id, u.name))
+        .collect())
+}
+
+/// A deleted record keeps its id as its name; "none" is an empty id.
+fn named(id: &str, names: &HashMap<String, String>) -> (Option<String>, String) {
+    if id.is_empty() {
+        (None, String::new())
+    } else {
+        (
+            Some(id.to_string()),
+            names.get(id).cloned().unwrap_or_else(|| id.to_string()),
+        )
+    }
+}
+
+pub async fn timeseries(state: &AppState, q: &StatsQuery) -> Result<Timeseries, ApiError> {
+    let w = window_of(state, q)?;
+    let names = upstream_names(state).await?;
+    let mut by_upstream: BTreeMap<String, (Vec<u64>, Vec<u64>)> = BTreeMap::new();
+    for (slot, c) in rows(state, &w, Dimension::Upstream).await? {
+        let Some(i) = w.bucket(slot.hour_start) else {
+            continue;
+        };
+        let (requests, tokens) = by_upstream
+            .entry(slot.value)
+            .or_insert_with(|| (vec![0; w.buckets], vec![0; w.buckets]));
+        requests[i] += c.requests.max(0) as u64;
+        tokens[i] += c.total_tokens.max(0) as u64;
+    }
+    let mut series: Vec<Series> = by_upstream
+        .into_iter()
+        .map(|(id, (requests, tokens))| {
+            let (upstream_id, upstream_name) = named(&id, &names);
+            Series {
+                upstream_id,
+                upstream_name,
+                requests,
+                tokens,
+            }
+        })
+        .collect();
+    // Busiest first; requests that never reached an upstream last.
+    series.sort_by(|a, b| {
+        a.upstream_id
+            .is_none()
+            .cmp(&b.upstream_id.is_none())
+            .then_with(|| {
+                b.requests
+                    .iter()
+                    .sum::<u64>()
+                    .cmp(&a.requests.iter().sum::<u64>())
+            })
+            .then_with(|| a.upstream_name.cmp(&b.upstream_name))
+    });
+    Ok(Timeseries {
+        range: w.range.into(),
+        granularity: if w.step_ms == HOUR_MS { "hour" } else { "day" }.into(),
+        buckets: (0..w.buckets)
+            .map(|i| to_rfc3339(w.start_ms + i as i64 * w.step_ms))
+            .collect(),
+        series,
+    })
+}
+
+fn top(
+    totals: HashMap<String, (u64, u64)>,
+    limit: usize,
+    name: impl Fn(&str) -> (Option<String>, String),
+) -> Vec<LeaderRow> {
+    let mut rows: Vec<LeaderRow> = totals
+        .into_iter()
+        .map(|(id, (requests, tokens))| {
+            let (id, name) = name(&id);
+            LeaderRow {
+                id,
+                name,
+                requests,
+                tokens,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.requests
+            .cmp(&a.requests)
+            .then(b.tokens.cmp(&a.tokens))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    rows.truncate(limit);
+    rows
+}
+
+pub async fn leaderboard(state: &AppState, q: &StatsQuery) -> Result<Leaderboard, ApiError> {
+    let w = window_of(state, q)?;
+    let limit = validate::in_range("limit", q.limit.unwrap_or(5), 1..=50)? as usize;
+    // Whole hours, as in `rows`; the database sums, so only one row per value comes back.
+    let from = w.start_ms.div_euclid(HOUR_MS) * HOUR_MS;
+    let mut totals: [HashMap<String, (u64, u64)>; 3] = Default::default();
+    for (slot_totals, dimension) in totals.iter_mut().zip(Dimension::ALL) {
+        for (value, requests, tokens) in
+            request_stats::totals_by_value(&state.db.pool, from, dimension)
+                .await
+                .map_err(db_error)?
+        {
+            slot_totals.insert(value, (requests.max(0) as u64, tokens.max(0) as u64));
+        }
+    }
+    let [keys, upstreams, models] = totals;
+    let key_names: HashMap<String, String> = key_repo::list_all(&state.db.pool)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .map(|k| (k.id, k.name))
+        .collect();
+    let upstream_names = upstream_names(state).await?;
+    Ok(Leaderboard {
+        range: w.range.into(),
+        keys: top(keys, limit, |id| named(id, &key_names)),
+        upstreams: top(upstreams, limit, |id| named(id, &upstream_names)),
+        models: top(models, limit, |m| {
+            if m.is_empty() {
+                (None, String::new())
+            } else {
+                (Some(m.to_string()), m.to_string())
+            }
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // 2030-01-31T10:30:00Z
+    const NOW: i64 = 1_896_085_800_000;
+
+    #[test]
+    fn today_is_hourly_from_local_midnight() {
+        let w = Window::resolve(Some("today"), None, NOW).unwrap();
+        assert_eq!(to_rfc3339(w.start_ms), "2030-01-31T00:00:00Z");
+        assert_eq!((w.step_ms, w.buckets), (HOUR_MS, 11));
+        // UTC+8: local midnight is 16:00 UTC the day before.
+        let w = Window::resolve(Some("today"), Some(480), NOW).unwrap();
+        assert_eq!(to_rfc3339(w.start_ms), "2030-01-30T16:00:00Z");
+        assert_eq!(w.buckets, 19);
+        assert_eq!(w.bucket(w.start_ms), Some(0));
+        assert_eq!(w.bucket(w.start_ms - HOUR_MS), None);
+    }
+
+    #[test]
+    fn seven_and_thirty_days_are_daily_and_include_today() {
+        let w = Window::resolve(Some("7d"), None, NOW).unwrap();
+        assert_eq!(to_rfc3339(w.start_ms), "2030-01-25T00:00:00Z");
+        assert_eq!((w.step_ms, w.buckets), (DAY_MS, 7));
+        assert_eq!(w.bucket(NOW.div_euclid(HOUR_MS) * HOUR_MS), Some(6));
+        let w = Window::resolve(Some("30d"), None, NOW).unwrap();
+        assert_eq!(w.buckets, 30);
+    }
+
+    #[test]
+    fn bad_ranges_and_offsets_are_refused() {
+        assert!(Window::resolve(Some("week"), None, NOW).is_err());
+        assert!(Window::resolve(Some("7d"), Some(900), NOW).is_err());
+    }
+}
