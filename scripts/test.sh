@@ -55,6 +55,7 @@ E2E_BASE_URL="http://127.0.0.1:${E2E_PORT:-3017}" \
 ADMIN_TOKEN=${E2E_ADMIN_TOKEN:-e2e-admin-token-0123456789} \
 E2E_ADMIN_TOKEN=${E2E_ADMIN_TOKEN:-e2e-admin-token-0123456789} \
 DATA_DIR="$e2e_data" \
+ALLOW_PRIVATE_UPSTREAMS=true \
 DATABASE_URL="sqlite://$e2e_data/e2e.db" \
   cargo leptos end-to-end
 

@@ -1,2 +1,3 @@
 //! Server functions: the UI's admin calls, served under `/api/ui/*` and guarded like `/api/admin/*`.
 pub mod session;
+pub mod stats;

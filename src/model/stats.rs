@@ -65,3 +65,11 @@ pub struct Leaderboard {
     pub upstreams: Vec<LeaderRow>,
     pub models: Vec<LeaderRow>,
 }
+
+/// Everything the dashboard page shows, in one call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dashboard {
+    pub overview: Overview,
+    pub timeseries: Timeseries,
+    pub leaderboard: Leaderboard,
+}

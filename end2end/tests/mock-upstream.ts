@@ -1,0 +1,36 @@
+import http from "node:http";
+import { AddressInfo } from "node:net";
+
+/** A minimal OpenAI-compatible upstream on 127.0.0.1 for browser tests: JSON chat completions. */
+export async function startMock(): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      res.setHeader("content-type", "application/json");
+      if (req.method === "GET" && req.url === "/v1/models") {
+        res.end(JSON.stringify({ object: "list", data: [{ id: "e2e-model", object: "model", created: 0, owned_by: "e2e" }] }));
+      } else if (req.method === "POST" && req.url === "/v1/chat/completions") {
+        res.end(
+          JSON.stringify({
+            id: "chatcmpl-e2e",
+            object: "chat.completion",
+            created: 0,
+            model: "e2e-model",
+            choices: [{ index: 0, message: { role: "assistant", content: "hello" }, finish_reason: "stop" }],
+            usage: { prompt_tokens: 7, completion_tokens: 5, total_tokens: 12 },
+          }),
+        );
+      } else {
+        res.statusCode = 404;
+        res.end(JSON.stringify({ error: { message: "not found", type: "invalid_request_error" } }));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
