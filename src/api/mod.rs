@@ -1,3 +1,4 @@
 //! Server functions: the UI's admin calls, served under `/api/ui/*` and guarded like `/api/admin/*`.
+pub mod breakers;
 pub mod session;
 pub mod stats;
