@@ -498,9 +498,10 @@ async fn retention_deletes_only_old_rows(app: &TestApp) {
 /// the failovers, the dead one's breaker opens, and once restarted it is back in rotation by
 /// itself.
 async fn chaos_one_dead_one_slow_then_recovery(app: &TestApp) {
-    // Checks every second: an upstream that traffic marked unhealthy is tried last, and the
-    // active check is what notices it came back.
-    put_settings(app, json!({"health_check_interval_seconds": 1})).await;
+    // Breakers alone here (active checks off): a check that marked the dead upstream down first
+    // would keep traffic away from it before its breaker could open. Checks and breakers
+    // together are covered by `health_checks_mark_an_upstream_down_and_back_up`.
+    put_settings(app, json!({"health_check_interval_seconds": 0})).await;
     let breaker = json!({"failure_threshold": 3, "success_threshold": 2, "open_duration_ms": 1000, "half_open_max_probes": 1});
     let mocks = [
         MockUpstream::start().await,
