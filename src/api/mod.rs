@@ -1,4 +1,6 @@
 //! Server functions: the UI's admin calls, served under `/api/ui/*` and guarded like `/api/admin/*`.
 pub mod breakers;
+#[cfg(feature = "ssr")]
+pub mod context;
 pub mod session;
 pub mod stats;

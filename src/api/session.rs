@@ -6,13 +6,11 @@ use crate::model::session::LoginOutcome;
 #[server(prefix = "/api/ui", endpoint = "login")]
 pub async fn login(token: String) -> Result<LoginOutcome, ServerFnError> {
     use crate::server::auth::{session, AuthError};
-    use crate::server::state::AppState;
     use axum::extract::ConnectInfo;
     use axum::http::{header, HeaderMap, HeaderValue};
     use std::net::SocketAddr;
 
-    let state =
-        use_context::<AppState>().ok_or_else(|| ServerFnError::new("server state missing"))?;
+    let state = super::context::app_state()?;
     let headers: HeaderMap = leptos_axum::extract().await?;
     let ip = leptos_axum::extract::<ConnectInfo<SocketAddr>>()
         .await

@@ -8,21 +8,19 @@ pub async fn load_dashboard(
     range: String,
     tz_offset_minutes: i32,
 ) -> Result<Dashboard, ServerFnError> {
+    use super::context::{app_state, failed};
     use crate::model::stats::StatsQuery;
     use crate::server::service::stats;
-    use crate::server::state::AppState;
 
-    let state =
-        use_context::<AppState>().ok_or_else(|| ServerFnError::new("server state missing"))?;
+    let state = app_state()?;
     let q = StatsQuery {
         range: Some(range),
         tz_offset_minutes: Some(tz_offset_minutes),
         limit: Some(5),
     };
-    let fail = |e: crate::server::error::ApiError| ServerFnError::new(e.to_string());
     Ok(Dashboard {
-        overview: stats::overview(&state, &q).await.map_err(fail)?,
-        timeseries: stats::timeseries(&state, &q).await.map_err(fail)?,
-        leaderboard: stats::leaderboard(&state, &q).await.map_err(fail)?,
+        overview: stats::overview(&state, &q).await.map_err(failed)?,
+        timeseries: stats::timeseries(&state, &q).await.map_err(failed)?,
+        leaderboard: stats::leaderboard(&state, &q).await.map_err(failed)?,
     })
 }

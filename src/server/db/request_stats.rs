@@ -137,8 +137,9 @@ pub struct Slot {
     pub value: String,
 }
 
-fn hour_of(created_at: i64) -> i64 {
-    created_at.div_euclid(HOUR_MS) * HOUR_MS
+/// The start of the UTC hour holding `ms`.
+pub fn hour_of(ms: i64) -> i64 {
+    ms.div_euclid(HOUR_MS) * HOUR_MS
 }
 
 const COUNTER_COLUMNS: [&str; 9] = [
@@ -295,7 +296,7 @@ pub async fn totals_by_value(
 /// Retention: hourly rows before `cutoff_ms` go with the logs they summarised.
 pub async fn delete_before(pool: &AnyPool, cutoff_ms: i64) -> Result<u64, sqlx::Error> {
     let done = sqlx::query("DELETE FROM request_stats_hourly WHERE hour_start < $1")
-        .bind(cutoff_ms.div_euclid(HOUR_MS) * HOUR_MS)
+        .bind(hour_of(cutoff_ms))
         .execute(pool)
         .await?;
     Ok(done.rows_affected())

@@ -5,7 +5,7 @@ use crate::model::breakers::BreakerView;
 use crate::server::db::upstreams::{self as upstream_repo, UpstreamRow};
 use crate::server::error::ApiError;
 use crate::server::proxy::breaker::Breaker;
-use crate::server::service::upstreams::breaker_config;
+use crate::server::service::upstreams::{breaker_config, load};
 use crate::server::state::AppState;
 use crate::server::timefmt::to_rfc3339;
 
@@ -26,13 +26,6 @@ fn view(state: &AppState, row: &UpstreamRow, breaker: Option<Breaker>) -> Breake
         updated_at: Some(to_rfc3339(b.updated_at_ms)),
         config,
     }
-}
-
-async fn load(state: &AppState, id: &str) -> Result<UpstreamRow, ApiError> {
-    upstream_repo::get(&state.db.pool, id)
-        .await
-        .map_err(db_error)?
-        .ok_or_else(|| ApiError::NotFound(format!("no upstream with id {id}")))
 }
 
 pub async fn list(state: &AppState) -> Result<Vec<BreakerView>, ApiError> {

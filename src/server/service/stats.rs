@@ -6,7 +6,7 @@ use super::{db_error, validate};
 use crate::model::stats::{
     LeaderRow, Leaderboard, Overview, Series, StatsQuery, Timeseries, RANGES,
 };
-use crate::server::db::request_stats::{self, Counters, Dimension, Slot, HOUR_MS};
+use crate::server::db::request_stats::{self, hour_of, Counters, Dimension, Slot, HOUR_MS};
 use crate::server::db::{keys as key_repo, upstreams as upstream_repo};
 use crate::server::error::ApiError;
 use crate::server::state::AppState;
@@ -62,6 +62,12 @@ impl Window {
         })
     }
 
+    /// The first hourly row the window reads. Rows are whole UTC hours, so a zone with a
+    /// half-hour offset counts the hour its day starts in.
+    fn first_hour(&self) -> i64 {
+        hour_of(self.start_ms)
+    }
+
     /// The bucket an hourly row belongs to, if it is inside the window.
     fn bucket(&self, hour_start: i64) -> Option<usize> {
         let i = (hour_start - self.start_ms).div_euclid(self.step_ms);
@@ -75,9 +81,7 @@ async fn rows(
     w: &Window,
     dimension: Dimension,
 ) -> Result<Vec<(Slot, Counters)>, ApiError> {
-    // Whole hours: a zone with a half-hour offset counts the hour its day starts in.
-    let from = w.start_ms.div_euclid(HOUR_MS) * HOUR_MS;
-    request_stats::since(&state.db.pool, from, dimension)
+    request_stats::since(&state.db.pool, w.first_hour(), dimension)
         .await
         .map_err(db_error)
 }
@@ -215,8 +219,8 @@ fn top(
 pub async fn leaderboard(state: &AppState, q: &StatsQuery) -> Result<Leaderboard, ApiError> {
     let w = window_of(state, q)?;
     let limit = validate::in_range("limit", q.limit.unwrap_or(5), 1..=50)? as usize;
-    // Whole hours, as in `rows`; the database sums, so only one row per value comes back.
-    let from = w.start_ms.div_euclid(HOUR_MS) * HOUR_MS;
+    // The database sums, so only one row per value comes back.
+    let from = w.first_hour();
     let mut totals: [HashMap<String, (u64, u64)>; 3] = Default::default();
     for (slot_totals, dimension) in totals.iter_mut().zip(Dimension::ALL) {
         for (value, requests, tokens) in
@@ -274,7 +278,7 @@ mod tests {
         let w = Window::resolve(Some("7d"), None, NOW).unwrap();
         assert_eq!(to_rfc3339(w.start_ms), "2030-01-25T00:00:00Z");
         assert_eq!((w.step_ms, w.buckets), (DAY_MS, 7));
-        assert_eq!(w.bucket(NOW.div_euclid(HOUR_MS) * HOUR_MS), Some(6));
+        assert_eq!(w.bucket(hour_of(NOW)), Some(6));
         let w = Window::resolve(Some("30d"), None, NOW).unwrap();
         assert_eq!(w.buckets, 30);
     }

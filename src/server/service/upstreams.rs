@@ -204,7 +204,8 @@ pub async fn list(state: &AppState, page: PageRequest) -> Result<Page<UpstreamVi
     ))
 }
 
-async fn load(state: &AppState, id: &str) -> Result<UpstreamRow, ApiError> {
+/// The upstream with this id, or a 404.
+pub(crate) async fn load(state: &AppState, id: &str) -> Result<UpstreamRow, ApiError> {
     repo::get(&state.db.pool, id)
         .await
         .map_err(db_error)?
