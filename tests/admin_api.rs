@@ -85,7 +85,7 @@ async fn upstreams_crud_and_validation(app: &TestApp) {
     assert_eq!(list["total_pages"], 1);
     assert_eq!(list["items"][0]["id"], id.as_str());
 
-    let (status, _) = send(
+    let (status, err) = send(
         app,
         reqwest::Method::POST,
         "/api/admin/upstreams",
@@ -93,6 +93,9 @@ async fn upstreams_crud_and_validation(app: &TestApp) {
     )
     .await;
     assert_eq!(status, 409, "duplicate names conflict");
+    assert_eq!(error_type(&err), "conflict");
+    assert_eq!(err["error"]["param"], "name");
+    assert_eq!(err["error"]["code"], "taken");
 
     let (status, updated) = send(
         app,
@@ -111,46 +114,56 @@ async fn upstreams_crud_and_validation(app: &TestApp) {
         "absent api_key keeps the stored one"
     );
 
-    for (body, field) in [
+    for (body, field, code) in [
         (
             json!({"name": "x", "provider": "azure", "base_url": "https://a.example/v1", "api_key": "k"}),
             "provider",
+            "invalid",
         ),
         (
             json!({"name": "x", "provider": "openai", "base_url": "ftp://a.example/v1", "api_key": "k"}),
             "base_url",
+            "url_scheme",
         ),
         (
             json!({"name": "x", "provider": "openai", "base_url": "http://10.0.0.8/v1", "api_key": "k"}),
             "base_url",
+            "ssrf_blocked",
         ),
         (
             json!({"name": "x", "provider": "openai", "base_url": "http://169.254.169.254/latest", "api_key": "k"}),
             "base_url",
+            "ssrf_blocked",
         ),
         (
             json!({"name": "x", "provider": "openai", "base_url": "https://a.example/v1", "api_key": ""}),
             "api_key",
+            "required",
         ),
         (
             json!({"name": "", "provider": "openai", "base_url": "https://a.example/v1", "api_key": "k"}),
             "name",
+            "required",
         ),
         (
             json!({"name": "x", "provider": "openai", "base_url": "https://a.example/v1", "api_key": "k", "weight": 0}),
             "weight",
+            "out_of_range",
         ),
         (
             json!({"name": "x", "provider": "openai", "base_url": "https://a.example/v1", "api_key": "k", "weight": 101}),
             "weight",
+            "out_of_range",
         ),
         (
             json!({"name": "x", "provider": "openai", "base_url": "https://a.example/v1", "api_key": "k", "model_redirects": {"a": "b", "b": "a"}}),
             "model_redirects",
+            "redirect_cycle",
         ),
         (
             json!({"name": "x", "provider": "openai", "base_url": "https://a.example/v1", "api_key": "k", "circuit_breaker": {"failure_threshold": 0}}),
             "circuit_breaker.failure_threshold",
+            "out_of_range",
         ),
     ] {
         let (status, err) = send(
@@ -163,6 +176,8 @@ async fn upstreams_crud_and_validation(app: &TestApp) {
         assert_eq!(status, 400, "{body}: {err}");
         assert_eq!(error_type(&err), "invalid_request");
         assert!(error_message(&err).starts_with(field), "{field}: {err}");
+        assert_eq!(err["error"]["param"], field, "{err}");
+        assert_eq!(err["error"]["code"], code, "{err}");
     }
     let (_, err) = send(
         app,

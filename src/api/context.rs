@@ -2,6 +2,7 @@
 //! into the server-function error the page shows (the same message the REST API gives).
 use leptos::prelude::*;
 
+use crate::model::errors::UiError;
 use crate::server::error::ApiError;
 use crate::server::state::AppState;
 
@@ -11,4 +12,9 @@ pub fn app_state() -> Result<AppState, ServerFnError> {
 
 pub fn failed(e: ApiError) -> ServerFnError {
     ServerFnError::new(e.to_string())
+}
+
+/// The app state, for server functions that answer with a `UiError`.
+pub fn state() -> Result<AppState, UiError> {
+    use_context::<AppState>().ok_or_else(|| UiError::new("internal_error", "server state missing"))
 }

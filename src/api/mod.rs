@@ -2,5 +2,8 @@
 pub mod breakers;
 #[cfg(feature = "ssr")]
 pub mod context;
+pub mod keys;
+pub mod logs;
 pub mod session;
 pub mod stats;
+pub mod upstreams;

@@ -4,7 +4,10 @@ use leptos_router::components::{Outlet, A};
 use leptos_router::hooks::use_params_map;
 
 use crate::app::components::{
-    language_switcher::LanguageSwitcher, logout_button::LogoutButton, theme_toggle::ThemeToggle,
+    language_switcher::LanguageSwitcher,
+    logout_button::LogoutButton,
+    theme_toggle::ThemeToggle,
+    toasts::{provide_toasts, ToastRegion},
 };
 use crate::app::pages::not_found::NotFound;
 use crate::i18n::*;
@@ -52,6 +55,7 @@ pub fn LocaleLayout() -> impl IntoView {
 #[component]
 pub fn DashboardLayout() -> impl IntoView {
     let i18n = use_i18n();
+    let toasts = provide_toasts();
     let code = use_locale_code();
     let href = move |page: &'static str| {
         let code = code.get();
@@ -86,6 +90,7 @@ pub fn DashboardLayout() -> impl IntoView {
                 <main class="content">
                     <Outlet />
                 </main>
+                <ToastRegion toasts=toasts />
             </div>
         </div>
     }

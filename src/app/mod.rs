@@ -2,6 +2,7 @@
 pub mod components;
 pub mod layout;
 pub mod pages;
+pub mod time;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

@@ -83,3 +83,12 @@ pub mod double_option {
         Option::<T>::deserialize(d).map(Some)
     }
 }
+
+/// What the keys page shows: one page of keys, the upstreams a key may be given, and whether
+/// the server allows revealing a key again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeysScreen {
+    pub page: super::page::Page<ApiKeyView>,
+    pub upstreams: Vec<super::named::Named>,
+    pub reveal_allowed: bool,
+}

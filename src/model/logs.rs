@@ -42,3 +42,11 @@ pub struct LogQuery {
     pub start_time: Option<String>,
     pub end_time: Option<String>,
 }
+
+/// What the logs page shows: one page of rows, and the keys and upstreams to name and filter by.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogsScreen {
+    pub page: super::page::Page<RequestLogView>,
+    pub keys: Vec<super::named::Named>,
+    pub upstreams: Vec<super::named::Named>,
+}

@@ -1,9 +1,11 @@
 //! Types shared by the browser and the server.
 pub mod breakers;
+pub mod errors;
 pub mod health;
 pub mod keys;
 pub mod locale;
 pub mod logs;
+pub mod named;
 pub mod page;
 pub mod session;
 pub mod settings;

@@ -140,3 +140,13 @@ mod tests {
         assert_eq!(mask_secret("short"), "***");
     }
 }
+
+/// What the upstreams page shows: one page of upstreams with their health and breakers, and the
+/// gateway's balancing settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpstreamsScreen {
+    pub page: super::page::Page<UpstreamView>,
+    pub health: Vec<super::health::UpstreamHealthView>,
+    pub breakers: Vec<super::breakers::BreakerView>,
+    pub settings: super::settings::GatewaySettings,
+}

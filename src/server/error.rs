@@ -5,6 +5,7 @@ use axum::Json;
 use serde_json::json;
 
 use super::auth::AuthError;
+use crate::model::errors::{FieldProblem, UiError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -20,6 +21,12 @@ pub enum ApiError {
     Invalid(String),
     #[error("{0}")]
     Conflict(String),
+    /// A field's value is wrong (400), or taken by another record (409, reason `taken`).
+    #[error("{}: {detail}", .problem.field)]
+    Field {
+        problem: FieldProblem,
+        detail: String,
+    },
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("method not allowed on this path")]
@@ -39,8 +46,31 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Field { problem, .. } if problem.reason == "taken" => {
+                (StatusCode::CONFLICT, "conflict")
+            }
+            ApiError::Field { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        }
+    }
+}
+
+/// The same error for a server function: the REST type and message, and the field problem.
+impl From<ApiError> for UiError {
+    fn from(e: ApiError) -> Self {
+        let (_, kind) = e.status_and_type();
+        if let ApiError::Internal(source) = &e {
+            tracing::error!(error = %source, "internal error");
+        }
+        let field = match &e {
+            ApiError::Field { problem, .. } => Some(problem.clone()),
+            _ => None,
+        };
+        UiError {
+            kind: kind.into(),
+            message: e.to_string(),
+            field,
         }
     }
 }
@@ -61,11 +91,13 @@ impl IntoResponse for ApiError {
             // The source may name internals; it goes to the log, never to the client.
             tracing::error!(error = %source, "internal error");
         }
-        let mut response = (
-            status,
-            Json(json!({ "error": { "message": self.to_string(), "type": kind } })),
-        )
-            .into_response();
+        let mut body = json!({ "message": self.to_string(), "type": kind });
+        if let ApiError::Field { problem, .. } = &self {
+            // As OpenAI's errors name them: the offending parameter and a stable code.
+            body["param"] = json!(problem.field);
+            body["code"] = json!(problem.reason);
+        }
+        let mut response = (status, Json(json!({ "error": body }))).into_response();
         if let ApiError::Throttled(secs) = self {
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, v);

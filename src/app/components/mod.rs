@@ -1,6 +1,11 @@
 //! Reusable widgets.
 pub mod bar_chart;
+pub mod confirm;
+pub mod error_text;
 pub mod language_switcher;
 pub mod logout_button;
+pub mod modal;
 pub mod page_header;
+pub mod pager;
 pub mod theme_toggle;
+pub mod toasts;

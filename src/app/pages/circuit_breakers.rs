@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use crate::api::breakers::{list_breakers, ForceBreaker};
 use crate::app::components::page_header::PageHeader;
+use crate::app::components::toasts::use_toasts;
 use crate::i18n::*;
 use crate::model::breakers::BreakerView;
 use crate::model::health::UpstreamHealthView;
@@ -83,31 +84,24 @@ pub fn CircuitBreakersPage() -> impl IntoView {
     let i18n = use_i18n();
     let force = ServerAction::<ForceBreaker>::new();
     let data = Resource::new(move || force.version().get(), |_| list_breakers());
-    let toast = move || {
-        force.value().get().map(|r| match r {
-            Ok(b) => (
-                true,
-                t_string!(
-                    i18n,
-                    pages.circuit_breakers.done,
-                    name = b.upstream_name.clone()
-                )
-                .to_string(),
-            ),
-            Err(_) => (
-                false,
-                t_string!(i18n, pages.circuit_breakers.failed).to_string(),
-            ),
-        })
-    };
+    let toasts = use_toasts();
+    Effect::new(move |_| match force.value().get() {
+        Some(Ok(b)) => toasts.success(
+            t_string!(
+                i18n,
+                pages.circuit_breakers.done,
+                name = b.upstream_name.clone()
+            )
+            .to_string(),
+        ),
+        Some(Err(_)) => toasts.error(t_string!(i18n, pages.circuit_breakers.failed).to_string()),
+        None => {}
+    });
     view! {
         <PageHeader
             title=Signal::derive(move || t_string!(i18n, pages.circuit_breakers.title).to_string())
             subtitle=Signal::derive(move || t_string!(i18n, pages.circuit_breakers.subtitle).to_string())
         />
-        {move || toast().map(|(ok, msg)| view! {
-            <div class=if ok { "toast" } else { "toast form-error" } role="status" data-testid="toast">{msg}</div>
-        })}
         <Transition fallback=move || view! { <div class="card muted">{t!(i18n, pages.dashboard.loading)}</div> }>
             {move || data.get().map(|result| match result {
                 Ok((breakers, _)) if breakers.is_empty() => view! {

@@ -6,56 +6,11 @@ use leptos::prelude::*;
 use crate::api::stats::load_dashboard;
 use crate::app::components::bar_chart::{BarChart, ChartSeries};
 use crate::app::components::page_header::PageHeader;
+use crate::app::time::{browser_tz_offset_minutes, bucket_label};
 use crate::i18n::*;
 use crate::model::stats::{Dashboard, LeaderRow, RANGES};
 
 const REFRESH: Duration = Duration::from_secs(30);
-
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// `(month, day)` of a day number since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (m, d)
-}
-
-/// A bucket's label in the viewer's time: `HH:00` for hours, `MM-DD` for days.
-pub fn bucket_label(rfc3339_utc: &str, tz_offset_minutes: i32, hourly: bool) -> String {
-    let num = |a: usize, b: usize| {
-        rfc3339_utc
-            .get(a..b)
-            .and_then(|s| s.parse::<i64>().ok())
-            .unwrap_or(0)
-    };
-    let days = days_from_civil(num(0, 4), num(5, 7), num(8, 10));
-    let minutes = days * 1_440 + num(11, 13) * 60 + num(14, 16) + i64::from(tz_offset_minutes);
-    if hourly {
-        format!("{:02}:00", minutes.rem_euclid(1_440) / 60)
-    } else {
-        let (m, d) = civil_from_days(minutes.div_euclid(1_440));
-        format!("{m:02}-{d:02}")
-    }
-}
-
-fn browser_tz_offset_minutes() -> i32 {
-    // getTimezoneOffset is minutes *behind* UTC (UTC+8 gives -480).
-    -(web_sys::js_sys::Date::new_0().get_timezone_offset() as i32)
-}
 
 fn fmt_ms(v: Option<f64>) -> String {
     v.map_or_else(|| "—".into(), |v| format!("{v:.0} ms"))
@@ -204,19 +159,5 @@ pub fn DashboardPage() -> impl IntoView {
                 }.into_any(),
             })}
         </Transition>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn labels_follow_the_viewers_zone() {
-        assert_eq!(bucket_label("2030-01-31T16:00:00Z", 0, true), "16:00");
-        assert_eq!(bucket_label("2030-01-31T16:00:00Z", 480, true), "00:00");
-        assert_eq!(bucket_label("2030-01-31T16:00:00Z", 480, false), "02-01");
-        assert_eq!(bucket_label("2030-03-01T00:00:00Z", -60, false), "02-28");
-        assert_eq!(bucket_label("2028-03-01T00:00:00Z", -60, false), "02-29");
     }
 }

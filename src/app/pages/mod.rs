@@ -5,5 +5,4 @@ pub mod keys;
 pub mod login;
 pub mod logs;
 pub mod not_found;
-pub mod placeholder;
 pub mod upstreams;

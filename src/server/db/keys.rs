@@ -208,6 +208,13 @@ pub async fn upstream_ids_for(
     Ok(out)
 }
 
+/// Every key's id and name, by name (the logs page names keys and filters by them).
+pub async fn names(pool: &AnyPool) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, name FROM api_keys ORDER BY name, id")
+        .fetch_all(pool)
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::like_pattern;

@@ -130,3 +130,10 @@ pub async fn existing_ids(pool: &AnyPool, ids: &[String]) -> Result<Vec<String>,
     }
     q.fetch_all(pool).await
 }
+
+/// Every upstream's id and name, by name.
+pub async fn names(pool: &AnyPool) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, name FROM upstreams ORDER BY name, id")
+        .fetch_all(pool)
+        .await
+}

@@ -136,6 +136,17 @@ pub enum RedirectError {
     SelfLoop(String),
 }
 
+impl RedirectError {
+    /// A stable code for the UI's message, and the value it names.
+    pub fn reason(&self) -> (&'static str, Option<String>) {
+        match self {
+            RedirectError::Cycle(path) => ("redirect_cycle", Some(path.join(" → "))),
+            RedirectError::Empty => ("required", None),
+            RedirectError::SelfLoop(name) => ("redirect_self", Some(name.clone())),
+        }
+    }
+}
+
 /// Checks a requested -> sent redirect map before it is stored.
 ///
 /// Reports the first problem in key order, so the same map always yields the same error. A cycle

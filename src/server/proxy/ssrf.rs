@@ -26,6 +26,19 @@ pub enum SsrfError {
     Resolve { host: String, message: String },
 }
 
+impl SsrfError {
+    /// A stable code for the UI's message, and the value it names.
+    pub fn reason(&self) -> (&'static str, Option<String>) {
+        match self {
+            SsrfError::InvalidUrl(_) | SsrfError::MissingHost => ("url_invalid", None),
+            SsrfError::Scheme(s) => ("url_scheme", Some(s.clone())),
+            SsrfError::Credentials => ("url_credentials", None),
+            SsrfError::Blocked { addr, .. } => ("ssrf_blocked", Some(addr.to_string())),
+            SsrfError::Resolve { host, .. } => ("url_resolve", Some(host.clone())),
+        }
+    }
+}
+
 /// Names the host only when it adds information, i.e. when it was a DNS name
 /// rather than the address itself.
 fn origin(host: &str, addr: &IpAddr) -> String {

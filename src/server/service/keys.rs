@@ -4,6 +4,7 @@ use base64::Engine;
 
 use super::{db_error, validate};
 use crate::model::keys::{ApiKeyView, CreateApiKey, CreatedApiKey, RevealedApiKey, UpdateApiKey};
+use crate::model::named::Named;
 use crate::model::page::{Page, PageRequest};
 use crate::server::crypto::random_bytes;
 use crate::server::db::keys::{self as repo, KeyRow};
@@ -55,7 +56,12 @@ fn parse_expiry(raw: Option<&str>, now: i64) -> Result<Option<i64>, ApiError> {
         Some(s) => {
             let at = parse_rfc3339(s).map_err(|e| validate::invalid("expires_at", e))?;
             if at <= now {
-                return Err(validate::invalid("expires_at", "must be in the future"));
+                return Err(validate::problem(
+                    "expires_at",
+                    "past",
+                    None,
+                    "must be in the future",
+                ));
             }
             Ok(Some(at))
         }
@@ -65,8 +71,10 @@ fn parse_expiry(raw: Option<&str>, now: i64) -> Result<Option<i64>, ApiError> {
 async fn checked_upstreams(state: &AppState, ids: &[String]) -> Result<Vec<String>, ApiError> {
     let ids = validate::id_list("upstream_ids", ids)?;
     if ids.is_empty() {
-        return Err(validate::invalid(
+        return Err(validate::problem(
             "upstream_ids",
+            "required",
+            None,
             "a key needs at least one upstream",
         ));
     }
@@ -238,6 +246,19 @@ pub async fn reveal(state: &AppState, id: &str) -> Result<RevealedApiKey, ApiErr
         id: row.id,
         key_value: key,
     })
+}
+
+/// Every key's id and name.
+pub async fn names(state: &AppState) -> Result<Vec<Named>, ApiError> {
+    let rows = repo::names(&state.db.pool).await.map_err(db_error)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name)| Named { id, name })
+        .collect())
+}
+
+pub fn reveal_allowed(state: &AppState) -> bool {
+    state.config.allow_key_reveal
 }
 
 #[cfg(test)]

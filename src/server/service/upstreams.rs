@@ -3,6 +3,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::{db_error, validate};
+use crate::model::named::Named;
 use crate::model::page::{Page, PageRequest};
 use crate::model::upstreams::{
     mask_secret, BreakerConfig, ConnectionTestResult, CreateUpstream, TestUpstreamForm,
@@ -38,8 +39,10 @@ fn parse_provider(raw: &str) -> Result<Provider, ApiError> {
 
 /// Parsed and SSRF-checked; the trailing slash is dropped so `base + "/chat/completions"` is right.
 fn checked_base_url(state: &AppState, raw: &str) -> Result<String, ApiError> {
-    let url =
-        validate_url(raw.trim(), policy(state)).map_err(|e| validate::invalid("base_url", e))?;
+    let url = validate_url(raw.trim(), policy(state)).map_err(|e| {
+        let (reason, arg) = e.reason();
+        validate::problem("base_url", reason, arg, e)
+    })?;
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
@@ -82,7 +85,10 @@ fn checked_redirects(map: &BTreeMap<String, String>) -> Result<Option<String>, A
         .iter()
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
-    validate_redirects(&map).map_err(|e| validate::invalid("model_redirects", e))?;
+    validate_redirects(&map).map_err(|e| {
+        let (reason, arg) = e.reason();
+        validate::problem("model_redirects", reason, arg, e)
+    })?;
     Ok(if map.is_empty() {
         None
     } else {
@@ -93,7 +99,12 @@ fn checked_redirects(map: &BTreeMap<String, String>) -> Result<Option<String>, A
 fn checked_api_key(raw: &str) -> Result<String, ApiError> {
     let key = raw.trim();
     if key.is_empty() {
-        return Err(validate::invalid("api_key", "must not be empty"));
+        return Err(validate::problem(
+            "api_key",
+            "required",
+            None,
+            "must not be empty",
+        ));
     }
     if key.len() > 4096 || key.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(validate::invalid(
@@ -144,8 +155,11 @@ async fn ensure_name_free(
         .await
         .map_err(db_error)?
     {
-        Some(existing) if Some(existing.id.as_str()) != except_id => Err(ApiError::Conflict(
-            format!("name: an upstream named {name:?} already exists"),
+        Some(existing) if Some(existing.id.as_str()) != except_id => Err(validate::problem(
+            "name",
+            "taken",
+            Some(name.to_string()),
+            format!("an upstream named {name:?} already exists"),
         )),
         _ => Ok(()),
     }
@@ -414,4 +428,13 @@ pub(crate) async fn probe(
             }
         }
     }
+}
+
+/// Every upstream's id and name.
+pub async fn names(state: &AppState) -> Result<Vec<Named>, ApiError> {
+    let rows = repo::names(&state.db.pool).await.map_err(db_error)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name)| Named { id, name })
+        .collect())
 }

@@ -1,23 +1,52 @@
-//! Field checks shared by the services; every message starts with the field's name.
+//! Field checks shared by the services; every message starts with the field's name, and
+//! carries a reason code the UI translates.
+use crate::model::errors::FieldProblem;
 use crate::server::error::ApiError;
 
+/// `field` is wrong for the reason `reason` (a stable code), with `arg` for the message.
+pub fn problem(
+    field: &str,
+    reason: &str,
+    arg: Option<String>,
+    why: impl std::fmt::Display,
+) -> ApiError {
+    ApiError::Field {
+        problem: FieldProblem {
+            field: field.into(),
+            reason: reason.into(),
+            arg,
+        },
+        detail: why.to_string(),
+    }
+}
+
+/// `field` is wrong in a way only the English detail explains.
 pub fn invalid(field: &str, why: impl std::fmt::Display) -> ApiError {
-    ApiError::Invalid(format!("{field}: {why}"))
+    problem(field, "invalid", None, why)
 }
 
 /// A trimmed, non-empty string of at most `max` characters.
 pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
     let v = value.trim();
     if v.is_empty() {
-        return Err(invalid(field, "must not be empty"));
+        return Err(problem(field, "required", None, "must not be empty"));
     }
     if v.chars().count() > max {
-        return Err(invalid(field, format!("must be at most {max} characters")));
+        return Err(too_long(field, max));
     }
     if v.chars().any(|c| c.is_control()) {
         return Err(invalid(field, "must not contain control characters"));
     }
     Ok(v.to_string())
+}
+
+fn too_long(field: &str, max: usize) -> ApiError {
+    problem(
+        field,
+        "too_long",
+        Some(max.to_string()),
+        format!("must be at most {max} characters"),
+    )
 }
 
 /// An optional free text: empty means none.
@@ -28,9 +57,7 @@ pub fn optional_text(
 ) -> Result<Option<String>, ApiError> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) if v.chars().count() > max => {
-            Err(invalid(field, format!("must be at most {max} characters")))
-        }
+        Some(v) if v.chars().count() > max => Err(too_long(field, max)),
         Some(v) => Ok(Some(v.to_string())),
     }
 }
@@ -43,8 +70,11 @@ pub fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
     if range.contains(&value) {
         Ok(value)
     } else {
-        Err(invalid(
+        let limits = format!("{}–{}", range.start(), range.end());
+        Err(problem(
             field,
+            "out_of_range",
+            Some(limits),
             format!("must be between {} and {}", range.start(), range.end()),
         ))
     }

@@ -1,0 +1,214 @@
+//! `/{locale}/logs`: every proxied request, filtered by status class, model, key, upstream and
+//! time, refreshed on a chosen interval; a row expands to its routing and failover history.
+mod log_row;
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+
+use crate::api::logs::list_logs;
+use crate::app::components::error_text::error_text;
+use crate::app::components::page_header::PageHeader;
+use crate::app::components::pager::Pager;
+use crate::app::time::{browser_tz_offset_minutes, now_ms, rfc3339_of_ms};
+use crate::i18n::*;
+use crate::model::logs::{LogQuery, LogsScreen};
+use log_row::LogRow;
+
+/// Time ranges offered, in hours (0: all time).
+const RANGES: &[u32] = &[0, 1, 24, 168];
+/// Auto-refresh intervals offered, in seconds (0: off).
+const REFRESH: &[u32] = &[0, 5, 15, 60];
+
+#[derive(Clone, Copy)]
+struct Filters {
+    status: RwSignal<String>,
+    model: RwSignal<String>,
+    key: RwSignal<String>,
+    upstream: RwSignal<String>,
+    hours: RwSignal<u32>,
+}
+
+impl Filters {
+    fn query(&self, page: u32) -> LogQuery {
+        let some = |s: String| Some(s).filter(|s| !s.trim().is_empty());
+        let hours = self.hours.get();
+        LogQuery {
+            page: Some(page),
+            page_size: None,
+            api_key_id: some(self.key.get()),
+            upstream_id: some(self.upstream.get()),
+            model: some(self.model.get()),
+            status: some(self.status.get()),
+            start_time: (hours > 0).then(|| rfc3339_of_ms(now_ms() - i64::from(hours) * 3_600_000)),
+            end_time: None,
+        }
+    }
+
+    fn clear(&self) {
+        for s in [self.status, self.model, self.key, self.upstream] {
+            s.set(String::new());
+        }
+        self.hours.set(0);
+    }
+}
+
+#[component]
+fn LogsTable(screen: LogsScreen, tz: i32) -> impl IntoView {
+    let i18n = use_i18n();
+    if screen.page.items.is_empty() {
+        return view! { <div class="card empty-state" data-testid="empty-state"><p>{t!(i18n, pages.logs.empty)}</p></div> }.into_any();
+    }
+    let LogsScreen {
+        page,
+        keys,
+        upstreams,
+    } = screen;
+    view! {
+        <div class="card table-wrap">
+            <table class="table" data-testid="logs-table">
+                <thead><tr>
+                    <th><span class="visually-hidden">{t!(i18n, pages.logs.details)}</span></th>
+                    <th>{t!(i18n, pages.logs.time)}</th>
+                    <th>{t!(i18n, pages.logs.key)}</th>
+                    <th>{t!(i18n, pages.logs.upstream)}</th>
+                    <th>{t!(i18n, pages.logs.model)}</th>
+                    <th>{t!(i18n, pages.logs.status)}</th>
+                    <th>{t!(i18n, pages.logs.stream)}</th>
+                    <th class="num">{t!(i18n, pages.logs.tokens)}</th>
+                    <th class="num">{t!(i18n, pages.logs.ttft)}</th>
+                    <th class="num">{t!(i18n, pages.logs.duration)}</th>
+                </tr></thead>
+                <tbody>
+                    {page.items.into_iter().map(|l| view! {
+                        <LogRow log=l keys=keys.clone() upstreams=upstreams.clone() tz=tz />
+                    }).collect::<Vec<_>>()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+pub fn LogsPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let f = Filters {
+        status: RwSignal::new(String::new()),
+        model: RwSignal::new(String::new()),
+        key: RwSignal::new(String::new()),
+        upstream: RwSignal::new(String::new()),
+        hours: RwSignal::new(0),
+    };
+    let page = RwSignal::new(1u32);
+    let refresh = RwSignal::new(0u32);
+    let tick = RwSignal::new(0u32);
+    let tz = RwSignal::new(0i32);
+    Effect::new(move |_| tz.set(browser_tz_offset_minutes()));
+    Effect::new(move |_| {
+        let secs = refresh.get();
+        if secs > 0 {
+            if let Ok(h) = set_interval_with_handle(
+                move || tick.update(|t| *t += 1),
+                Duration::from_secs(secs.into()),
+            ) {
+                on_cleanup(move || h.clear());
+            }
+        }
+    });
+    // Any filter change starts again at page 1.
+    Effect::new(move |_| {
+        let _ = (
+            f.status.get(),
+            f.model.get(),
+            f.key.get(),
+            f.upstream.get(),
+            f.hours.get(),
+        );
+        page.set(1);
+    });
+    let data = Resource::new(
+        move || (f.query(page.get()), tick.get()),
+        |(q, _)| list_logs(q),
+    );
+    let names = move || {
+        data.get_untracked()
+            .and_then(|r| r.ok())
+            .map(|s| (s.keys, s.upstreams))
+            .unwrap_or_default()
+    };
+    let range_label = move |h: u32| match h {
+        0 => t_string!(i18n, pages.logs.range_all).to_string(),
+        1 => t_string!(i18n, pages.logs.range_1h).to_string(),
+        24 => t_string!(i18n, pages.logs.range_24h).to_string(),
+        _ => t_string!(i18n, pages.logs.range_7d).to_string(),
+    };
+    view! {
+        <PageHeader
+            title=Signal::derive(move || t_string!(i18n, pages.logs.title).to_string())
+            subtitle=Signal::derive(move || t_string!(i18n, pages.logs.subtitle).to_string())
+        />
+        <div class="card filters" role="group" aria-label=move || t_string!(i18n, pages.logs.filters)>
+            <select data-testid="filter-status" aria-label=move || t_string!(i18n, pages.logs.status)
+                prop:value=move || f.status.get() on:change=move |ev| f.status.set(event_target_value(&ev))>
+                <option value="">{t!(i18n, pages.logs.status_all)}</option>
+                <option value="2xx">"2xx"</option>
+                <option value="4xx">"4xx"</option>
+                <option value="5xx">"5xx"</option>
+            </select>
+            <input type="search" data-testid="filter-model" placeholder=move || t_string!(i18n, pages.logs.model_filter)
+                aria-label=move || t_string!(i18n, pages.logs.model_filter)
+                prop:value=move || f.model.get() on:change=move |ev| f.model.set(event_target_value(&ev)) />
+            <Transition fallback=|| ()>
+                {move || {
+                    data.track();
+                    let (keys, upstreams) = names();
+                    view! {
+                        <select data-testid="filter-key" aria-label=move || t_string!(i18n, pages.logs.key)
+                            prop:value=move || f.key.get() on:change=move |ev| f.key.set(event_target_value(&ev))>
+                            <option value="">{t!(i18n, pages.logs.key_all)}</option>
+                            {keys.into_iter().map(|k| view! { <option value=k.id.clone() selected=f.key.get_untracked() == k.id>{k.name}</option> }).collect::<Vec<_>>()}
+                        </select>
+                        <select data-testid="filter-upstream" aria-label=move || t_string!(i18n, pages.logs.upstream)
+                            prop:value=move || f.upstream.get() on:change=move |ev| f.upstream.set(event_target_value(&ev))>
+                            <option value="">{t!(i18n, pages.logs.upstream_all)}</option>
+                            {upstreams.into_iter().map(|u| view! { <option value=u.id.clone() selected=f.upstream.get_untracked() == u.id>{u.name}</option> }).collect::<Vec<_>>()}
+                        </select>
+                    }
+                }}
+            </Transition>
+            <select data-testid="filter-range" aria-label=move || t_string!(i18n, pages.logs.time)
+                on:change=move |ev| f.hours.set(event_target_value(&ev).parse().unwrap_or(0))>
+                {RANGES.iter().map(|h| view! { <option value=h.to_string() selected=move || f.hours.get() == *h>{range_label(*h)}</option> }).collect::<Vec<_>>()}
+            </select>
+            <label class="inline">
+                <span>{t!(i18n, pages.logs.refresh)}</span>
+                <select data-testid="auto-refresh" on:change=move |ev| refresh.set(event_target_value(&ev).parse().unwrap_or(0))>
+                    {REFRESH.iter().map(|s| {
+                        let label = if *s == 0 { t_string!(i18n, pages.logs.refresh_off).to_string() } else { format!("{s} s") };
+                        view! { <option value=s.to_string() selected=move || refresh.get() == *s>{label}</option> }
+                    }).collect::<Vec<_>>()}
+                </select>
+            </label>
+            <button type="button" class="button ghost" data-testid="clear-filters" on:click=move |_| f.clear()>{t!(i18n, pages.logs.clear)}</button>
+        </div>
+        <Transition fallback=move || view! { <div class="card muted" data-testid="loading">{t!(i18n, common.loading)}</div> }>
+            {move || data.get().map(|result| match result {
+                Ok(screen) => {
+                    let (total_pages, total) = (screen.page.total_pages, screen.page.total);
+                    let many = total_pages > 1;
+                    view! {
+                        <LogsTable screen=screen tz=tz.get() />
+                        <Show when=move || many><Pager page=page total_pages=total_pages total=total /></Show>
+                    }.into_any()
+                }
+                Err(e) => view! {
+                    <div class="card form-error" role="alert" data-testid="load-error">
+                        <p>{t!(i18n, common.load_failed)}" "{error_text(i18n, &e)}</p>
+                        <button type="button" class="button" on:click=move |_| data.refetch()>{t!(i18n, common.retry)}</button>
+                    </div>
+                }.into_any(),
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,313 @@
+//! The create / edit form of an upstream, with inline messages for each field and a
+//! test-connection button that tries the values as typed.
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::upstreams::{create_upstream, test_upstream, update_upstream};
+use crate::app::components::error_text::{error_text, FieldError};
+use crate::i18n::*;
+use crate::model::errors::{FieldProblem, UiError};
+use crate::model::upstreams::{
+    ConnectionTestResult, CreateUpstream, TestUpstreamForm, UpdateUpstream, UpstreamView, PROVIDERS,
+};
+
+/// `requested = sent`, one per line (`->` works too); blank lines are skipped.
+pub fn parse_redirects(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (from, to) = l
+                .split_once("->")
+                .or_else(|| l.split_once('='))
+                .unwrap_or((l, ""));
+            (from.trim().to_string(), to.trim().to_string())
+        })
+        .collect()
+}
+
+pub fn format_redirects(map: &BTreeMap<String, String>) -> String {
+    map.iter()
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// A number field, or the same problem the server would report for it.
+fn number<T: std::str::FromStr>(field: &str, raw: &str, limits: &str) -> Result<T, UiError> {
+    raw.trim().parse::<T>().map_err(|_| UiError {
+        kind: "invalid_request".into(),
+        message: format!("{field}: must be a number"),
+        field: Some(FieldProblem {
+            field: field.into(),
+            reason: "out_of_range".into(),
+            arg: Some(limits.into()),
+        }),
+    })
+}
+
+/// The form's values as the create call takes them.
+#[derive(Clone, Copy)]
+struct Fields {
+    name: RwSignal<String>,
+    provider: RwSignal<String>,
+    base_url: RwSignal<String>,
+    api_key: RwSignal<String>,
+    priority: RwSignal<String>,
+    weight: RwSignal<String>,
+    timeout: RwSignal<String>,
+    models: RwSignal<String>,
+    redirects: RwSignal<String>,
+    active: RwSignal<bool>,
+}
+
+impl Fields {
+    fn new(u: Option<&UpstreamView>) -> Self {
+        Self {
+            name: RwSignal::new(u.map(|u| u.name.clone()).unwrap_or_default()),
+            provider: RwSignal::new(u.map_or_else(|| "openai".into(), |u| u.provider.clone())),
+            base_url: RwSignal::new(u.map(|u| u.base_url.clone()).unwrap_or_default()),
+            api_key: RwSignal::new(String::new()),
+            priority: RwSignal::new(u.map_or(0, |u| u.priority).to_string()),
+            weight: RwSignal::new(u.map_or(1, |u| u.weight).to_string()),
+            timeout: RwSignal::new(u.map_or(60_000, |u| u.timeout_ms).to_string()),
+            models: RwSignal::new(u.map(|u| u.allowed_models.join("\n")).unwrap_or_default()),
+            redirects: RwSignal::new(
+                u.map(|u| format_redirects(&u.model_redirects))
+                    .unwrap_or_default(),
+            ),
+            active: RwSignal::new(u.is_none_or(|u| u.is_active)),
+        }
+    }
+
+    fn read(&self) -> Result<CreateUpstream, UiError> {
+        Ok(CreateUpstream {
+            name: self.name.get_untracked(),
+            provider: self.provider.get_untracked(),
+            base_url: self.base_url.get_untracked(),
+            api_key: self.api_key.get_untracked(),
+            timeout_ms: Some(number(
+                "timeout_ms",
+                &self.timeout.get_untracked(),
+                "1000–600000",
+            )?),
+            weight: Some(number("weight", &self.weight.get_untracked(), "1–100")?),
+            priority: Some(number(
+                "priority",
+                &self.priority.get_untracked(),
+                "0–1000",
+            )?),
+            allowed_models: Some(lines(&self.models.get_untracked())),
+            model_redirects: Some(parse_redirects(&self.redirects.get_untracked())),
+            is_active: Some(self.active.get_untracked()),
+            circuit_breaker: None,
+        })
+    }
+}
+
+/// An edit changes everything the form shows; an empty API key keeps the stored one.
+fn as_update(c: CreateUpstream) -> UpdateUpstream {
+    UpdateUpstream {
+        name: Some(c.name),
+        provider: Some(c.provider),
+        base_url: Some(c.base_url),
+        api_key: Some(c.api_key).filter(|k| !k.trim().is_empty()),
+        timeout_ms: c.timeout_ms,
+        weight: c.weight,
+        priority: c.priority,
+        allowed_models: c.allowed_models,
+        model_redirects: c.model_redirects,
+        is_active: c.is_active,
+        circuit_breaker: None,
+    }
+}
+
+#[component]
+fn TextField(
+    label: String,
+    field: &'static str,
+    value: RwSignal<String>,
+    error: RwSignal<Option<UiError>>,
+    #[prop(optional)] kind: Option<&'static str>,
+    #[prop(optional)] hint: Option<String>,
+) -> impl IntoView {
+    view! {
+        <label class="field">
+            <span>{label}</span>
+            <input type=kind.unwrap_or("text") name=field
+                aria-invalid=move || error.with(|e| e.as_ref().is_some_and(|e| e.about(field).is_some())).to_string()
+                prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
+            {hint.map(|h| view! { <span class="muted small">{h}</span> })}
+            <FieldError error=error field=field />
+        </label>
+    }
+}
+
+#[component]
+pub fn UpstreamForm(
+    existing: Option<UpstreamView>,
+    #[prop(into)] on_saved: Callback<UpstreamView>,
+    #[prop(into)] on_cancel: Callback<()>,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let f = Fields::new(existing.as_ref());
+    let error = RwSignal::new(None::<UiError>);
+    let pending = RwSignal::new(false);
+    let testing = RwSignal::new(false);
+    let tested = RwSignal::new(None::<ConnectionTestResult>);
+    let id = existing.as_ref().map(|u| u.id.clone());
+    let editing = id.is_some();
+    let test_id = id.clone();
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        error.set(None);
+        let input = match f.read() {
+            Ok(i) => i,
+            Err(e) => return error.set(Some(e)),
+        };
+        pending.set(true);
+        let id = id.clone();
+        spawn_local(async move {
+            let result = match id {
+                None => create_upstream(input).await,
+                Some(id) => update_upstream(id, as_update(input)).await,
+            };
+            pending.set(false);
+            match result {
+                Ok(u) => on_saved.run(u),
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    let test = move |_| {
+        tested.set(None);
+        error.set(None);
+        testing.set(true);
+        let form = TestUpstreamForm {
+            provider: f.provider.get_untracked(),
+            base_url: f.base_url.get_untracked(),
+            api_key: f.api_key.get_untracked(),
+            timeout_ms: f.timeout.get_untracked().trim().parse().ok(),
+        };
+        let id = test_id.clone();
+        spawn_local(async move {
+            match test_upstream(id, form).await {
+                Ok(r) => tested.set(Some(r)),
+                Err(e) => error.set(Some(e)),
+            }
+            testing.set(false);
+        });
+    };
+    let general = move || {
+        error.with(|e| {
+            e.as_ref()
+                .filter(|e| e.field.as_ref().is_none_or(|p| !FORM_FIELDS.contains(&p.field.as_str())))
+                .map(|e| view! { <p class="form-error" role="alert" data-testid="form-error">{error_text(i18n, e)}</p> })
+        })
+    };
+    let test_result = move || {
+        tested.get().map(|r| {
+            let text = if r.success {
+                t_string!(i18n, pages.upstreams.test_ok, ms = r.latency_ms.unwrap_or(0)).to_string()
+            } else {
+                t_string!(i18n, pages.upstreams.test_failed, message = r.message.clone()).to_string()
+            };
+            view! { <p class=if r.success { "test-result ok" } else { "test-result form-error" } role="status" data-testid="test-result">{text}</p> }
+        })
+    };
+    let key_hint = editing.then(|| t_string!(i18n, pages.upstreams.api_key_keep).to_string());
+    view! {
+        <form class="stack" on:submit=submit novalidate data-testid="upstream-form">
+            {general}
+            <div class="form-grid">
+                <TextField label=t_string!(i18n, pages.upstreams.name).to_string() field="name" value=f.name error=error />
+                <label class="field">
+                    <span>{t!(i18n, pages.upstreams.provider)}</span>
+                    <select name="provider" on:change=move |ev| f.provider.set(event_target_value(&ev))>
+                        {PROVIDERS.iter().map(|p| view! { <option value=*p selected=move || f.provider.get() == *p>{*p}</option> }).collect::<Vec<_>>()}
+                    </select>
+                    <FieldError error=error field="provider" />
+                </label>
+            </div>
+            <TextField label=t_string!(i18n, pages.upstreams.base_url).to_string() field="base_url" value=f.base_url error=error kind="url" />
+            <TextField label=t_string!(i18n, pages.upstreams.api_key).to_string() field="api_key" value=f.api_key error=error kind="password" hint=key_hint.unwrap_or_default() />
+            <div class="form-grid three">
+                <TextField label=t_string!(i18n, pages.upstreams.priority).to_string() field="priority" value=f.priority error=error kind="number" hint=t_string!(i18n, pages.upstreams.priority_hint).to_string() />
+                <TextField label=t_string!(i18n, pages.upstreams.weight).to_string() field="weight" value=f.weight error=error kind="number" />
+                <TextField label=t_string!(i18n, pages.upstreams.timeout).to_string() field="timeout_ms" value=f.timeout error=error kind="number" />
+            </div>
+            <label class="field">
+                <span>{t!(i18n, pages.upstreams.allowed_models)}</span>
+                <textarea name="allowed_models" rows="2" prop:value=move || f.models.get() on:input=move |ev| f.models.set(event_target_value(&ev))></textarea>
+                <span class="muted small">{t!(i18n, pages.upstreams.allowed_models_hint)}</span>
+                <FieldError error=error field="allowed_models" />
+            </label>
+            <label class="field">
+                <span>{t!(i18n, pages.upstreams.redirects)}</span>
+                <textarea name="model_redirects" rows="2" prop:value=move || f.redirects.get() on:input=move |ev| f.redirects.set(event_target_value(&ev))></textarea>
+                <span class="muted small">{t!(i18n, pages.upstreams.redirects_hint)}</span>
+                <FieldError error=error field="model_redirects" />
+            </label>
+            <label class="check">
+                <input type="checkbox" name="is_active" prop:checked=move || f.active.get() on:change=move |ev| f.active.set(event_target_checked(&ev)) />
+                <span>{t!(i18n, pages.upstreams.active)}</span>
+            </label>
+            {test_result}
+            <div class="dialog-actions">
+                <button type="button" class="button" data-testid="test-form" disabled=move || testing.get() on:click=test>
+                    {move || if testing.get() { t_string!(i18n, pages.upstreams.testing) } else { t_string!(i18n, pages.upstreams.test) }}
+                </button>
+                <div class="topbar-spacer"></div>
+                <button type="button" class="button ghost" on:click=move |_| on_cancel.run(())>{t!(i18n, common.cancel)}</button>
+                <button type="submit" class="button primary" data-testid="save" disabled=move || pending.get()>
+                    {move || if pending.get() { t_string!(i18n, common.saving) } else { t_string!(i18n, common.save) }}
+                </button>
+            </div>
+        </form>
+    }
+}
+
+/// Fields this form shows a message under; a problem with any other goes to the top.
+const FORM_FIELDS: &[&str] = &[
+    "name",
+    "provider",
+    "base_url",
+    "api_key",
+    "priority",
+    "weight",
+    "timeout_ms",
+    "allowed_models",
+    "model_redirects",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_lines_round_trip() {
+        let map = parse_redirects("gpt-4 = gpt-4o\n\n  claude -> claude-3-5-sonnet \nbad");
+        assert_eq!(map.get("gpt-4").map(String::as_str), Some("gpt-4o"));
+        assert_eq!(
+            map.get("claude").map(String::as_str),
+            Some("claude-3-5-sonnet")
+        );
+        assert_eq!(
+            map.get("bad").map(String::as_str),
+            Some(""),
+            "the server reports it"
+        );
+        assert_eq!(parse_redirects(&format_redirects(&map)), map);
+    }
+}
