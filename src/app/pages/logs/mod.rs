@@ -125,7 +125,9 @@ pub fn LogsPage() -> impl IntoView {
             f.upstream.get(),
             f.hours.get(),
         );
-        page.set(1);
+        if page.get_untracked() != 1 {
+            page.set(1);
+        }
     });
     let data = Resource::new(
         move || (f.query(page.get()), tick.get()),
