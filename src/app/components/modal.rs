@@ -31,3 +31,16 @@ pub fn Modal(
         </dialog>
     }
 }
+
+/// Sets `signal` only when the value differs, so two effects that mirror each other settle
+/// instead of waking each other forever.
+pub fn set_changed<T: PartialEq + Send + Sync + 'static>(signal: RwSignal<T>, value: T) {
+    signal.maybe_update(|current| {
+        if *current == value {
+            false
+        } else {
+            *current = value;
+            true
+        }
+    });
+}

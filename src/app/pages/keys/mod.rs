@@ -9,7 +9,7 @@ use leptos::task::spawn_local;
 use crate::api::keys::{delete_key, list_keys, reveal_key, update_key};
 use crate::app::components::confirm::Confirm;
 use crate::app::components::error_text::error_text;
-use crate::app::components::modal::Modal;
+use crate::app::components::modal::{set_changed, Modal};
 use crate::app::components::page_header::PageHeader;
 use crate::app::components::pager::Pager;
 use crate::app::components::toasts::use_toasts;
@@ -202,13 +202,13 @@ pub fn KeysPage() -> impl IntoView {
     let delete_open = RwSignal::new(false);
     Effect::new(move |_| {
         let d = dialog.get();
-        form_open.set(matches!(d, Dialog::Create | Dialog::Edit(_)));
-        created_open.set(matches!(d, Dialog::Created(_)));
-        delete_open.set(matches!(d, Dialog::Delete(_)));
+        set_changed(form_open, matches!(d, Dialog::Create | Dialog::Edit(_)));
+        set_changed(created_open, matches!(d, Dialog::Created(_)));
+        set_changed(delete_open, matches!(d, Dialog::Delete(_)));
     });
     Effect::new(move |_| {
         if !form_open.get() && !created_open.get() && !delete_open.get() {
-            dialog.set(Dialog::None);
+            set_changed(dialog, Dialog::None);
         }
     });
     let upstreams = move || {

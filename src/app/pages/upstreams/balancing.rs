@@ -64,7 +64,7 @@ pub fn Balancing(settings: GatewaySettings) -> impl IntoView {
         });
     };
     view! {
-        <form class="card inline-form" on:submit=save data-testid="balancing">
+        <form class="card inline-form" on:submit=save novalidate data-testid="balancing">
             <label class="field">
                 <span>{t!(i18n, pages.upstreams.strategy)}</span>
                 <select name="lb_strategy" data-testid="strategy" on:change=move |ev| strategy.set(event_target_value(&ev))>
