@@ -118,9 +118,9 @@ fn KeyRow(
             </td>
             <td>{names}</td>
             <td><span class=status_class data-testid="key-status">{status}</span></td>
-            <td>{expiry}</td>
-            <td>{local_time(Some(&key.created_at), tz)}</td>
-            <td>{last_used}</td>
+            <td class="nowrap">{expiry}</td>
+            <td class="nowrap">{local_time(Some(&key.created_at), tz)}</td>
+            <td class="nowrap">{last_used}</td>
             <td class="actions">
                 <button type="button" class="button" data-testid="edit" on:click=move |_| dialog.set(Dialog::Edit(edit_key.clone()))>{t!(i18n, common.edit)}</button>
                 <button type="button" class="button" data-testid="toggle" on:click=toggle>

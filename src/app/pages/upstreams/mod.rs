@@ -107,7 +107,7 @@ fn UpstreamRow(
             <td class="num">{latency}</td>
             <td class="actions">
                 <button type="button" class="button" data-testid="test" disabled=move || testing.get() on:click=test>
-                    {move || if testing.get() { t_string!(i18n, pages.upstreams.testing) } else { t_string!(i18n, pages.upstreams.test) }}
+                    {move || if testing.get() { t_string!(i18n, pages.upstreams.testing) } else { t_string!(i18n, pages.upstreams.test_short) }}
                 </button>
                 <button type="button" class="button" data-testid="edit" on:click=move |_| dialog.set(Dialog::Edit(edit_u.clone()))>{t!(i18n, common.edit)}</button>
                 <button type="button" class="button danger" data-testid="delete" on:click=move |_| dialog.set(Dialog::Delete(delete_u.clone()))>{t!(i18n, common.delete)}</button>
