@@ -96,3 +96,29 @@ test("create, edit, disable, search and delete a key in the browser", async ({ p
   await expect(renamed).toHaveCount(0);
   expect((await request.get(`/api/admin/keys/${id}`, { headers: auth })).status()).toBe(404);
 });
+
+test("the keys list pages through more keys than fit one page", async ({ page, request }) => {
+  const up = await request.post("/api/admin/upstreams", {
+    headers: auth,
+    data: { name: "paging-e2e-upstream", provider: "openai", base_url: "http://127.0.0.1:9/v1", api_key: "sk-e2e-paging-upstream" },
+  });
+  const upstreamId = (await up.json()).id;
+  for (let i = 0; i < 21; i++) {
+    const res = await request.post("/api/admin/keys", {
+      headers: auth,
+      data: { name: `paging key ${String(i).padStart(2, "0")}`, upstream_ids: [upstreamId] },
+    });
+    expect(res.status()).toBe(201);
+  }
+  await signIn(page, "en");
+  await page.goto("/en/keys");
+  await hydrated(page);
+  await page.getByTestId("key-search").fill("paging key");
+  await expect(page.getByTestId("page-info")).toHaveText("Page 1 of 2 · 21 in all");
+  await expect(page.getByTestId("keys-table").locator("tbody tr")).toHaveCount(20);
+  await expect(page.getByTestId("page-prev")).toBeDisabled();
+  await page.getByTestId("page-next").click();
+  await expect(page.getByTestId("page-info")).toHaveText("Page 2 of 2 · 21 in all");
+  await expect(page.getByTestId("keys-table").locator("tbody tr")).toHaveCount(1);
+  await expect(page.getByTestId("page-next")).toBeDisabled();
+});

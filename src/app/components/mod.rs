@@ -3,6 +3,7 @@ pub mod bar_chart;
 pub mod confirm;
 pub mod error_text;
 pub mod language_switcher;
+pub mod load_state;
 pub mod logout_button;
 pub mod modal;
 pub mod page_header;

@@ -1,4 +1,4 @@
-//! Previous / next page buttons with "page X of Y".
+//! Previous / next page buttons with "page X of Y"; nothing when everything fits one page.
 use leptos::prelude::*;
 
 use crate::i18n::*;
@@ -7,6 +7,9 @@ use crate::i18n::*;
 pub fn Pager(page: RwSignal<u32>, total_pages: u32, total: u64) -> impl IntoView {
     let i18n = use_i18n();
     let pages = total_pages.max(1);
+    if pages == 1 {
+        return ().into_any();
+    }
     view! {
         <nav class="pager" aria-label=move || t_string!(i18n, common.page_of, page = page.get(), pages = pages, total = total)>
             <button type="button" class="button" data-testid="page-prev"
@@ -22,4 +25,5 @@ pub fn Pager(page: RwSignal<u32>, total_pages: u32, total: u64) -> impl IntoView
             </button>
         </nav>
     }
+    .into_any()
 }

@@ -37,6 +37,21 @@ pub async fn require_admin(
     }
 }
 
+/// Every server function under `/api/ui/` needs an admin session or token. A layer on the whole
+/// router, not on a nested one: leptos_axum registers each function's own route, which a nested
+/// router's layer would never see.
+pub async fn guard_ui_functions(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.uri().path().starts_with("/api/ui/") {
+        require_admin(State(state), request, next).await
+    } else {
+        next.run(request).await
+    }
+}
+
 fn redirect(to: &str) -> Response {
     let mut r = StatusCode::FOUND.into_response();
     if let Ok(v) = HeaderValue::from_str(to) {

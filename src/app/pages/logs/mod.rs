@@ -7,7 +7,7 @@ use std::time::Duration;
 use leptos::prelude::*;
 
 use crate::api::logs::list_logs;
-use crate::app::components::error_text::error_text;
+use crate::app::components::load_state::{LoadError, Loading};
 use crate::app::components::page_header::PageHeader;
 use crate::app::components::pager::Pager;
 use crate::app::time::{browser_tz_offset_minutes, now_ms, rfc3339_of_ms};
@@ -194,22 +194,16 @@ pub fn LogsPage() -> impl IntoView {
             </label>
             <button type="button" class="button ghost" data-testid="clear-filters" on:click=move |_| f.clear()>{t!(i18n, pages.logs.clear)}</button>
         </div>
-        <Transition fallback=move || view! { <div class="card muted" data-testid="loading">{t!(i18n, common.loading)}</div> }>
+        <Transition fallback=Loading>
             {move || data.get().map(|result| match result {
                 Ok(screen) => {
                     let (total_pages, total) = (screen.page.total_pages, screen.page.total);
-                    let many = total_pages > 1;
                     view! {
                         <LogsTable screen=screen tz=tz.get() />
-                        <Show when=move || many><Pager page=page total_pages=total_pages total=total /></Show>
+                        <Pager page=page total_pages=total_pages total=total />
                     }.into_any()
                 }
-                Err(e) => view! {
-                    <div class="card form-error" role="alert" data-testid="load-error">
-                        <p>{t!(i18n, common.load_failed)}" "{error_text(i18n, &e)}</p>
-                        <button type="button" class="button" on:click=move |_| data.refetch()>{t!(i18n, common.retry)}</button>
-                    </div>
-                }.into_any(),
+                Err(e) => view! { <LoadError error=e on_retry=move |_| data.refetch() /> }.into_any(),
             })}
         </Transition>
     }

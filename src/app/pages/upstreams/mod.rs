@@ -9,6 +9,7 @@ use leptos::task::spawn_local;
 use crate::api::upstreams::{delete_upstream, list_upstreams, test_upstream};
 use crate::app::components::confirm::Confirm;
 use crate::app::components::error_text::error_text;
+use crate::app::components::load_state::{LoadError, Loading};
 use crate::app::components::modal::{set_changed, Modal};
 use crate::app::components::page_header::PageHeader;
 use crate::app::components::pager::Pager;
@@ -221,24 +222,18 @@ pub fn UpstreamsPage() -> impl IntoView {
             <div class="topbar-spacer"></div>
             <button type="button" class="button primary" data-testid="new-upstream" on:click=move |_| dialog.set(Dialog::Create)>{t!(i18n, pages.upstreams.new_upstream)}</button>
         </div>
-        <Transition fallback=move || view! { <div class="card muted" data-testid="loading">{t!(i18n, common.loading)}</div> }>
+        <Transition fallback=Loading>
             {move || data.get().map(|result| match result {
                 Ok(screen) => {
                     let (total_pages, total) = (screen.page.total_pages, screen.page.total);
-                    let many = total_pages > 1;
                     let settings = screen.settings.clone();
                     view! {
                         <UpstreamsTable screen=screen dialog=dialog />
-                        <Show when=move || many><Pager page=page total_pages=total_pages total=total /></Show>
+                        <Pager page=page total_pages=total_pages total=total />
                         <Balancing settings=settings />
                     }.into_any()
                 }
-                Err(e) => view! {
-                    <div class="card form-error" role="alert" data-testid="load-error">
-                        <p>{t!(i18n, common.load_failed)}" "{error_text(i18n, &e)}</p>
-                        <button type="button" class="button" on:click=move |_| data.refetch()>{t!(i18n, common.retry)}</button>
-                    </div>
-                }.into_any(),
+                Err(e) => view! { <LoadError error=e on_retry=move |_| data.refetch() /> }.into_any(),
             })}
         </Transition>
         <Modal open=form_open title=form_title testid="upstream-dialog">
