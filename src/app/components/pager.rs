@@ -13,13 +13,13 @@ pub fn Pager(page: RwSignal<u32>, total_pages: u32, total: u64) -> impl IntoView
     view! {
         <nav class="pager" aria-label=move || t_string!(i18n, common.page_of, page = page.get(), pages = pages, total = total)>
             <button type="button" class="button" data-testid="page-prev"
-                disabled=move || page.get() <= 1
+                disabled=move || { page.get() <= 1 }
                 on:click=move |_| page.update(|p| *p = p.saturating_sub(1).max(1))>
                 {t!(i18n, common.previous)}
             </button>
             <span class="muted" data-testid="page-info">{move || t_string!(i18n, common.page_of, page = page.get(), pages = pages, total = total).to_string()}</span>
             <button type="button" class="button" data-testid="page-next"
-                disabled=move || page.get() >= pages
+                disabled=move || { page.get() >= pages }
                 on:click=move |_| page.update(|p| *p += 1)>
                 {t!(i18n, common.next)}
             </button>
