@@ -175,3 +175,34 @@ both_backends!(
     functions_share_the_services_and_their_checks,
     every_function_needs_a_session_or_the_token
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keys_page_may_reveal_a_key_when_the_server_allows_it() {
+    let app = TestApp::spawn_with(common::Backend::Sqlite, &[("ALLOW_KEY_REVEAL", "true")])
+        .await
+        .unwrap();
+    let (_, upstream) = call(
+        &app,
+        "upstreams/create",
+        json!({"input": {"name": "reveal-ui", "provider": "openai", "base_url": "https://api.openai.com/v1", "api_key": "sk-reveal-ui-0123456789"}}),
+        Some(ADMIN_TOKEN),
+    )
+    .await;
+    let (_, key) = call(
+        &app,
+        "keys/create",
+        json!({"input": {"name": "shown again", "upstream_ids": [upstream["id"]]}}),
+        Some(ADMIN_TOKEN),
+    )
+    .await;
+    let (_, screen) = call_form(&app, "keys/list", &[("page", "1"), ("search", "")]).await;
+    assert_eq!(
+        screen["reveal_allowed"], true,
+        "the page shows its reveal button"
+    );
+    let id = key["id"].as_str().unwrap();
+    let (status, revealed) = call_form(&app, "keys/reveal", &[("id", id)]).await;
+    assert_eq!(status, 200, "{revealed}");
+    assert_eq!(revealed["key_value"], key["key_value"]);
+    app.cleanup().await;
+}
