@@ -85,7 +85,10 @@ pub async fn insert_batch(db: &Database, records: &[LogRecord]) -> Result<(), sq
             }
             sql.push(')');
         }
-        let mut q = sqlx::query(&sql);
+        // Every row count is its own statement. Only the full-size one, which every busy batch
+        // uses, stays prepared on the connection: caching each partial size kept up to a hundred
+        // prepared statements of thousands of parameters, tens of megabytes, per connection.
+        let mut q = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
         for r in chunk {
             q = q
                 .bind(r.request_id.clone())
