@@ -105,10 +105,15 @@ async fn main() {
             .arg(format!("127.0.0.1:{mock_port}")),
     );
     let gw_port = free_port();
+    let mut gateway_cmd = Command::new(release_binary(&root, "autorouter"));
+    gateway_cmd.env_clear();
+    // The one runtime knob passed through, to compare worker-thread counts.
+    if let Ok(n) = std::env::var("TOKIO_WORKER_THREADS") {
+        gateway_cmd.env("TOKIO_WORKER_THREADS", n);
+    }
     let gateway = Proc::spawn(
         "gateway",
-        Command::new(release_binary(&root, "autorouter"))
-            .env_clear()
+        gateway_cmd
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOST", "127.0.0.1")
             .env("PORT", gw_port.to_string())
