@@ -2,33 +2,28 @@
 use leptos::prelude::*;
 
 use crate::model::breakers::BreakerView;
+use crate::model::errors::UiError;
 use crate::model::health::UpstreamHealthView;
 
 /// Every upstream's breaker, and its health for the same page.
 #[server(prefix = "/api/ui", endpoint = "breakers")]
-pub async fn list_breakers() -> Result<(Vec<BreakerView>, Vec<UpstreamHealthView>), ServerFnError> {
-    use super::context::{app_state, failed};
+pub async fn list_breakers() -> Result<(Vec<BreakerView>, Vec<UpstreamHealthView>), UiError> {
     use crate::server::service::{breakers, health};
-    let state = app_state()?;
+    let state = super::context::state()?;
     Ok((
-        breakers::list(&state).await.map_err(failed)?,
-        health::list(&state, None).await.map_err(failed)?,
+        breakers::list(&state).await?,
+        health::list(&state, None).await?,
     ))
 }
 
 /// `open`: hold the breaker open; otherwise clear any override and close it.
 #[server(prefix = "/api/ui", endpoint = "breakers/force")]
-pub async fn force_breaker(upstream_id: String, open: bool) -> Result<BreakerView, ServerFnError> {
-    use super::context::{app_state, failed};
+pub async fn force_breaker(upstream_id: String, open: bool) -> Result<BreakerView, UiError> {
     use crate::server::service::breakers;
-    let state = app_state()?;
-    if open {
-        breakers::force_open(&state, &upstream_id)
-            .await
-            .map_err(failed)
+    let state = super::context::state()?;
+    Ok(if open {
+        breakers::force_open(&state, &upstream_id).await?
     } else {
-        breakers::force_close(&state, &upstream_id)
-            .await
-            .map_err(failed)
-    }
+        breakers::force_close(&state, &upstream_id).await?
+    })
 }

@@ -15,9 +15,7 @@ use tokio::net::TcpListener;
 
 use crate::app::{shell, App};
 use crate::server::auth::admin_token::AdminToken;
-use crate::server::auth::middleware::{
-    guard_pages, guard_ui_functions, require_admin, root_redirect,
-};
+use crate::server::auth::middleware::{guard_browser, require_admin, root_redirect};
 use crate::server::auth::AdminAuth;
 use crate::server::clock::SharedClock;
 use crate::server::config::Config;
@@ -213,7 +211,7 @@ pub fn router(state: AppState) -> Router {
         .route("/{*rest}", any(rest::not_found::api_not_found))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(from_fn_with_state(state.clone(), require_admin));
-    // Guarded by `guard_ui_functions` on the whole router (see there).
+    // Guarded by `guard_browser` on the whole router (see there).
     let ui_functions = Router::new().route(
         "/{*fn_name}",
         get(server_fn_handler).post(server_fn_handler),
@@ -242,8 +240,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/{*rest}", any(rest::not_found::api_not_found))
         .leptos_routes_with_context(&state, routes, page_context, app_shell)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(from_fn_with_state(state.clone(), guard_pages))
-        .layer(from_fn_with_state(state.clone(), guard_ui_functions));
+        .layer(from_fn_with_state(state.clone(), guard_browser));
     if let Some(cors) = cors_layer(&state.config.cors_origins) {
         router = router.layer(cors);
     }

@@ -29,14 +29,17 @@ pub fn field_text(
     }
 }
 
+/// The server's English detail, without the field name it starts with.
+fn detail(e: &UiError) -> &str {
+    e.message
+        .split_once(": ")
+        .map_or(e.message.as_str(), |(_, d)| d)
+}
+
 /// The whole error as one sentence, for a toast or a form's general message.
 pub fn error_text(i18n: leptos_i18n::I18nContext<Locale>, e: &UiError) -> String {
     if let Some(p) = &e.field {
-        let detail = e
-            .message
-            .split_once(": ")
-            .map_or(e.message.as_str(), |(_, d)| d);
-        return format!("{}: {}", p.field, field_text(i18n, p, detail));
+        return format!("{}: {}", p.field, field_text(i18n, p, detail(e)));
     }
     match e.kind.as_str() {
         "network" => t_string!(i18n, errors.network).to_string(),
@@ -57,14 +60,27 @@ pub fn FieldError(error: RwSignal<Option<UiError>>, field: &'static str) -> impl
         error.with(|e| {
             e.as_ref().and_then(|e| {
                 e.about(field).map(|p| {
-                    let detail = e
-                        .message
-                        .split_once(": ")
-                        .map_or(e.message.as_str(), |(_, d)| d);
-                    let text = field_text(i18n, p, detail);
+                    let text = field_text(i18n, p, detail(e));
                     view! { <span class="field-error" role="alert" data-testid=format!("error-{field}")>{text}</span> }
                 })
             })
+        })
+    }
+}
+
+/// The message at the top of a form, for an error about none of the `fields` it shows messages
+/// under.
+#[component]
+pub fn FormError(
+    error: RwSignal<Option<UiError>>,
+    fields: &'static [&'static str],
+) -> impl IntoView {
+    let i18n = use_i18n();
+    move || {
+        error.with(|e| {
+            e.as_ref()
+                .filter(|e| e.field.as_ref().is_none_or(|p| !fields.contains(&p.field.as_str())))
+                .map(|e| view! { <p class="form-error" role="alert" data-testid="form-error">{error_text(i18n, e)}</p> })
         })
     }
 }

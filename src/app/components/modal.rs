@@ -1,11 +1,15 @@
 //! A modal dialog on the native `<dialog>`: focus moves in and stays in, Escape closes it, and
 //! focus returns to what opened it. Its content is rendered only while open, so forms start fresh.
+//! Whether it is open is the page's state; the dialog only reports that the user closed it.
 use leptos::html::Dialog;
 use leptos::prelude::*;
 
 #[component]
 pub fn Modal(
-    open: RwSignal<bool>,
+    #[prop(into)] open: Signal<bool>,
+    /// The user closed it (Escape); not called when `open` turned false.
+    #[prop(into)]
+    on_close: Callback<()>,
     #[prop(into)] title: Signal<String>,
     testid: &'static str,
     children: ChildrenFn,
@@ -25,22 +29,13 @@ pub fn Modal(
     let labelled_by = title_id.clone();
     view! {
         <dialog node_ref=node class="modal" data-testid=testid aria-labelledby=labelled_by
-            on:close=move |_| open.set(false)>
+            on:close=move |_| {
+                if open.get_untracked() {
+                    on_close.run(());
+                }
+            }>
             <h2 id=title_id>{move || title.get()}</h2>
             <Show when=move || open.get()>{children()}</Show>
         </dialog>
     }
-}
-
-/// Sets `signal` only when the value differs, so two effects that mirror each other settle
-/// instead of waking each other forever.
-pub fn set_changed<T: PartialEq + Send + Sync + 'static>(signal: RwSignal<T>, value: T) {
-    signal.maybe_update(|current| {
-        if *current == value {
-            false
-        } else {
-            *current = value;
-            true
-        }
-    });
 }

@@ -37,21 +37,6 @@ pub async fn require_admin(
     }
 }
 
-/// Every server function under `/api/ui/` needs an admin session or token. A layer on the whole
-/// router, not on a nested one: leptos_axum registers each function's own route, which a nested
-/// router's layer would never see.
-pub async fn guard_ui_functions(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if request.uri().path().starts_with("/api/ui/") {
-        require_admin(State(state), request, next).await
-    } else {
-        next.run(request).await
-    }
-}
-
 fn redirect(to: &str) -> Response {
     let mut r = StatusCode::FOUND.into_response();
     if let Ok(v) = HeaderValue::from_str(to) {
@@ -62,8 +47,19 @@ fn redirect(to: &str) -> Response {
     r
 }
 
-/// Dashboard pages need a session; the login page sends a signed-in admin to the dashboard.
-pub async fn guard_pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// What the browser reaches, guarded in one layer on the whole router:
+/// - every server function under `/api/ui/` needs an admin session or token. This cannot be a
+///   layer on a nested router: leptos_axum registers each function's own route, which such a
+///   layer would never see;
+/// - dashboard pages need a session, and the login page sends a signed-in admin to the dashboard.
+pub async fn guard_browser(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.uri().path().starts_with("/api/ui/") {
+        return require_admin(State(state), request, next).await;
+    }
     let path = request.uri().path().to_string();
     let mut segments = path.trim_start_matches('/').splitn(2, '/');
     let first = segments.next().unwrap_or("");

@@ -3,11 +3,14 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::keys::{create_key, update_key};
-use crate::app::components::error_text::{error_text, FieldError};
+use crate::app::components::error_text::{FieldError, FormError};
 use crate::i18n::*;
 use crate::model::errors::UiError;
 use crate::model::keys::{ApiKeyView, CreateApiKey, CreatedApiKey, UpdateApiKey};
 use crate::model::named::Named;
+
+/// Fields this form shows a message under; a problem with any other goes to the top.
+const FORM_FIELDS: &[&str] = &["name", "description", "expires_at", "upstream_ids"];
 
 /// What a successful submit produced.
 #[derive(Debug, Clone)]
@@ -104,18 +107,10 @@ pub fn KeyForm(
             }
         });
     };
-    // Errors about a field show under it; anything else shows at the top of the form.
-    let general = move || {
-        error.with(|e| {
-            e.as_ref()
-                .filter(|e| e.field.is_none())
-                .map(|e| view! { <p class="form-error" role="alert" data-testid="form-error">{error_text(i18n, e)}</p> })
-        })
-    };
     let no_upstreams = upstreams.is_empty();
     view! {
         <form class="stack" on:submit=submit novalidate data-testid="key-form">
-            {general}
+            <FormError error=error fields=FORM_FIELDS />
             <label class="field">
                 <span>{t!(i18n, pages.keys.name)}</span>
                 <input type="text" name="name" maxlength="100" required autofocus

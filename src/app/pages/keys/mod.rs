@@ -10,7 +10,7 @@ use crate::api::keys::{delete_key, list_keys, reveal_key, update_key};
 use crate::app::components::confirm::Confirm;
 use crate::app::components::error_text::error_text;
 use crate::app::components::load_state::{LoadError, Loading};
-use crate::app::components::modal::{set_changed, Modal};
+use crate::app::components::modal::Modal;
 use crate::app::components::page_header::PageHeader;
 use crate::app::components::pager::Pager;
 use crate::app::components::toasts::use_toasts;
@@ -197,21 +197,12 @@ pub fn KeysPage() -> impl IntoView {
         |(p, s, _)| list_keys(p, s),
     );
     let dialog = RwSignal::new(Dialog::None);
-    // One open flag per dialog; closing any of them (Escape included) clears the dialog.
-    let form_open = RwSignal::new(false);
-    let created_open = RwSignal::new(false);
-    let delete_open = RwSignal::new(false);
-    Effect::new(move |_| {
-        let d = dialog.get();
-        set_changed(form_open, matches!(d, Dialog::Create | Dialog::Edit(_)));
-        set_changed(created_open, matches!(d, Dialog::Created(_)));
-        set_changed(delete_open, matches!(d, Dialog::Delete(_)));
-    });
-    Effect::new(move |_| {
-        if !form_open.get() && !created_open.get() && !delete_open.get() {
-            set_changed(dialog, Dialog::None);
-        }
-    });
+    // Each dialog is open while `dialog` names it; closing one (Escape included) clears it.
+    let form_open =
+        Signal::derive(move || matches!(dialog.get(), Dialog::Create | Dialog::Edit(_)));
+    let created_open = Signal::derive(move || matches!(dialog.get(), Dialog::Created(_)));
+    let delete_open = Signal::derive(move || matches!(dialog.get(), Dialog::Delete(_)));
+    let close = move |_| dialog.set(Dialog::None);
     let upstreams = move || {
         data.get_untracked()
             .and_then(|r| r.ok())
@@ -284,22 +275,22 @@ pub fn KeysPage() -> impl IntoView {
                 Err(e) => view! { <LoadError error=e on_retry=move |_| data.refetch() /> }.into_any(),
             })}
         </Transition>
-        <Modal open=form_open title=form_title testid="key-dialog">
+        <Modal open=form_open on_close=close title=form_title testid="key-dialog">
             {move || {
                 let existing = match dialog.get_untracked() {
                     Dialog::Edit(k) => Some(k),
                     _ => None,
                 };
-                view! { <KeyForm existing=existing upstreams=upstreams() on_saved=on_saved on_cancel=move |_| dialog.set(Dialog::None) /> }
+                view! { <KeyForm existing=existing upstreams=upstreams() on_saved=on_saved on_cancel=close /> }
             }}
         </Modal>
-        <Modal open=created_open title=Signal::derive(move || t_string!(i18n, pages.keys.created_title).to_string()) testid="new-key-dialog">
+        <Modal open=created_open on_close=close title=Signal::derive(move || t_string!(i18n, pages.keys.created_title).to_string()) testid="new-key-dialog">
             {move || match dialog.get_untracked() {
-                Dialog::Created(key) => view! { <NewKey key=key on_done=move |_| dialog.set(Dialog::None) /> }.into_any(),
+                Dialog::Created(key) => view! { <NewKey key=key on_done=close /> }.into_any(),
                 _ => ().into_any(),
             }}
         </Modal>
-        <Confirm open=delete_open
+        <Confirm open=delete_open on_close=close
             title=Signal::derive(move || t_string!(i18n, common.delete).to_string())
             question=delete_question
             action=Signal::derive(move || t_string!(i18n, common.delete).to_string())

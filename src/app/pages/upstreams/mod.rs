@@ -10,7 +10,7 @@ use crate::api::upstreams::{delete_upstream, list_upstreams, test_upstream};
 use crate::app::components::confirm::Confirm;
 use crate::app::components::error_text::error_text;
 use crate::app::components::load_state::{LoadError, Loading};
-use crate::app::components::modal::{set_changed, Modal};
+use crate::app::components::modal::Modal;
 use crate::app::components::page_header::PageHeader;
 use crate::app::components::pager::Pager;
 use crate::app::components::toasts::use_toasts;
@@ -167,18 +167,11 @@ pub fn UpstreamsPage() -> impl IntoView {
         |(p, _)| list_upstreams(p),
     );
     let dialog = RwSignal::new(Dialog::None);
-    let form_open = RwSignal::new(false);
-    let delete_open = RwSignal::new(false);
-    Effect::new(move |_| {
-        let d = dialog.get();
-        set_changed(form_open, matches!(d, Dialog::Create | Dialog::Edit(_)));
-        set_changed(delete_open, matches!(d, Dialog::Delete(_)));
-    });
-    Effect::new(move |_| {
-        if !form_open.get() && !delete_open.get() {
-            set_changed(dialog, Dialog::None);
-        }
-    });
+    // Each dialog is open while `dialog` names it; closing one (Escape included) clears it.
+    let form_open =
+        Signal::derive(move || matches!(dialog.get(), Dialog::Create | Dialog::Edit(_)));
+    let delete_open = Signal::derive(move || matches!(dialog.get(), Dialog::Delete(_)));
+    let close = move |_| dialog.set(Dialog::None);
     let on_saved = move |u: UpstreamView| {
         let text = if matches!(dialog.get_untracked(), Dialog::Edit(_)) {
             t_string!(i18n, pages.upstreams.updated_toast, name = u.name.clone()).to_string()
@@ -236,16 +229,16 @@ pub fn UpstreamsPage() -> impl IntoView {
                 Err(e) => view! { <LoadError error=e on_retry=move |_| data.refetch() /> }.into_any(),
             })}
         </Transition>
-        <Modal open=form_open title=form_title testid="upstream-dialog">
+        <Modal open=form_open on_close=close title=form_title testid="upstream-dialog">
             {move || {
                 let existing = match dialog.get_untracked() {
                     Dialog::Edit(u) => Some(u),
                     _ => None,
                 };
-                view! { <UpstreamForm existing=existing on_saved=on_saved on_cancel=move |_| dialog.set(Dialog::None) /> }
+                view! { <UpstreamForm existing=existing on_saved=on_saved on_cancel=close /> }
             }}
         </Modal>
-        <Confirm open=delete_open
+        <Confirm open=delete_open on_close=close
             title=Signal::derive(move || t_string!(i18n, common.delete).to_string())
             question=delete_question
             action=Signal::derive(move || t_string!(i18n, common.delete).to_string())

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::upstreams::{create_upstream, test_upstream, update_upstream};
-use crate::app::components::error_text::{error_text, FieldError};
+use crate::app::components::error_text::{FieldError, FormError};
 use crate::i18n::*;
 use crate::model::errors::{FieldProblem, UiError};
 use crate::model::upstreams::{
@@ -209,13 +209,6 @@ pub fn UpstreamForm(
             testing.set(false);
         });
     };
-    let general = move || {
-        error.with(|e| {
-            e.as_ref()
-                .filter(|e| e.field.as_ref().is_none_or(|p| !FORM_FIELDS.contains(&p.field.as_str())))
-                .map(|e| view! { <p class="form-error" role="alert" data-testid="form-error">{error_text(i18n, e)}</p> })
-        })
-    };
     let test_result = move || {
         tested.get().map(|r| {
             let text = if r.success {
@@ -229,7 +222,7 @@ pub fn UpstreamForm(
     let key_hint = editing.then(|| t_string!(i18n, pages.upstreams.api_key_keep).to_string());
     view! {
         <form class="stack" on:submit=submit novalidate data-testid="upstream-form">
-            {general}
+            <FormError error=error fields=FORM_FIELDS />
             <div class="form-grid">
                 <TextField label=t_string!(i18n, pages.upstreams.name).to_string() field="name" value=f.name error=error />
                 <label class="field">
