@@ -1,7 +1,17 @@
 //! Server entry: config -> database -> state -> router -> serve.
 use autorouter::server::{clock, config::Config, startup, telemetry};
 
-#[tokio::main]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's options: a background thread returns pages freed for a second to the OS.
+#[allow(non_upper_case_globals)]
+#[export_name = "_rjem_malloc_conf"]
+pub static malloc_conf: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
+/// The main runtime runs the acceptor and the background jobs; requests are served on one
+/// single-threaded runtime per core (`SERVER_THREADS`).
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let config = match Config::from_env() {
         Ok(c) => c,
@@ -15,6 +25,7 @@ async fn main() {
     let leptos_options = startup::leptos_options();
     let addr = config.listen.unwrap_or(leptos_options.site_addr);
     let grace = std::time::Duration::from_secs(config.shutdown_grace_secs);
+    let threads = config.server_threads;
 
     let (state, notes) = match startup::build_state(config, leptos_options, clock::system()).await {
         Ok(s) => s,
@@ -45,14 +56,18 @@ async fn main() {
             std::process::exit(1);
         }
     };
-    tracing::info!(addr = %app.local_addr(), "AutoRouter listening on http://{}", app.local_addr());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let serve = tokio::spawn(app.serve(async move {
-        let _ = rx.await;
-    }));
+    let local = app.local_addr();
+    let workers = match app.serve_per_core(threads) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("autorouter: cannot start the HTTP workers: {e}");
+            std::process::exit(1);
+        }
+    };
+    tracing::info!(addr = %local, threads, "AutoRouter listening on http://{local}");
     startup::shutdown_signal().await;
-    let _ = tx.send(());
-    match tokio::time::timeout(grace, serve).await {
+    workers.shutdown();
+    match tokio::time::timeout(grace, workers.finished()).await {
         Ok(_) => tracing::info!("all connections closed"),
         Err(_) => tracing::warn!(
             grace_secs = grace.as_secs(),

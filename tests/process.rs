@@ -172,6 +172,7 @@ fn invalid_configuration_stops_with_one_line_naming_the_variable() {
         ("LOG_RETENTION_DAYS", "-3"),
         ("DATABASE_URL", "mysql://x"),
         ("ENCRYPTION_KEY", "not-a-key"),
+        ("SERVER_THREADS", "many"),
     ] {
         let out = command(
             &dir,
@@ -222,6 +223,58 @@ fn secrets_stay_out_of_the_log_even_at_debug_level() {
     assert!(out.contains("request"), "debug log was written: {out}");
     assert!(!out.contains(token), "admin token leaked: {out}");
     assert!(!out.contains(key), "encryption key leaked");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Time on CPU of each of the gateway's HTTP worker threads, in nanoseconds.
+fn worker_cpu_ns(pid: u32) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let task = task.unwrap().path();
+        let name = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+        if !name.starts_with("ar-http-") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.join("schedstat")).unwrap();
+        let ns = stat.split_whitespace().next().unwrap().parse().unwrap();
+        out.push((name.trim().to_string(), ns));
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn connections_are_dealt_to_every_server_thread() {
+    let dir = temp_dir("threads");
+    let port = free_port();
+    let mut child = command(
+        &dir,
+        &[
+            ("PORT", &port.to_string()),
+            ("ADMIN_TOKEN", "a-long-enough-admin-token"),
+            ("SERVER_THREADS", "3"),
+        ],
+    )
+    .spawn()
+    .unwrap();
+    wait_healthy(port);
+    let before = worker_cpu_ns(child.id());
+    let names: Vec<&str> = before.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["ar-http-0", "ar-http-1", "ar-http-2"]);
+    // One request per connection: the acceptor deals connections in turn, so each worker
+    // serves some of these and spends time on them.
+    for _ in 0..30 {
+        let answer = http(
+            port,
+            "GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    let after = worker_cpu_ns(child.id());
+    for ((name, b), (_, a)) in before.iter().zip(&after) {
+        assert!(a > b, "{name} served nothing: {b} ns then {a} ns");
+    }
+    assert!(terminate(&mut child).success());
     std::fs::remove_dir_all(dir).ok();
 }
 

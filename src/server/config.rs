@@ -69,6 +69,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub max_body_bytes: usize,
     pub shutdown_grace_secs: u64,
+    /// Threads serving HTTP, each with its own single-threaded runtime (`SERVER_THREADS`).
+    pub server_threads: usize,
 }
 
 /// Strict boolean parsing: `true/1/yes`, `false/0/no/(empty)`; anything else is an error.
@@ -300,6 +302,15 @@ impl Config {
                 30,
                 0..=3600,
             )?,
+            server_threads: match parse_num(
+                "SERVER_THREADS",
+                get("SERVER_THREADS").as_deref(),
+                0,
+                0..=1024,
+            )? {
+                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                n => n,
+            },
         })
     }
 }

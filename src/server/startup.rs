@@ -22,6 +22,7 @@ use crate::server::config::Config;
 use crate::server::crypto::Cipher;
 use crate::server::db::Database;
 use crate::server::error::ApiError;
+use crate::server::http::per_core::Workers;
 use crate::server::http::request_id::assign_request_id;
 use crate::server::rest;
 use crate::server::secret::Secret;
@@ -64,7 +65,10 @@ pub async fn build_state(
     let session_key = cipher.derive("admin-session", admin_token.hash());
     let db = Database::connect(&config).await?;
     let allow_private = config.allow_private_upstreams;
-    let http = upstream_client(allow_private)?;
+    let http = crate::server::http::upstream_client::UpstreamClients::new(
+        crate::server::proxy::ssrf::SsrfPolicy { allow_private },
+    )
+    .map_err(StartupError::HttpClient)?;
     let (breakers, breaker_changes) = crate::server::proxy::breaker_store::BreakerStore::new();
     let state = AppState::new(crate::server::state::Shared {
         leptos_options,
@@ -111,22 +115,6 @@ pub async fn build_state(
             generated_encryption_key,
         },
     ))
-}
-
-/// The upstream client: every name it resolves is SSRF-checked at connect time, and redirects
-/// are never followed (an upstream must not bounce us to an internal address).
-fn upstream_client(allow_private: bool) -> Result<reqwest::Client, StartupError> {
-    use crate::server::proxy::ssrf::{GuardedResolver, SsrfPolicy};
-    reqwest::Client::builder()
-        .dns_resolver(Arc::new(GuardedResolver::new(SsrfPolicy { allow_private })))
-        .redirect(reqwest::redirect::Policy::none())
-        // A configured HTTP proxy would be the only address the resolver checks.
-        .no_proxy()
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .pool_idle_timeout(std::time::Duration::from_secs(90))
-        .tcp_nodelay(true)
-        .build()
-        .map_err(StartupError::HttpClient)
 }
 
 async fn server_fn_handler(
@@ -270,6 +258,13 @@ impl Application {
             .expect("bound listener has an address")
     }
 
+    /// Serves on `threads` threads, one single-threaded runtime each (see `per_core`); the
+    /// acceptor runs on the calling runtime.
+    pub fn serve_per_core(self, threads: usize) -> std::io::Result<Workers> {
+        Workers::start(self.listener, self.router, threads)
+    }
+
+    /// Serves on the calling runtime (the tests' in-process gateways).
     pub async fn serve(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,

@@ -11,6 +11,7 @@ use super::clock::SharedClock;
 use super::config::Config;
 use super::crypto::Cipher;
 use super::db::Database;
+use super::http::upstream_client::UpstreamClients;
 use super::jobs::log_writer::LogWriter;
 use super::proxy::breaker_store::BreakerStore;
 use super::proxy::health::HealthBook;
@@ -50,8 +51,8 @@ pub struct Shared {
     pub cipher: Cipher,
     pub auth: Arc<AdminAuth>,
     pub clock: SharedClock,
-    /// The one HTTP client for upstreams: SSRF-guarded resolver, no redirects.
-    pub http: reqwest::Client,
+    /// The HTTP clients for upstreams (one per thread): SSRF-guarded resolver, no redirects.
+    pub http: UpstreamClients,
     pub routing: Arc<RoutingTable>,
     pub keys: Arc<KeyVerifier>,
     pub logs: Arc<LogWriter>,

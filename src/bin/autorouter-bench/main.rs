@@ -107,9 +107,9 @@ async fn main() {
     let gw_port = free_port();
     let mut gateway_cmd = Command::new(release_binary(&root, "autorouter"));
     gateway_cmd.env_clear();
-    // The one runtime knob passed through, to compare worker-thread counts.
-    if let Ok(n) = std::env::var("TOKIO_WORKER_THREADS") {
-        gateway_cmd.env("TOKIO_WORKER_THREADS", n);
+    // The one threading knob passed through, to compare serving-thread counts.
+    if let Ok(n) = std::env::var("SERVER_THREADS") {
+        gateway_cmd.env("SERVER_THREADS", n);
     }
     let gateway = Proc::spawn(
         "gateway",

@@ -60,15 +60,14 @@ pub async fn guard_browser(
     if request.uri().path().starts_with("/api/ui/") {
         return require_admin(State(state), request, next).await;
     }
-    let path = request.uri().path().to_string();
-    let mut segments = path.trim_start_matches('/').splitn(2, '/');
+    let mut segments = request.uri().path().trim_start_matches('/').splitn(2, '/');
     let first = segments.next().unwrap_or("");
-    let rest = segments.next().unwrap_or("").trim_end_matches('/');
+    let on_login = segments.next().unwrap_or("").trim_end_matches('/') == "login";
     let Some(locale) = locale_from_segment(first) else {
         return next.run(request).await;
     };
     let signed_in = state.auth.session_valid(request.headers());
-    match (rest == "login", signed_in) {
+    match (on_login, signed_in) {
         (true, true) => redirect(&format!("/{locale}")),
         (false, false) => redirect(&format!("/{locale}/login")),
         _ => next.run(request).await,

@@ -89,15 +89,16 @@ pub async fn insert_batch(db: &Database, records: &[LogRecord]) -> Result<(), sq
         // uses, stays prepared on the connection: caching each partial size kept up to a hundred
         // prepared statements of thousands of parameters, tens of megabytes, per connection.
         let mut q = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
+        // Borrowed, not cloned: the rows outlive the statement.
         for r in chunk {
             q = q
-                .bind(r.request_id.clone())
-                .bind(r.api_key_id.clone())
-                .bind(r.upstream_id.clone())
-                .bind(r.method.clone())
-                .bind(r.path.clone())
-                .bind(r.model_requested.clone())
-                .bind(r.model_sent.clone())
+                .bind(r.request_id.as_str())
+                .bind(r.api_key_id.as_deref())
+                .bind(r.upstream_id.as_deref())
+                .bind(r.method.as_str())
+                .bind(r.path.as_str())
+                .bind(r.model_requested.as_deref())
+                .bind(r.model_sent.as_deref())
                 .bind(r.status_code)
                 .bind(i64::from(r.is_stream))
                 .bind(r.usage.prompt_tokens)
@@ -109,10 +110,10 @@ pub async fn insert_batch(db: &Database, records: &[LogRecord]) -> Result<(), sq
                 .bind(r.usage.cache_read_tokens)
                 .bind(r.ttft_ms)
                 .bind(r.duration_ms)
-                .bind(r.error_message.clone())
-                .bind(r.lb_strategy.clone())
+                .bind(r.error_message.as_deref())
+                .bind(r.lb_strategy.as_deref())
                 .bind(r.failover_attempts)
-                .bind(r.failover_history.clone())
+                .bind(r.failover_history.as_deref())
                 .bind(r.created_at);
         }
         q.execute(&mut *tx).await?;

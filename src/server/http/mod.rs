@@ -1,3 +1,5 @@
 //! Cross-cutting HTTP plumbing.
 pub mod bearer;
+pub mod per_core;
 pub mod request_id;
+pub mod upstream_client;

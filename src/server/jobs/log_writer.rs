@@ -11,7 +11,7 @@ use crate::server::db::Database;
 
 const QUEUE: usize = 65_536;
 const MAX_BATCH: usize = 1_000;
-/// How long a batch may wait to fill up: logs appear within this delay.
+/// How long the writer gathers records after the first one: logs appear within this delay.
 const LINGER: Duration = Duration::from_millis(50);
 
 enum Msg {
@@ -93,22 +93,35 @@ async fn run(mut rx: mpsc::Receiver<Msg>, db: Database, written: Arc<AtomicU64>)
     let mut batch: Vec<LogRecord> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
         let mut flushes = Vec::new();
-        match first {
-            Msg::Record(r) => batch.push(*r),
-            Msg::Flush(done) => flushes.push(done),
+        take(first, &mut batch, &mut flushes);
+        if flushes.is_empty() {
+            // Sleep rather than wait on the queue: a waiting reader is woken by every record,
+            // a cross-thread wake-up for every proxied request.
+            tokio::time::sleep(LINGER).await;
         }
-        let deadline = tokio::time::Instant::now() + LINGER;
-        while batch.len() < MAX_BATCH && flushes.is_empty() {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(Msg::Record(r))) => batch.push(*r),
-                Ok(Some(Msg::Flush(done))) => flushes.push(done),
-                Ok(None) | Err(_) => break,
+        loop {
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(msg) => take(msg, &mut batch, &mut flushes),
+                    Err(_) => break,
+                }
+            }
+            let full = batch.len() == MAX_BATCH;
+            write(&db, &mut batch, &written).await;
+            if !full {
+                break;
             }
         }
-        write(&db, &mut batch, &written).await;
         for done in flushes {
             let _ = done.send(());
         }
     }
     write(&db, &mut batch, &written).await;
+}
+
+fn take(msg: Msg, batch: &mut Vec<LogRecord>, flushes: &mut Vec<oneshot::Sender<()>>) {
+    match msg {
+        Msg::Record(r) => batch.push(*r),
+        Msg::Flush(done) => flushes.push(done),
+    }
 }

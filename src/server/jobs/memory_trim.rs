@@ -1,6 +1,7 @@
-//! Hands freed heap memory back to the OS every few seconds. glibc keeps memory that a burst
-//! (say, a thousand open streams) freed inside its arenas; `malloc_trim` releases the unused
-//! pages, so the gateway's footprint returns to its idle size after the burst.
+//! Hands freed C heap memory back to the OS every few seconds. The server binary allocates
+//! through jemalloc, which returns memory by itself, but SQLite and other C code allocate from
+//! glibc, which keeps what a burst freed inside its arenas; `malloc_trim` releases those pages,
+//! so the footprint returns to its idle size after the burst.
 use std::time::Duration;
 
 pub const EVERY: Duration = Duration::from_secs(10);

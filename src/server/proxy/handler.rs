@@ -17,6 +17,7 @@ use super::headers::{client_response_headers, is_event_stream, upstream_request_
 use super::key_auth::{presented_key, KeyRejection};
 use super::metered_body::{without_url, Meter, MeteredBody, PendingLog};
 use super::provider_auth::apply_upstream_auth;
+use super::request_body::{read_facts, RequestFacts};
 use super::routing_table::{KeyEntry, Snapshot, UpstreamEntry};
 use super::strategy::{Candidate, InFlight};
 use super::usage::{ensure_stream_usage, ApiFormat};
@@ -77,7 +78,7 @@ async fn authenticate(
     state: &AppState,
     snapshot: &Snapshot,
     headers: &HeaderMap,
-) -> Result<KeyEntry, ProxyError> {
+) -> Result<Arc<KeyEntry>, ProxyError> {
     let presented = presented_key(headers).ok_or(ProxyError::Auth(KeyRejection::Missing))?;
     state
         .keys
@@ -140,37 +141,12 @@ async fn handle(
             return ctx.fail(&state, error);
         }
     };
-    let mut json: Value = match serde_json::from_slice(&body) {
-        Ok(v @ Value::Object(_)) => v,
-        Ok(_) => {
-            return ctx.fail(
-                &state,
-                ProxyError::BadRequest("the request body must be a JSON object".into()),
-            )
-        }
-        Err(_) if body.is_empty() => {
-            return ctx.fail(
-                &state,
-                ProxyError::BadRequest(
-                    "this gateway routes by the `model` field of a JSON request body".into(),
-                ),
-            );
-        }
-        Err(e) => {
-            return ctx.fail(
-                &state,
-                ProxyError::BadRequest(format!("malformed JSON body: {e}")),
-            )
-        }
-    };
-    let model = match json.get("model").and_then(Value::as_str).map(str::trim) {
-        Some(m) if !m.is_empty() => m.to_string(),
-        _ => {
-            return ctx.fail(
-                &state,
-                ProxyError::BadRequest("missing required parameter: `model`".into()),
-            )
-        }
+    let RequestFacts {
+        model,
+        stream: wants_stream,
+    } = match read_facts(&body) {
+        Ok(facts) => facts,
+        Err(e) => return ctx.fail(&state, ProxyError::BadRequest(e.to_string())),
     };
     ctx.record.model_requested = Some(model.clone());
 
@@ -179,8 +155,15 @@ async fn handle(
         return ctx.fail(&state, ProxyError::ModelNotFound(model));
     }
     let format = ApiFormat::from_path(&path);
-    let wants_stream = json.get("stream").and_then(Value::as_bool).unwrap_or(false);
-    let strip_usage_chunk = format == ApiFormat::OpenAiChat && ensure_stream_usage(&mut json);
+    // Only an OpenAI chat stream is rewritten (asked for its usage): only it needs the tree.
+    let mut json = None;
+    let mut strip_usage_chunk = false;
+    if format == ApiFormat::OpenAiChat && wants_stream {
+        if let Ok(mut tree) = serde_json::from_slice::<Value>(&body) {
+            strip_usage_chunk = ensure_stream_usage(&mut tree);
+            json = Some(tree);
+        }
+    }
     let request = Outgoing {
         json,
         original: body,
@@ -199,7 +182,8 @@ async fn handle(
 
 /// What is sent upstream, prepared once and specialised per attempt (model redirects differ).
 struct Outgoing {
-    json: Value,
+    /// The body as a tree, when it was already rewritten for the stream's usage.
+    json: Option<Value>,
     original: Bytes,
     reencode: bool,
     model: String,
@@ -218,11 +202,13 @@ impl Outgoing {
         if sent_model == self.model && !self.reencode {
             return Ok(self.original.clone());
         }
-        if sent_model == self.model {
-            return serde_json::to_vec(&self.json).map(Bytes::from);
+        let mut json = match &self.json {
+            Some(tree) => tree.clone(),
+            None => serde_json::from_slice(&self.original)?,
+        };
+        if sent_model != self.model {
+            json["model"] = Value::String(sent_model.to_string());
         }
-        let mut json = self.json.clone();
-        json["model"] = Value::String(sent_model.to_string());
         serde_json::to_vec(&json).map(Bytes::from)
     }
 }
@@ -382,11 +368,16 @@ async fn send_once(
     out: &Outgoing,
     body: Bytes,
 ) -> Outcome {
-    let mut url = format!("{}/{}", upstream.base_url, out.path.trim_start_matches('/'));
-    if let Some(q) = &out.query {
-        url.push('?');
-        url.push_str(q);
-    }
+    let url = match upstream.request_url(&out.path, out.query.as_deref()) {
+        Ok(u) => u,
+        Err(e) => {
+            return Outcome::Failed(
+                FailureKind::Connect,
+                None,
+                format!("invalid upstream URL: {e}"),
+            )
+        }
+    };
     let mut headers = upstream_request_headers(&out.headers);
     apply_upstream_auth(
         upstream.provider,
@@ -397,6 +388,7 @@ async fn send_once(
     let timeout = Duration::from_millis(upstream.timeout_ms);
     let request = state
         .http
+        .get()
         .request(out.method.clone(), url)
         .headers(headers)
         .body(body)

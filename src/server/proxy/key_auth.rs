@@ -3,7 +3,7 @@
 //! snapshot, so a disabled, edited, deleted or expired key is refused on the very next request.
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use axum::http::HeaderMap;
 use subtle::ConstantTimeEq;
@@ -74,7 +74,7 @@ impl KeyVerifier {
         snapshot: &Snapshot,
         presented: &str,
         now_ms: i64,
-    ) -> Result<KeyEntry, KeyRejection> {
+    ) -> Result<Arc<KeyEntry>, KeyRejection> {
         let digest = sha256(presented.as_bytes());
         let cached = self
             .cache
@@ -86,7 +86,7 @@ impl KeyVerifier {
             match snapshot.keys.get(&id) {
                 Some(key) => {
                     state_of(key, now_ms)?;
-                    return Ok(key.clone());
+                    return Ok(Arc::clone(key));
                 }
                 None => {
                     self.cache.write().expect("key cache lock").remove(&digest);
@@ -108,9 +108,10 @@ impl KeyVerifier {
             .keys_by_prefix
             .get(prefix)
             .ok_or(KeyRejection::Invalid)?;
-        let matching: Vec<&KeyEntry> = ids.iter().filter_map(|id| snapshot.keys.get(id)).collect();
+        let matching: Vec<&Arc<KeyEntry>> =
+            ids.iter().filter_map(|id| snapshot.keys.get(id)).collect();
         // Only usable keys are worth a bcrypt; a prefix with none of them is refused at once.
-        let usable: Vec<&KeyEntry> = matching
+        let usable: Vec<&Arc<KeyEntry>> = matching
             .iter()
             .copied()
             .filter(|k| k.usable_at(now_ms))
@@ -142,7 +143,7 @@ impl KeyVerifier {
                     cache.clear();
                 }
                 cache.insert(digest, key.id.clone());
-                return Ok(key.clone());
+                return Ok(Arc::clone(key));
             }
         }
         let mut rejected = self.rejected.write().expect("key cache lock");
@@ -185,7 +186,7 @@ mod tests {
         };
         s.keys_by_prefix
             .insert(entry.prefix.clone(), vec!["k1".into()]);
-        s.keys.insert("k1".into(), entry);
+        s.keys.insert("k1".into(), Arc::new(entry));
         s
     }
 

@@ -25,7 +25,9 @@ pub enum Meter {
     },
     Json {
         format: ApiFormat,
-        copy: Vec<u8>,
+        /// The chunks seen so far (reference-counted, not copied): usage is read at the end.
+        chunks: Vec<Bytes>,
+        held: usize,
         overflow: bool,
     },
 }
@@ -41,7 +43,8 @@ impl Meter {
     pub fn json(format: ApiFormat) -> Self {
         Meter::Json {
             format,
-            copy: Vec::new(),
+            chunks: Vec::new(),
+            held: 0,
             overflow: false,
         }
     }
@@ -55,13 +58,19 @@ impl Meter {
                     None => chunk,
                 }
             }
-            Meter::Json { copy, overflow, .. } => {
+            Meter::Json {
+                chunks,
+                held,
+                overflow,
+                ..
+            } => {
                 if !*overflow {
-                    if copy.len() + chunk.len() > JSON_USAGE_CAP {
+                    if *held + chunk.len() > JSON_USAGE_CAP {
                         *overflow = true;
-                        copy.clear();
+                        *chunks = Vec::new();
                     } else {
-                        copy.extend_from_slice(&chunk);
+                        *held += chunk.len();
+                        chunks.push(chunk.clone());
                     }
                 }
                 chunk
@@ -81,7 +90,11 @@ impl Meter {
     fn usage(&self) -> Option<super::usage::Usage> {
         match self {
             Meter::Sse { tracker, .. } => tracker.usage(),
-            Meter::Json { format, copy, .. } => usage_from_json(*format, copy),
+            Meter::Json { chunks, .. } if chunks.is_empty() => None,
+            Meter::Json { format, chunks, .. } if chunks.len() == 1 => {
+                usage_from_json(*format, &chunks[0])
+            }
+            Meter::Json { format, chunks, .. } => usage_from_json(*format, &chunks.concat()),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod key_auth;
 pub mod metered_body;
 pub mod model_rules;
 pub mod provider_auth;
+pub mod request_body;
 pub mod routing_table;
 pub mod ssrf;
 pub mod strategy;

@@ -18,6 +18,8 @@ pub struct UpstreamEntry {
     pub name: String,
     pub provider: Provider,
     pub base_url: String,
+    /// `base_url` parsed once per load, so a request only sets its path and query.
+    pub base: Option<url::Url>,
     pub api_key: Secret<String>,
     pub timeout_ms: u64,
     pub weight: u32,
@@ -37,6 +39,26 @@ impl UpstreamEntry {
 
     pub fn sent_model(&self, model: &str) -> String {
         resolve_redirect(&self.model_redirects, model)
+    }
+
+    /// `{base_url}/{path}?{query}`, without parsing the host again for every request.
+    pub fn request_url(
+        &self,
+        path: &str,
+        query: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        let mut url = match &self.base {
+            Some(base) => base.clone(),
+            None => url::Url::parse(&self.base_url)?,
+        };
+        let path = format!(
+            "{}/{}",
+            url.path().trim_end_matches('/'),
+            path.trim_start_matches('/')
+        );
+        url.set_path(&path);
+        url.set_query(query);
+        Ok(url)
     }
 }
 
@@ -58,7 +80,7 @@ impl KeyEntry {
 
 #[derive(Debug, Default)]
 pub struct Snapshot {
-    pub keys: HashMap<String, KeyEntry>,
+    pub keys: HashMap<String, Arc<KeyEntry>>,
     pub keys_by_prefix: HashMap<String, Vec<String>>,
     pub upstreams: HashMap<String, Arc<UpstreamEntry>>,
     pub settings: Runtime,
@@ -160,6 +182,7 @@ impl RoutingTable {
                     id: row.id,
                     name: row.name,
                     provider,
+                    base: url::Url::parse(&row.base_url).ok(),
                     base_url: row.base_url,
                     api_key: Secret::new(api_key),
                     timeout_ms: row.timeout_ms.max(1) as u64,
@@ -182,14 +205,14 @@ impl RoutingTable {
                 .push(row.id.clone());
             keys.insert(
                 row.id.clone(),
-                KeyEntry {
+                Arc::new(KeyEntry {
                     upstream_ids: perms.remove(&row.id).unwrap_or_default(),
                     id: row.id,
                     prefix: row.key_prefix,
                     hash: row.key_hash,
                     is_active: row.is_active != 0,
                     expires_at: row.expires_at,
-                },
+                }),
             );
         }
         let mut current = self.current.write().expect("routing table lock");
@@ -200,5 +223,63 @@ impl RoutingTable {
             settings,
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(base_url: &str) -> UpstreamEntry {
+        UpstreamEntry {
+            id: "u".into(),
+            name: "u".into(),
+            provider: Provider::Openai,
+            base: url::Url::parse(base_url).ok(),
+            base_url: base_url.into(),
+            api_key: Secret::new("k".into()),
+            timeout_ms: 1,
+            weight: 1,
+            priority: 0,
+            allowed_models: vec![],
+            model_redirects: BTreeMap::new(),
+            is_active: true,
+            breaker: BreakerConfig::default(),
+            address_refusal: None,
+        }
+    }
+
+    #[test]
+    fn request_url_joins_base_path_and_query() {
+        let u = entry("https://api.example.com/v1");
+        let url = |p, q| u.request_url(p, q).unwrap().to_string();
+        assert_eq!(
+            url("chat/completions", None),
+            "https://api.example.com/v1/chat/completions"
+        );
+        assert_eq!(
+            url("/messages", Some("beta=true")),
+            "https://api.example.com/v1/messages?beta=true"
+        );
+        assert_eq!(
+            entry("http://127.0.0.1:9/openai/v1/")
+                .request_url("models", None)
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:9/openai/v1/models"
+        );
+        assert_eq!(
+            entry("http://h")
+                .request_url("models", None)
+                .unwrap()
+                .as_str(),
+            "http://h/models"
+        );
+        // Characters a URL path cannot hold are encoded, as parsing the joined string would.
+        assert_eq!(
+            url("files/a b", None),
+            "https://api.example.com/v1/files/a%20b"
+        );
+        assert!(entry("not a url").request_url("models", None).is_err());
     }
 }

@@ -611,7 +611,7 @@ fn has_usage_object(json: &[u8]) -> bool {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(haystack, needle)
 }
 
 /// Reads a token count. Non-numbers count as absent, fractions are truncated, and negatives are
