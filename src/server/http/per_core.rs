@@ -146,10 +146,19 @@ async fn accept_loop(
                         continue;
                     }
                 };
-                if queues[next].send((stream, peer)).is_err() {
-                    tracing::error!(worker = next, "a worker is gone; its connection is dropped");
+                // A worker that could not start is skipped: its turn goes to the next one.
+                let mut dealt = Some((stream, peer));
+                for _ in 0..queues.len() {
+                    let worker = next;
+                    next = (next + 1) % queues.len();
+                    match queues[worker].send(dealt.take().expect("connection not yet dealt")) {
+                        Ok(()) => break,
+                        Err(mpsc::error::SendError(back)) => dealt = Some(back),
+                    }
                 }
-                next = (next + 1) % queues.len();
+                if dealt.is_some() {
+                    tracing::error!("no worker thread is serving; connection dropped");
+                }
             }
             Err(e) if is_connection_error(&e) => {}
             Err(e) => {

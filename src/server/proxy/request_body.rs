@@ -101,5 +101,10 @@ mod tests {
         assert_eq!(facts(r#"{"model":"  "}"#), Err(BodyError::MissingModel));
         assert_eq!(facts(r#"{"model":7}"#), Err(BodyError::MissingModel));
         assert_eq!(facts(r#"{"model":null}"#), Err(BodyError::MissingModel));
+        // Two `model` keys are ambiguous: refused rather than routed by one of them.
+        assert!(matches!(
+            facts(r#"{"model":"a","model":"b"}"#),
+            Err(BodyError::Malformed(m)) if m.contains("duplicate field")
+        ));
     }
 }
