@@ -4,7 +4,18 @@ export const ADMIN_TOKEN = process.env.E2E_ADMIN_TOKEN ?? "e2e-admin-token-01234
 
 /** Waits until the WASM bundle has hydrated the page, so clicks reach Leptos handlers. */
 export async function hydrated(page: Page) {
-  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 30_000 });
+  try {
+    await page.waitForSelector('body[data-hydrated="true"]', { timeout: 30_000 });
+  } catch (e) {
+    // Say what the page loaded (and what it did not), so a failure here can be diagnosed.
+    const loaded = await page.evaluate(() =>
+      performance.getEntriesByType("resource").map((r) => {
+        const t = r as PerformanceResourceTiming;
+        return `${t.name} ${t.responseStatus ?? "?"} ${t.transferSize} B in ${Math.round(t.duration)} ms`;
+      }),
+    );
+    throw new Error(`the page did not hydrate within 30 s; resources loaded:\n${loaded.join("\n")}\n${e}`);
+  }
 }
 
 export async function signIn(page: Page, locale: "en" | "zh" = "en") {
