@@ -156,18 +156,17 @@ async fn handle(
     }
     let format = ApiFormat::from_path(&path);
     // Only an OpenAI chat stream is rewritten (asked for its usage): only it needs the tree.
-    let mut json = None;
-    let mut strip_usage_chunk = false;
-    if format == ApiFormat::OpenAiChat && wants_stream {
-        if let Ok(mut tree) = serde_json::from_slice::<Value>(&body) {
-            strip_usage_chunk = ensure_stream_usage(&mut tree);
-            json = Some(tree);
-        }
-    }
+    let rewritten = if format == ApiFormat::OpenAiChat && wants_stream {
+        serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|mut tree| ensure_stream_usage(&mut tree).then_some(tree))
+    } else {
+        None
+    };
+    let strip_usage_chunk = rewritten.is_some();
     let request = Outgoing {
-        json,
+        rewritten,
         original: body,
-        reencode: strip_usage_chunk,
         model,
         path,
         query: uri.query().map(str::to_string),
@@ -182,10 +181,9 @@ async fn handle(
 
 /// What is sent upstream, prepared once and specialised per attempt (model redirects differ).
 struct Outgoing {
-    /// The body as a tree, when it was already rewritten for the stream's usage.
-    json: Option<Value>,
+    /// The body as a tree, when it was rewritten (asked for the stream's usage).
+    rewritten: Option<Value>,
     original: Bytes,
-    reencode: bool,
     model: String,
     path: String,
     query: Option<String>,
@@ -199,10 +197,10 @@ struct Outgoing {
 impl Outgoing {
     /// The body for one upstream: the client's bytes unless the model or stream options change.
     fn body_for(&self, sent_model: &str) -> Result<Bytes, serde_json::Error> {
-        if sent_model == self.model && !self.reencode {
+        if sent_model == self.model && self.rewritten.is_none() {
             return Ok(self.original.clone());
         }
-        let mut json = match &self.json {
+        let mut json = match &self.rewritten {
             Some(tree) => tree.clone(),
             None => serde_json::from_slice(&self.original)?,
         };

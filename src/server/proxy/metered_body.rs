@@ -90,7 +90,6 @@ impl Meter {
     fn usage(&self) -> Option<super::usage::Usage> {
         match self {
             Meter::Sse { tracker, .. } => tracker.usage(),
-            Meter::Json { chunks, .. } if chunks.is_empty() => None,
             Meter::Json { format, chunks, .. } if chunks.len() == 1 => {
                 usage_from_json(*format, &chunks[0])
             }

@@ -52,8 +52,10 @@ pub fn read_facts(body: &[u8]) -> Result<RequestFacts, BodyError> {
     let probe: Probe =
         serde_json::from_slice(body).map_err(|e| BodyError::Malformed(e.to_string()))?;
     let model = match probe.model {
-        Some(Value::String(m)) if m.trim().len() == m.len() && !m.is_empty() => m,
-        Some(Value::String(m)) if !m.trim().is_empty() => m.trim().to_string(),
+        Some(Value::String(m)) if m.trim().is_empty() => return Err(BodyError::MissingModel),
+        // Usually already trimmed: keep the parsed string rather than copy it.
+        Some(Value::String(m)) if m.trim().len() == m.len() => m,
+        Some(Value::String(m)) => m.trim().to_string(),
         _ => return Err(BodyError::MissingModel),
     };
     let stream = probe.stream == Some(Value::Bool(true));

@@ -19,7 +19,7 @@ pub struct UpstreamEntry {
     pub provider: Provider,
     pub base_url: String,
     /// `base_url` parsed once per load, so a request only sets its path and query.
-    pub base: Option<url::Url>,
+    pub base: Result<url::Url, url::ParseError>,
     pub api_key: Secret<String>,
     pub timeout_ms: u64,
     pub weight: u32,
@@ -47,10 +47,7 @@ impl UpstreamEntry {
         path: &str,
         query: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
-        let mut url = match &self.base {
-            Some(base) => base.clone(),
-            None => url::Url::parse(&self.base_url)?,
-        };
+        let mut url = self.base.clone()?;
         let path = format!(
             "{}/{}",
             url.path().trim_end_matches('/'),
@@ -182,7 +179,7 @@ impl RoutingTable {
                     id: row.id,
                     name: row.name,
                     provider,
-                    base: url::Url::parse(&row.base_url).ok(),
+                    base: url::Url::parse(&row.base_url),
                     base_url: row.base_url,
                     api_key: Secret::new(api_key),
                     timeout_ms: row.timeout_ms.max(1) as u64,
@@ -235,7 +232,7 @@ mod tests {
             id: "u".into(),
             name: "u".into(),
             provider: Provider::Openai,
-            base: url::Url::parse(base_url).ok(),
+            base: url::Url::parse(base_url),
             base_url: base_url.into(),
             api_key: Secret::new("k".into()),
             timeout_ms: 1,
