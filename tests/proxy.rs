@@ -852,6 +852,40 @@ async fn private_upstreams_are_refused_at_connect_once_the_switch_is_off(app: &T
         .contains("loopback"));
 }
 
+async fn named_hosts_resolve_and_paths_pass_byte_for_byte(app: &TestApp) {
+    let mock = MockUpstream::start().await;
+    let base = format!("http://localhost:{}/v1", mock.addr.port());
+    let id = app
+        .upstream(json!({"name": "named", "provider": "openai", "base_url": base, "api_key": UPSTREAM_KEY}))
+        .await;
+    let (_, key) = app.key(&[&id]).await;
+    // The proxy's client resolves the name (through the guard, which allows loopback here; the
+    // refusal is tested with the client in src/server/http/upstream_client.rs), and the client's
+    // path and query reach the upstream as they were sent, percent-encoding and all.
+    let res = app
+        .client
+        .post(app.url("/v1/files/a%20b%2Fc?purpose=fine%20tune"))
+        .bearer_auth(&key)
+        .json(&json!({"model": "gpt-4o-mini"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404, "the mock knows no such file");
+    assert_eq!(
+        mock.last().unwrap().path,
+        "/v1/files/a%20b%2Fc?purpose=fine%20tune"
+    );
+    let ok = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&key)
+        .json(&json!({"model": "gpt-4o-mini", "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+}
+
 async fn upstream_redirects_are_never_followed(app: &TestApp) {
     // An "upstream" that answers every request with a redirect to the mock.
     let target = MockUpstream::start().await;
@@ -1052,6 +1086,7 @@ private_both_backends!(
     connection_tests_report_their_outcome,
     timeouts_are_idle_not_total_and_upstream_errors_are_mapped,
     private_upstreams_are_refused_at_connect_once_the_switch_is_off,
+    named_hosts_resolve_and_paths_pass_byte_for_byte,
     upstream_redirects_are_never_followed,
     failover_moves_to_the_next_upstream_and_logs_why,
     no_retry_once_bytes_reached_the_client,

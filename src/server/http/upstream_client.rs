@@ -1,20 +1,37 @@
-//! The HTTP client for upstreams, one per thread: a pooled upstream connection is driven by a
-//! task on the runtime that opened it, so a thread that uses only its own pool never wakes
+//! The HTTP clients for upstreams, one set per thread: a pooled upstream connection is driven by
+//! a task on the runtime that opened it, so a thread that uses only its own pool never wakes
 //! another to send a request or read an answer. Every client resolves names through the
 //! SSRF-guarded resolver and never follows redirects (an upstream must not bounce us to an
 //! internal address).
+//!
+//! The proxy sends through hyper's pooled client directly ([`ProxyClient`]); the connection
+//! tester and other admin calls use reqwest, whose conveniences cost per request (it parses the
+//! URL twice and runs a redirect service) what the hot path should not pay.
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use thread_local::ThreadLocal;
 
 use crate::server::proxy::ssrf::{GuardedResolver, SsrfPolicy};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The proxy's client: HTTP/1.1 over TCP or TLS (webpki roots), names resolved by the guard.
+pub type ProxyClient = Client<HttpsConnector<HttpConnector<GuardedResolver>>, Full<Bytes>>;
 
 pub struct UpstreamClients {
     policy: SsrfPolicy,
     /// Built at start-up, so a client that cannot be built stops the start, not a request.
     first: reqwest::Client,
     per_thread: ThreadLocal<reqwest::Client>,
+    proxy: ThreadLocal<ProxyClient>,
 }
 
 impl UpstreamClients {
@@ -23,13 +40,19 @@ impl UpstreamClients {
             policy,
             first: build(policy)?,
             per_thread: ThreadLocal::new(),
+            proxy: ThreadLocal::new(),
         })
     }
 
-    /// This thread's client.
+    /// This thread's reqwest client, for calls off the proxy path.
     pub fn get(&self) -> &reqwest::Client {
         self.per_thread
             .get_or(|| build(self.policy).unwrap_or_else(|_| self.first.clone()))
+    }
+
+    /// This thread's proxy client.
+    pub fn proxy(&self) -> &ProxyClient {
+        self.proxy.get_or(|| build_proxy(self.policy))
     }
 }
 
@@ -39,8 +62,26 @@ fn build(policy: SsrfPolicy) -> Result<reqwest::Client, reqwest::Error> {
         .redirect(reqwest::redirect::Policy::none())
         // A configured HTTP proxy would be the only address the resolver checks.
         .no_proxy()
-        .connect_timeout(Duration::from_secs(10))
-        .pool_idle_timeout(Duration::from_secs(90))
+        .connect_timeout(CONNECT_TIMEOUT)
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .tcp_nodelay(true)
         .build()
+}
+
+/// hyper's client follows no redirects and knows no HTTP proxy, so the resolver sees every name
+/// it connects to. IP-literal hosts skip the resolver: the routing table checks those.
+pub fn build_proxy(policy: SsrfPolicy) -> ProxyClient {
+    let mut tcp = HttpConnector::new_with_resolver(GuardedResolver::new(policy));
+    tcp.enforce_http(false);
+    tcp.set_nodelay(true);
+    tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    let connector = HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(tcp);
+    Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .build(connector)
 }

@@ -8,6 +8,8 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body as _, Incoming};
 use serde_json::Value;
 
 use super::breaker::{Admission, State as BreakerState};
@@ -15,7 +17,7 @@ use super::errors::{ErrorFormat, ProxyError};
 use super::failover::{Attempt, FailureKind, History};
 use super::headers::{client_response_headers, is_event_stream, upstream_request_headers};
 use super::key_auth::{presented_key, KeyRejection};
-use super::metered_body::{without_url, Meter, MeteredBody, PendingLog};
+use super::metered_body::{error_chain, Meter, MeteredBody, PendingLog};
 use super::provider_auth::apply_upstream_auth;
 use super::request_body::{read_facts, RequestFacts};
 use super::routing_table::{KeyEntry, Snapshot, UpstreamEntry};
@@ -168,7 +170,7 @@ async fn handle(
         rewritten,
         original: body,
         model,
-        path,
+        path: forwarded_path(&uri, &path).to_string(),
         query: uri.query().map(str::to_string),
         method,
         headers,
@@ -179,12 +181,22 @@ async fn handle(
     attempt_in_order(state, ctx, &candidates, snapshot.settings, request).await
 }
 
+/// The part of the client's path below `/v1/`, as it arrived (percent-encoded), so the upstream
+/// gets it byte for byte; the decoded route parameter only when the prefix is unexpected.
+fn forwarded_path<'a>(uri: &'a Uri, decoded: &'a str) -> &'a str {
+    let raw = uri.path();
+    raw.strip_prefix("/api/proxy/v1/")
+        .or_else(|| raw.strip_prefix("/v1/"))
+        .unwrap_or(decoded)
+}
+
 /// What is sent upstream, prepared once and specialised per attempt (model redirects differ).
 struct Outgoing {
     /// The body as a tree, when it was rewritten (asked for the stream's usage).
     rewritten: Option<Value>,
     original: Bytes,
     model: String,
+    /// The client's path below `/v1/`, still percent-encoded as it arrived.
     path: String,
     query: Option<String>,
     method: Method,
@@ -212,7 +224,7 @@ impl Outgoing {
 }
 
 enum Outcome {
-    Answered(reqwest::Response),
+    Answered(hyper::Response<Incoming>),
     Failed(FailureKind, Option<u16>, String),
 }
 
@@ -366,15 +378,13 @@ async fn send_once(
     out: &Outgoing,
     body: Bytes,
 ) -> Outcome {
-    let url = match upstream.request_url(&out.path, out.query.as_deref()) {
-        Ok(u) => u,
-        Err(e) => {
-            return Outcome::Failed(
-                FailureKind::Connect,
-                None,
-                format!("invalid upstream URL: {e}"),
-            )
-        }
+    let target = match &upstream.target {
+        Ok(target) => target.uri(&out.path, out.query.as_deref()),
+        Err(e) => return Outcome::Failed(FailureKind::Connect, None, e.to_string()),
+    };
+    let uri = match target {
+        Ok(uri) => uri,
+        Err(e) => return Outcome::Failed(FailureKind::Connect, None, e.to_string()),
     };
     let mut headers = upstream_request_headers(&out.headers);
     apply_upstream_auth(
@@ -384,22 +394,18 @@ async fn send_once(
         true,
     );
     let timeout = Duration::from_millis(upstream.timeout_ms);
-    let request = state
-        .http
-        .get()
-        .request(out.method.clone(), url)
-        .headers(headers)
-        .body(body)
-        .send();
+    let mut request = hyper::Request::new(Full::new(body));
+    *request.method_mut() = out.method.clone();
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers;
+    let request = state.http.proxy().request(request);
     match tokio::time::timeout(timeout, request).await {
         Err(_) => Outcome::Failed(
             FailureKind::Timeout,
             None,
             format!("no response within {} ms", upstream.timeout_ms),
         ),
-        Ok(Err(e)) if e.is_timeout() => {
-            Outcome::Failed(FailureKind::Timeout, None, without_url(&e))
-        }
+        Ok(Err(e)) if timed_out(&e) => Outcome::Failed(FailureKind::Timeout, None, error_chain(&e)),
         Ok(Err(e)) => Outcome::Failed(FailureKind::Connect, None, error_chain(&e)),
         Ok(Ok(r)) if r.status().is_server_error() => {
             let s = r.status().as_u16();
@@ -424,7 +430,7 @@ fn stream_back(
     mut ctx: Ctx,
     upstream: &UpstreamEntry,
     out: &Outgoing,
-    response: reqwest::Response,
+    response: hyper::Response<Incoming>,
     in_flight: InFlight,
 ) -> Response {
     let status = response.status();
@@ -441,13 +447,13 @@ fn stream_back(
     };
     let unchanged = !(sse && out.strip_usage_chunk);
     let length = if unchanged {
-        response.content_length()
+        response.body().size_hint().exact()
     } else {
         None
     };
     let headers = client_response_headers(response.headers(), unchanged);
     let body = MeteredBody::new(
-        Box::pin(response.bytes_stream()),
+        Box::pin(response.into_body().into_data_stream()),
         Duration::from_millis(upstream.timeout_ms),
         meter,
         PendingLog {
@@ -464,14 +470,17 @@ fn stream_back(
     reply
 }
 
-/// The whole cause chain, for the log (resolver refusals sit several sources deep).
-fn error_chain(e: &reqwest::Error) -> String {
-    let mut out = without_url(e);
-    let mut cur = std::error::Error::source(e);
-    while let Some(inner) = cur {
-        out.push_str(": ");
-        out.push_str(&inner.to_string());
-        cur = inner.source();
+/// A connect that ran out of time (the connector's own limit) is a timeout, not a refusal.
+fn timed_out(e: &hyper_util::client::legacy::Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        cur = err.source();
     }
-    out
+    false
 }

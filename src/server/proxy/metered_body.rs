@@ -104,7 +104,7 @@ pub struct PendingLog {
     pub writer: Arc<LogWriter>,
 }
 
-type Upstream = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
+type Upstream = Pin<Box<dyn Stream<Item = Result<Bytes, hyper::Error>> + Send>>;
 
 pub struct MeteredBody {
     inner: Upstream,
@@ -196,7 +196,7 @@ impl Stream for MeteredBody {
                 }
                 Poll::Ready(Some(Err(e))) => {
                     this.ended = true;
-                    let message = format!("upstream stream broke: {}", without_url(&e));
+                    let message = format!("upstream stream broke: {}", error_chain(&e));
                     this.submit(Some(message.clone()));
                     return Poll::Ready(Some(Err(std::io::Error::other(message))));
                 }
@@ -235,11 +235,15 @@ impl Drop for MeteredBody {
     }
 }
 
-/// reqwest errors name the URL; it carries no secret, but the log keeps messages short and uniform.
-pub fn without_url(e: &reqwest::Error) -> String {
-    let mut msg = e.to_string();
-    if let Some(url) = e.url() {
-        msg = msg.replace(url.as_str(), "<upstream>");
+/// An error with its whole cause chain, for the log: the useful part (a refused address, a reset
+/// connection) sits several sources deep. hyper's errors carry no URL.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        out.push_str(": ");
+        out.push_str(&inner.to_string());
+        cur = inner.source();
     }
-    msg
+    out
 }

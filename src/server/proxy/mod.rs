@@ -14,4 +14,5 @@ pub mod request_body;
 pub mod routing_table;
 pub mod ssrf;
 pub mod strategy;
+pub mod upstream_target;
 pub mod usage;

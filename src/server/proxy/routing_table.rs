@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use super::model_rules::{parse_model_list, parse_redirects, resolve_redirect, serves, Provider};
 use super::ssrf::{validate_url, SsrfPolicy};
+use super::upstream_target::{TargetError, UpstreamTarget};
 use crate::model::upstreams::BreakerConfig;
 use crate::server::crypto::Cipher;
 use crate::server::db::{keys as key_repo, upstreams as upstream_repo, Database};
@@ -18,8 +19,8 @@ pub struct UpstreamEntry {
     pub name: String,
     pub provider: Provider,
     pub base_url: String,
-    /// `base_url` parsed once per load, so a request only sets its path and query.
-    pub base: Result<url::Url, url::ParseError>,
+    /// `base_url` parsed once per load, so a request only joins its path and query.
+    pub target: Result<UpstreamTarget, TargetError>,
     pub api_key: Secret<String>,
     pub timeout_ms: u64,
     pub weight: u32,
@@ -39,23 +40,6 @@ impl UpstreamEntry {
 
     pub fn sent_model(&self, model: &str) -> String {
         resolve_redirect(&self.model_redirects, model)
-    }
-
-    /// `{base_url}/{path}?{query}`, without parsing the host again for every request.
-    pub fn request_url(
-        &self,
-        path: &str,
-        query: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        let mut url = self.base.clone()?;
-        let path = format!(
-            "{}/{}",
-            url.path().trim_end_matches('/'),
-            path.trim_start_matches('/')
-        );
-        url.set_path(&path);
-        url.set_query(query);
-        Ok(url)
     }
 }
 
@@ -179,7 +163,7 @@ impl RoutingTable {
                     id: row.id,
                     name: row.name,
                     provider,
-                    base: url::Url::parse(&row.base_url),
+                    target: UpstreamTarget::parse(&row.base_url),
                     base_url: row.base_url,
                     api_key: Secret::new(api_key),
                     timeout_ms: row.timeout_ms.max(1) as u64,
@@ -220,63 +204,5 @@ impl RoutingTable {
             settings,
         });
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(base_url: &str) -> UpstreamEntry {
-        UpstreamEntry {
-            id: "u".into(),
-            name: "u".into(),
-            provider: Provider::Openai,
-            base: url::Url::parse(base_url),
-            base_url: base_url.into(),
-            api_key: Secret::new("k".into()),
-            timeout_ms: 1,
-            weight: 1,
-            priority: 0,
-            allowed_models: vec![],
-            model_redirects: BTreeMap::new(),
-            is_active: true,
-            breaker: BreakerConfig::default(),
-            address_refusal: None,
-        }
-    }
-
-    #[test]
-    fn request_url_joins_base_path_and_query() {
-        let u = entry("https://api.example.com/v1");
-        let url = |p, q| u.request_url(p, q).unwrap().to_string();
-        assert_eq!(
-            url("chat/completions", None),
-            "https://api.example.com/v1/chat/completions"
-        );
-        assert_eq!(
-            url("/messages", Some("beta=true")),
-            "https://api.example.com/v1/messages?beta=true"
-        );
-        assert_eq!(
-            entry("http://127.0.0.1:9/openai/v1/")
-                .request_url("models", None)
-                .unwrap()
-                .as_str(),
-            "http://127.0.0.1:9/openai/v1/models"
-        );
-        assert_eq!(
-            entry("http://h")
-                .request_url("models", None)
-                .unwrap()
-                .as_str(),
-            "http://h/models"
-        );
-        // Characters a URL path cannot hold are encoded, as parsing the joined string would.
-        assert_eq!(
-            url("files/a b", None),
-            "https://api.example.com/v1/files/a%20b"
-        );
-        assert!(entry("not a url").request_url("models", None).is_err());
     }
 }

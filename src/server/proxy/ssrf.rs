@@ -324,6 +324,32 @@ impl reqwest::dns::Resolve for GuardedResolver {
     }
 }
 
+/// The same resolver for hyper's connector, which the proxy's own client uses.
+impl tower::Service<hyper_util::client::legacy::connect::dns::Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = SsrfError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, SsrfError>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), SsrfError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: hyper_util::client::legacy::connect::dns::Name) -> Self::Future {
+        let policy = self.policy;
+        Box::pin(async move {
+            // Port 0 is replaced by the connector with the URL's (or the scheme's) port.
+            resolve_checked(name.as_str(), 0, policy)
+                .await
+                .map(Vec::into_iter)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -773,5 +799,28 @@ mod tests {
             validate_url(&raw, STRICT),
             Err(SsrfError::Blocked { .. })
         ));
+        // The same holds for the proxy's client; the routing table checks literal hosts.
+        assert_eq!(proxy_get(STRICT, &raw).await.unwrap(), 200);
+    }
+
+    /// A GET through the proxy's own client (hyper, not reqwest): the status, or the error chain.
+    async fn proxy_get(policy: SsrfPolicy, url: &str) -> Result<u16, String> {
+        let request = hyper::Request::get(url)
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .unwrap();
+        crate::server::http::upstream_client::build_proxy(policy)
+            .request(request)
+            .await
+            .map(|r| r.status().as_u16())
+            .map_err(|e| crate::server::proxy::metered_body::error_chain(&e))
+    }
+
+    #[tokio::test]
+    async fn the_proxy_client_resolves_through_the_guard() {
+        let port = spawn_ok_server().await;
+        let url = format!("http://localhost:{port}/");
+        let chain = proxy_get(STRICT, &url).await.expect_err("must not connect");
+        assert!(chain.contains("is loopback"), "{chain}");
+        assert_eq!(proxy_get(LOCAL, &url).await, Ok(200));
     }
 }
