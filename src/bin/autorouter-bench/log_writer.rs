@@ -60,32 +60,24 @@ pub async fn sustained(db: Database, backend: &'static str, rows: u64) -> Writer
     }
 }
 
-/// Submits `per_second` records per second until stopped: a steady load on the writer.
-pub fn paced(
-    db: Database,
-    per_second: u64,
-) -> (
-    tokio::task::JoinHandle<()>,
-    std::sync::Arc<std::sync::atomic::AtomicBool>,
-) {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let stop = std::sync::Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let task = tokio::spawn(async move {
-        let writer = LogWriter::spawn(db);
-        let mut tick = tokio::time::interval(Duration::from_millis(10));
-        let per_tick = per_second / 100;
-        let mut i = 10_000_000u64;
-        while !flag.load(Ordering::Relaxed) {
-            tick.tick().await;
-            for _ in 0..per_tick {
-                writer.submit(record(i));
-                i += 1;
-            }
+/// Submits `per_second` records per second to the SQLite database at `url`, forever: the
+/// steady second writer, run as its own process (`autorouter-bench paced-writer <url> <rate>`) so
+/// its work never shares a runtime with the client that measures latency.
+pub async fn paced_forever(url: &str, per_second: u64) {
+    let db = Database::connect_url_without_migrations(url, DatabaseKind::Sqlite)
+        .await
+        .expect("the gateway's SQLite file");
+    let writer = LogWriter::spawn(db);
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let per_tick = per_second / 100;
+    let mut i = 10_000_000u64;
+    loop {
+        tick.tick().await;
+        for _ in 0..per_tick {
+            writer.submit(record(i));
+            i += 1;
         }
-        writer.flush().await;
-    });
-    (task, stop)
+    }
 }
 
 pub async fn sqlite(dir: &std::path::Path, rows: u64) -> WriterResult {

@@ -73,7 +73,7 @@ fn mb(bytes: u64) -> f64 {
     bytes as f64 / 1024.0 / 1024.0
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let started_at = autorouter::server::timefmt::to_rfc3339(
@@ -90,6 +90,13 @@ async fn main() {
     std::fs::create_dir_all(&data_dir).unwrap();
     let pg_url = std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, mode, url, rate] = args.as_slice() {
+        if mode == "paced-writer" {
+            log_writer::paced_forever(url, rate.parse().expect("rows per second")).await;
+            return;
+        }
+    }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("log_writer") {
         // A quick look at the writer alone, e.g. while tuning it.
         println!("{:?}", log_writer::sqlite(&data_dir, 200_000).await);
@@ -247,18 +254,27 @@ async fn main() {
     };
 
     eprintln!("log writer");
-    let quiet = summarize(sequential(&client, &through, samples / 2).await);
+    // Alternating blocks, as for the added latency: quiet, then with a second writer process
+    // adding `paced_rate` rows/s to the gateway's database, five times over.
     let paced_rate = 5_000;
-    let writer_db = Database::connect_url_without_migrations(
-        &format!("sqlite://{}/autorouter.db", data_dir.display()),
-        DatabaseKind::Sqlite,
-    )
-    .await
-    .unwrap();
-    let (task, stop) = log_writer::paced(writer_db, paced_rate);
-    let busy = summarize(sequential(&client, &through, samples / 2).await);
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    task.await.unwrap();
+    let gw_db_url = format!("sqlite://{}/autorouter.db", data_dir.display());
+    let bench = std::env::current_exe().expect("the benchmark's own path");
+    let (mut quiet, mut busy) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        quiet.extend(sequential(&client, &through, samples / 10).await);
+        let writer = Proc::spawn(
+            "paced writer",
+            Command::new(&bench)
+                .arg("paced-writer")
+                .arg(&gw_db_url)
+                .arg(paced_rate.to_string()),
+        );
+        // Past its start-up, into its steady pace.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        busy.extend(sequential(&client, &through, samples / 10).await);
+        drop(writer);
+    }
+    let (quiet, busy) = (summarize(quiet), summarize(busy));
     let sqlite_writer = log_writer::sqlite(&data_dir, 200_000).await;
     let pg_writer = log_writer::postgres(&pg_url, 200_000).await;
 

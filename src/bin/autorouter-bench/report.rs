@@ -234,7 +234,7 @@ impl Report {
             ));
         }
         md.push_str("\n## Added latency, concurrency 1, non-streaming (~1 KB answers)\n\n");
-        md.push_str("Sequential requests from one Rust client (reqwest, keep-alive), start to last body byte, alternating blocks direct and through the gateway.\n\n");
+        md.push_str("Sequential requests from one Rust client (reqwest on a single-threaded runtime, keep-alive), start to last body byte, alternating blocks direct and through the gateway.\n\n");
         md.push_str("| Format | Path | Samples | p50 ms | p99 ms | p99.9 ms | max ms |\n|---|---|---|---|---|---|---|\n");
         for l in &self.latency {
             for (path, s) in [("direct", &l.direct), ("gateway", &l.gateway)] {
@@ -301,7 +301,7 @@ impl Report {
             md.push_str("| postgres | not measured: no server at TEST_DATABASE_URL | | | |\n");
         }
         md.push_str(&format!(
-            "\nLatency through the gateway at concurrency 1 with its own logging only, and again while a second writer adds {} rows/s to the same SQLite database:\n\n| Condition | p50 ms | p99 ms | p99.9 ms |\n|---|---|---|---|\n| quiet | {:.3} | {:.3} | {:.3} |\n| while writing | {:.3} | {:.3} | {:.3} |\n",
+            "\nLatency through the gateway at concurrency 1 with its own logging only, and while a second writer process adds {} rows/s to the same SQLite database, in five alternating blocks of each:\n\n| Condition | p50 ms | p99 ms | p99.9 ms |\n|---|---|---|---|\n| quiet | {:.3} | {:.3} | {:.3} |\n| while writing | {:.3} | {:.3} | {:.3} |\n",
             w.paced_rows_per_second,
             w.latency_quiet.p50_ms, w.latency_quiet.p99_ms, w.latency_quiet.p999_ms,
             w.latency_while_writing.p50_ms, w.latency_while_writing.p99_ms, w.latency_while_writing.p999_ms
