@@ -860,7 +860,7 @@ async fn named_hosts_resolve_and_paths_pass_byte_for_byte(app: &TestApp) {
         .await;
     let (_, key) = app.key(&[&id]).await;
     // The proxy's client resolves the name (through the guard, which allows loopback here; the
-    // refusal is tested with the client in src/server/http/upstream_client.rs), and the client's
+    // refusal is tested on the same client in src/server/proxy/ssrf.rs), and the client's
     // path and query reach the upstream as they were sent, percent-encoding and all.
     let res = app
         .client
@@ -871,19 +871,12 @@ async fn named_hosts_resolve_and_paths_pass_byte_for_byte(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(res.status(), 404, "the mock knows no such file");
-    assert_eq!(
-        mock.last().unwrap().path,
-        "/v1/files/a%20b%2Fc?purpose=fine%20tune"
-    );
-    let ok = app
-        .client
-        .post(app.url("/v1/chat/completions"))
-        .bearer_auth(&key)
-        .json(&json!({"model": "gpt-4o-mini", "messages": []}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ok.status(), 200);
+    let received = mock.last().unwrap();
+    assert_eq!(received.path, "/v1/files/a%20b%2Fc?purpose=fine%20tune");
+    // Virtual-hosted upstreams route by Host: it names the upstream, not the gateway.
+    let host = format!("localhost:{}", mock.addr.port());
+    assert_eq!(received.header("host"), Some(host.as_str()));
+    assert_eq!(chat(app, &key, false).await.status(), 200);
 }
 
 async fn upstream_redirects_are_never_followed(app: &TestApp) {

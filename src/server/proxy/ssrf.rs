@@ -353,7 +353,7 @@ impl tower::Service<hyper_util::client::legacy::connect::dns::Name> for GuardedR
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::error::Error as _;
+    use crate::server::proxy::metered_body::error_chain;
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -752,17 +752,6 @@ mod tests {
             .unwrap()
     }
 
-    fn error_chain(err: &reqwest::Error) -> String {
-        let mut out = err.to_string();
-        let mut source = err.source();
-        while let Some(e) = source {
-            out.push_str(" <- ");
-            out.push_str(&e.to_string());
-            source = e.source();
-        }
-        out
-    }
-
     #[tokio::test]
     async fn end_to_end_default_policy_refuses_localhost() {
         let port = spawn_ok_server().await;
@@ -812,7 +801,7 @@ mod tests {
             .request(request)
             .await
             .map(|r| r.status().as_u16())
-            .map_err(|e| crate::server::proxy::metered_body::error_chain(&e))
+            .map_err(|e| error_chain(&e))
     }
 
     #[tokio::test]
