@@ -1086,6 +1086,49 @@ private_both_backends!(
     breaker_opens_skips_half_opens_and_closes,
 );
 
+/// The proxy's client speaks TLS to `https` upstreams and checks the certificate against the
+/// public roots: a self-signed one (`tests/fixtures`, made for this test and trusted nowhere) is
+/// refused during the handshake, before any request is sent.
+#[tokio::test]
+async fn https_upstreams_must_present_a_trusted_certificate() {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let cert =
+        CertificateDer::from_pem_slice(include_bytes!("fixtures/untrusted-localhost.cert.pem"))
+            .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(include_bytes!("fixtures/untrusted-localhost.key.pem"))
+        .unwrap();
+    let config = tokio_rustls::rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        acceptor.accept(tcp).await.is_ok()
+    });
+    let client = autorouter::server::http::upstream_client::build_proxy(
+        autorouter::server::proxy::ssrf::SsrfPolicy {
+            allow_private: true,
+        },
+    );
+    let request = hyper::Request::post(format!("https://localhost:{port}/v1/chat/completions"))
+        .body(http_body_util::Full::new(bytes::Bytes::from_static(b"{}")))
+        .unwrap();
+    let err = client
+        .request(request)
+        .await
+        .expect_err("an untrusted certificate is refused");
+    let chain = autorouter::server::proxy::metered_body::error_chain(&err);
+    assert!(
+        chain.contains("invalid peer certificate: UnknownIssuer"),
+        "{chain}"
+    );
+    assert!(!server.await.unwrap(), "the handshake never completed");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_bodies_are_refused() {
     oversized_bodies_get_413().await;
