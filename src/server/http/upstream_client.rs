@@ -1,12 +1,11 @@
-//! The HTTP clients for upstreams, one set per thread: a pooled upstream connection is driven by
-//! a task on the runtime that opened it, so a thread that uses only its own pool never wakes
-//! another to send a request or read an answer. Every client resolves names through the
-//! SSRF-guarded resolver and never follows redirects (an upstream must not bounce us to an
-//! internal address).
+//! The HTTP clients for upstreams. Every client resolves names through the SSRF-guarded resolver
+//! and never follows redirects (an upstream must not bounce us to an internal address).
 //!
-//! The proxy sends through hyper's pooled client directly ([`ProxyClient`]); the connection
-//! tester and other admin calls use reqwest, whose conveniences cost per request (it parses the
-//! URL twice and runs a redirect service) what the hot path should not pay.
+//! The proxy sends through hyper's pooled client directly ([`ProxyClient`]), one per thread: a
+//! pooled upstream connection is driven by a task on the runtime that opened it, so a thread that
+//! uses only its own pool never wakes another to send a request or read an answer. The connection
+//! tester uses one reqwest client, whose conveniences cost per request (it parses the URL twice
+//! and runs a redirect service) what the hot path should not pay.
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,8 +28,7 @@ pub type ProxyClient = Client<HttpsConnector<HttpConnector<GuardedResolver>>, Fu
 pub struct UpstreamClients {
     policy: SsrfPolicy,
     /// Built at start-up, so a client that cannot be built stops the start, not a request.
-    first: reqwest::Client,
-    per_thread: ThreadLocal<reqwest::Client>,
+    tester: reqwest::Client,
     proxy: ThreadLocal<ProxyClient>,
 }
 
@@ -38,16 +36,14 @@ impl UpstreamClients {
     pub fn new(policy: SsrfPolicy) -> Result<Self, reqwest::Error> {
         Ok(Self {
             policy,
-            first: build(policy)?,
-            per_thread: ThreadLocal::new(),
+            tester: build_tester(policy)?,
             proxy: ThreadLocal::new(),
         })
     }
 
-    /// This thread's reqwest client, for calls off the proxy path.
-    pub fn get(&self) -> &reqwest::Client {
-        self.per_thread
-            .get_or(|| build(self.policy).unwrap_or_else(|_| self.first.clone()))
+    /// The connection tester's client (off the proxy path).
+    pub fn tester(&self) -> &reqwest::Client {
+        &self.tester
     }
 
     /// This thread's proxy client.
@@ -56,7 +52,7 @@ impl UpstreamClients {
     }
 }
 
-fn build(policy: SsrfPolicy) -> Result<reqwest::Client, reqwest::Error> {
+fn build_tester(policy: SsrfPolicy) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .dns_resolver(Arc::new(GuardedResolver::new(policy)))
         .redirect(reqwest::redirect::Policy::none())

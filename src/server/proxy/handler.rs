@@ -17,7 +17,7 @@ use super::errors::{ErrorFormat, ProxyError};
 use super::failover::{Attempt, FailureKind, History};
 use super::headers::{client_response_headers, is_event_stream, upstream_request_headers};
 use super::key_auth::{presented_key, KeyRejection};
-use super::metered_body::{error_chain, Meter, MeteredBody, PendingLog};
+use super::metered_body::{causes, error_chain, Meter, MeteredBody, PendingLog};
 use super::provider_auth::apply_upstream_auth;
 use super::request_body::{read_facts, RequestFacts};
 use super::routing_table::{KeyEntry, Snapshot, UpstreamEntry};
@@ -472,15 +472,9 @@ fn stream_back(
 
 /// A connect that ran out of time (the connector's own limit) is a timeout, not a refusal.
 fn timed_out(e: &hyper_util::client::legacy::Error) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if err
+    causes(e).any(|cause| {
+        cause
             .downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
-        {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
+    })
 }

@@ -354,8 +354,6 @@ impl tower::Service<hyper_util::client::legacy::connect::dns::Name> for GuardedR
 mod tests {
     use super::*;
     use crate::server::proxy::metered_body::error_chain;
-    use std::sync::Arc;
-    use std::time::Duration;
 
     const STRICT: SsrfPolicy = SsrfPolicy {
         allow_private: false,
@@ -742,14 +740,12 @@ mod tests {
         }
     }
 
+    /// The gateway's own reqwest client (the connection tester's).
     fn guarded_client(policy: SsrfPolicy) -> reqwest::Client {
-        reqwest::Client::builder()
-            .dns_resolver(Arc::new(GuardedResolver::new(policy)))
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .timeout(Duration::from_secs(10))
-            .build()
+        crate::server::http::upstream_client::UpstreamClients::new(policy)
             .unwrap()
+            .tester()
+            .clone()
     }
 
     #[tokio::test]

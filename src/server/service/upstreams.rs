@@ -385,7 +385,7 @@ pub(crate) async fn probe(
     let started = Instant::now();
     let sent = state
         .http
-        .get()
+        .tester()
         .get(format!("{base}/models"))
         .headers(headers)
         .timeout(Duration::from_millis(timeout_ms))
