@@ -1,9 +1,10 @@
 //! Client key verification: a SHA-256-keyed cache in front of bcrypt, which runs only on a cold
-//! miss, off the async workers, a few at a time. Every hit is re-checked against the routing
+//! miss, off the async workers, a few at a time, and once for a key however many requests bring
+//! it at the same moment (a client opening 64 connections with a new key). Every hit is re-checked against the routing
 //! snapshot, so a disabled, edited, deleted or expired key is refused on the very next request.
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::http::HeaderMap;
 use subtle::ConstantTimeEq;
@@ -45,6 +46,8 @@ pub struct KeyVerifier {
     rejected: RwLock<HashSet<[u8; 32]>>,
     bcrypt_slots: Semaphore,
     bcrypt_runs: AtomicU64,
+    /// One gate per key being checked: later arrivals wait for the first one's answer.
+    checking: Gates,
 }
 
 impl Default for KeyVerifier {
@@ -54,6 +57,7 @@ impl Default for KeyVerifier {
             rejected: RwLock::new(HashSet::new()),
             bcrypt_slots: Semaphore::new(4),
             bcrypt_runs: AtomicU64::new(0),
+            checking: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -68,6 +72,75 @@ fn state_of(key: &KeyEntry, now_ms: i64) -> Result<(), KeyRejection> {
     }
 }
 
+/// The usable keys stored under the presented key's prefix; a prefix with none of them is
+/// refused at once, without a bcrypt.
+fn candidates<'s>(
+    snapshot: &'s Snapshot,
+    presented: &str,
+    now_ms: i64,
+) -> Result<Vec<&'s Arc<KeyEntry>>, KeyRejection> {
+    if !presented.starts_with(KEY_PREFIX) {
+        return Err(KeyRejection::Invalid);
+    }
+    let ids = snapshot
+        .keys_by_prefix
+        .get(stored_prefix(presented))
+        .ok_or(KeyRejection::Invalid)?;
+    let matching: Vec<&Arc<KeyEntry>> = ids.iter().filter_map(|id| snapshot.keys.get(id)).collect();
+    let usable: Vec<&Arc<KeyEntry>> = matching
+        .iter()
+        .copied()
+        .filter(|k| k.usable_at(now_ms))
+        .collect();
+    if usable.is_empty() {
+        return Err(match matching.first() {
+            Some(k) if !k.is_active => KeyRejection::Disabled,
+            Some(_) => KeyRejection::Expired,
+            None => KeyRejection::Invalid,
+        });
+    }
+    Ok(usable)
+}
+
+type Gates = Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>;
+
+/// A key's gate, taken out of the map again when its holder is done or gives up (a request
+/// cancelled mid-check leaves nothing behind).
+struct Gate<'g> {
+    gates: &'g Gates,
+    digest: [u8; 32],
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<'g> Gate<'g> {
+    fn enter(gates: &'g Gates, digest: [u8; 32]) -> Self {
+        let lock = Arc::clone(
+            gates
+                .lock()
+                .expect("key check gates lock")
+                .entry(digest)
+                .or_default(),
+        );
+        Self {
+            gates,
+            digest,
+            lock,
+        }
+    }
+}
+
+impl Drop for Gate<'_> {
+    fn drop(&mut self) {
+        let mut gates = self.gates.lock().expect("key check gates lock");
+        if gates
+            .get(&self.digest)
+            .is_some_and(|g| Arc::ptr_eq(g, &self.lock))
+        {
+            gates.remove(&self.digest);
+        }
+    }
+}
+
 impl KeyVerifier {
     pub async fn verify(
         &self,
@@ -76,53 +149,56 @@ impl KeyVerifier {
         now_ms: i64,
     ) -> Result<Arc<KeyEntry>, KeyRejection> {
         let digest = sha256(presented.as_bytes());
+        if let Some(answer) = self.known(snapshot, &digest, now_ms) {
+            return answer;
+        }
+        let usable = candidates(snapshot, presented, now_ms)?;
+        let gate = Gate::enter(&self.checking, digest);
+        let _turn = gate.lock.lock().await;
+        // Whoever held the gate before may have just answered for this key.
+        match self.known(snapshot, &digest, now_ms) {
+            Some(answer) => answer,
+            None => self.bcrypt_check(presented, digest, usable).await,
+        }
+    }
+
+    /// The answer the caches already hold: a cached key (re-checked against the snapshot) or a
+    /// key bcrypt refused before.
+    fn known(
+        &self,
+        snapshot: &Snapshot,
+        digest: &[u8; 32],
+        now_ms: i64,
+    ) -> Option<Result<Arc<KeyEntry>, KeyRejection>> {
         let cached = self
             .cache
             .read()
             .expect("key cache lock")
-            .get(&digest)
+            .get(digest)
             .cloned();
         if let Some(id) = cached {
-            match snapshot.keys.get(&id) {
-                Some(key) => {
-                    state_of(key, now_ms)?;
-                    return Ok(Arc::clone(key));
-                }
+            return Some(match snapshot.keys.get(&id) {
+                Some(key) => state_of(key, now_ms).map(|()| Arc::clone(key)),
                 None => {
-                    self.cache.write().expect("key cache lock").remove(&digest);
-                    return Err(KeyRejection::Invalid);
+                    self.cache.write().expect("key cache lock").remove(digest);
+                    Err(KeyRejection::Invalid)
                 }
-            }
-        }
-        if !presented.starts_with(KEY_PREFIX)
-            || self
-                .rejected
-                .read()
-                .expect("key cache lock")
-                .contains(&digest)
-        {
-            return Err(KeyRejection::Invalid);
-        }
-        let prefix = stored_prefix(presented);
-        let ids = snapshot
-            .keys_by_prefix
-            .get(prefix)
-            .ok_or(KeyRejection::Invalid)?;
-        let matching: Vec<&Arc<KeyEntry>> =
-            ids.iter().filter_map(|id| snapshot.keys.get(id)).collect();
-        // Only usable keys are worth a bcrypt; a prefix with none of them is refused at once.
-        let usable: Vec<&Arc<KeyEntry>> = matching
-            .iter()
-            .copied()
-            .filter(|k| k.usable_at(now_ms))
-            .collect();
-        if usable.is_empty() {
-            return Err(match matching.first() {
-                Some(k) if !k.is_active => KeyRejection::Disabled,
-                Some(_) => KeyRejection::Expired,
-                None => KeyRejection::Invalid,
             });
         }
+        self.rejected
+            .read()
+            .expect("key cache lock")
+            .contains(digest)
+            .then_some(Err(KeyRejection::Invalid))
+    }
+
+    /// The cold path: bcrypt against each usable key stored under the presented key's prefix.
+    async fn bcrypt_check(
+        &self,
+        presented: &str,
+        digest: [u8; 32],
+        usable: Vec<&Arc<KeyEntry>>,
+    ) -> Result<Arc<KeyEntry>, KeyRejection> {
         for key in usable {
             let _slot = self
                 .bcrypt_slots
@@ -248,6 +324,33 @@ mod tests {
             );
         }
         assert_eq!(v.bcrypt_runs(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_new_key_arriving_on_many_requests_at_once_costs_one_bcrypt() {
+        let key = "sk-auto-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+        let wrong = "sk-auto-abcdXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX";
+        let v = Arc::new(KeyVerifier::default());
+        let snap = Arc::new(snapshot_with(key, true, None));
+        let mut tasks = Vec::new();
+        for i in 0..32 {
+            let (v, snap) = (Arc::clone(&v), Arc::clone(&snap));
+            let presented = if i % 2 == 0 { key } else { wrong };
+            tasks.push(tokio::spawn(async move {
+                (presented, v.verify(&snap, presented, 0).await)
+            }));
+        }
+        for task in tasks {
+            match task.await.unwrap() {
+                (p, Ok(entry)) => assert!(p == key && entry.id == "k1"),
+                (p, Err(e)) => assert!(p == wrong && e == KeyRejection::Invalid),
+            }
+        }
+        assert_eq!(v.bcrypt_runs(), 2, "one bcrypt for each distinct key");
+        assert!(
+            v.checking.lock().unwrap().is_empty(),
+            "no gate is left behind"
+        );
     }
 
     #[test]
