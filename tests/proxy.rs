@@ -1133,3 +1133,51 @@ async fn https_upstreams_must_present_a_trusted_certificate() {
 async fn oversized_bodies_are_refused() {
     oversized_bodies_get_413().await;
 }
+
+/// With CORS on, proxied requests go through the router's layers (see `http::front`): a browser
+/// app's preflight is answered and the proxied answer carries the CORS header, an id and a log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_covers_the_proxy_when_configured() {
+    let origin = "https://app.example.com";
+    let app = TestApp::spawn_with(
+        common::Backend::Sqlite,
+        &[("ALLOW_PRIVATE_UPSTREAMS", "true"), ("CORS_ORIGINS", origin)],
+    )
+    .await
+    .unwrap();
+    let w = world(&app).await;
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/v1/chat/completions"))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization, content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        origin,
+        "preflight answered by the CORS layer"
+    );
+    assert_eq!(w.openai.hits(), 0, "a preflight never reaches an upstream");
+    let res = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .header("origin", origin)
+        .bearer_auth(&w.key)
+        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["access-control-allow-origin"], origin);
+    let rid = request_id(&res);
+    assert_eq!(
+        res.text().await.unwrap(),
+        mock::chat_completion_json("gpt-4o-mini")
+    );
+    assert_eq!(log_for(&app.logs(1).await, &rid)["status_code"], 200);
+    app.cleanup().await;
+}

@@ -22,6 +22,7 @@ use crate::server::config::Config;
 use crate::server::crypto::Cipher;
 use crate::server::db::Database;
 use crate::server::error::ApiError;
+use crate::server::http::front::Front;
 use crate::server::http::per_core::Workers;
 use crate::server::http::request_id::assign_request_id;
 use crate::server::rest;
@@ -238,7 +239,7 @@ pub fn router(state: AppState) -> Router {
 /// A bound, not yet serving, application: tests bind port 0 and read the real port.
 pub struct Application {
     listener: TcpListener,
-    router: Router,
+    front: Front,
 }
 
 impl Application {
@@ -248,7 +249,7 @@ impl Application {
             .map_err(|source| StartupError::Bind { addr, source })?;
         Ok(Self {
             listener,
-            router: router(state),
+            front: Front::new(router(state.clone()), &state),
         })
     }
 
@@ -261,7 +262,7 @@ impl Application {
     /// Serves on `threads` threads, one single-threaded runtime each (see `per_core`); the
     /// acceptor runs on the calling runtime.
     pub fn serve_per_core(self, threads: usize) -> std::io::Result<Workers> {
-        Workers::start(self.listener, self.router, threads)
+        Workers::start(self.listener, self.front, threads)
     }
 
     /// Serves on the calling runtime (the tests' in-process gateways).
@@ -276,13 +277,9 @@ impl Application {
                 tracing::debug!(error = %e, "cannot set TCP_NODELAY");
             }
         });
-        axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        axum::serve(listener, self.front)
+            .with_graceful_shutdown(shutdown)
+            .await
     }
 }
 

@@ -1,5 +1,6 @@
 //! Cross-cutting HTTP plumbing.
 pub mod bearer;
+pub mod front;
 pub mod per_core;
 pub mod request_id;
 pub mod upstream_client;

@@ -9,9 +9,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::serve::{Listener, ListenerExt};
-use axum::Router;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
+
+use super::front::Front;
 
 type Dealt = (std::net::TcpStream, SocketAddr);
 
@@ -53,9 +54,9 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Starts `threads` workers serving `router` and the acceptor (on the calling runtime) that
+    /// Starts `threads` workers serving `front` and the acceptor (on the calling runtime) that
     /// feeds them from `listener`.
-    pub fn start(listener: TcpListener, router: Router, threads: usize) -> std::io::Result<Self> {
+    pub fn start(listener: TcpListener, front: Front, threads: usize) -> std::io::Result<Self> {
         let local = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
         let mut queues = Vec::with_capacity(threads);
@@ -64,12 +65,12 @@ impl Workers {
             let (tx, incoming) = mpsc::unbounded_channel();
             let (finished, wait) = oneshot::channel();
             let listener = DealtConnections { incoming, local };
-            let router = router.clone();
+            let front = front.clone();
             let stopped = stopped.clone();
             std::thread::Builder::new()
                 .name(format!("{WORKER_NAME}{index}"))
                 .spawn(move || {
-                    run_worker(listener, router, stopped);
+                    run_worker(listener, front, stopped);
                     let _ = finished.send(());
                 })?;
             queues.push(tx);
@@ -92,7 +93,7 @@ impl Workers {
     }
 }
 
-fn run_worker(listener: DealtConnections, router: Router, mut stopped: watch::Receiver<bool>) {
+fn run_worker(listener: DealtConnections, front: Front, mut stopped: watch::Receiver<bool>) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -113,12 +114,9 @@ fn run_worker(listener: DealtConnections, router: Router, mut stopped: watch::Re
         let shutdown = async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         };
-        let served = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let served = axum::serve(listener, front)
+            .with_graceful_shutdown(shutdown)
+            .await;
         if let Err(e) = served {
             tracing::error!(error = %e, "worker stopped serving");
         }

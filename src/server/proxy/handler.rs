@@ -53,10 +53,44 @@ impl Ctx {
     }
 }
 
+/// The router's entry (used when a layer such as CORS must see proxied requests too).
 pub async fn proxy(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
     Path(path): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    start(state, request_id, path, method, uri, headers, body).await
+}
+
+/// The direct entry from `front`, past the router: `path` is the part below `/v1/`, which the
+/// caller has checked needs no percent-decoding.
+pub async fn proxy_direct(
+    state: AppState,
+    request_id: String,
+    path: String,
+    request: axum::extract::Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    start(
+        state,
+        request_id,
+        path,
+        parts.method,
+        parts.uri,
+        parts.headers,
+        body,
+    )
+    .await
+}
+
+async fn start(
+    state: AppState,
+    request_id: String,
+    path: String,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
