@@ -1141,7 +1141,10 @@ async fn cors_covers_the_proxy_when_configured() {
     let origin = "https://app.example.com";
     let app = TestApp::spawn_with(
         common::Backend::Sqlite,
-        &[("ALLOW_PRIVATE_UPSTREAMS", "true"), ("CORS_ORIGINS", origin)],
+        &[
+            ("ALLOW_PRIVATE_UPSTREAMS", "true"),
+            ("CORS_ORIGINS", origin),
+        ],
     )
     .await
     .unwrap();
@@ -1151,7 +1154,10 @@ async fn cors_covers_the_proxy_when_configured() {
         .request(reqwest::Method::OPTIONS, app.url("/v1/chat/completions"))
         .header("origin", origin)
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "authorization, content-type")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
         .send()
         .await
         .unwrap();
