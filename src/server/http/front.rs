@@ -20,7 +20,7 @@ use tower::Service;
 use tracing::Instrument;
 
 use super::request_id::{finish, new_request_id, request_span};
-use crate::server::proxy::handler::proxy_direct;
+use crate::server::proxy::handler::proxy_request;
 use crate::server::state::AppState;
 
 #[derive(Clone)]
@@ -93,7 +93,7 @@ async fn serve_direct(
     let id = new_request_id();
     let span = request_span(&id, request.method(), request.uri().path());
     let started = Instant::now();
-    let mut response = proxy_direct(state, id.clone(), path, request)
+    let mut response = proxy_request(state, id.clone(), path, request)
         .instrument(span.clone())
         .await;
     finish(&span, started, &id, &mut response);

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
@@ -58,44 +58,21 @@ pub async fn proxy(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
     Path(path): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Response {
-    start(state, request_id, path, method, uri, headers, body).await
+    proxy_request(state, request_id, path, request).await
 }
 
-/// The direct entry from `front`, past the router: `path` is the part below `/v1/`, which the
-/// caller has checked needs no percent-decoding.
-pub async fn proxy_direct(
+/// One proxied request, from the router (`proxy`) or straight from `front`: `path` is the part
+/// below `/v1/`, decoded by the router's `Path` or checked by `front` to need no decoding.
+pub async fn proxy_request(
     state: AppState,
     request_id: String,
     path: String,
-    request: axum::extract::Request,
+    request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    start(
-        state,
-        request_id,
-        path,
-        parts.method,
-        parts.uri,
-        parts.headers,
-        body,
-    )
-    .await
-}
-
-async fn start(
-    state: AppState,
-    request_id: String,
-    path: String,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
     let ctx = Ctx {
         record: LogRecord {
             request_id,

@@ -1,7 +1,8 @@
 //! Client key verification: a SHA-256-keyed cache in front of bcrypt, which runs only on a cold
 //! miss, off the async workers, a few at a time, and once for a key however many requests bring
-//! it at the same moment (a client opening 64 connections with a new key). Every hit is re-checked against the routing
-//! snapshot, so a disabled, edited, deleted or expired key is refused on the very next request.
+//! it at the same moment (a client opening 64 connections with a new key). Every hit is
+//! re-checked against the routing snapshot, so a disabled, edited, deleted or expired key is
+//! refused on the very next request.
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
