@@ -648,3 +648,60 @@ private_both_backends!(
     retention_deletes_only_old_rows,
     chaos_one_dead_one_slow_then_recovery,
 );
+
+/// The log writer keeps one connection of its own; when the database drops it (a restart, an
+/// idle timeout, an operator's `pg_terminate_backend`), the next attempt takes a new one and no
+/// row is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_writer_replaces_a_connection_the_database_dropped() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    let name = format!("ar_writer_{}", std::process::id());
+    let url = format!("{}&application_name={name}", app.database_url);
+    let db = Database::connect_url_without_migrations(&url, DatabaseKind::Postgres)
+        .await
+        .unwrap();
+    let writer = autorouter::server::jobs::log_writer::LogWriter::spawn(db.clone());
+    let record = |id: &str| LogRecord {
+        request_id: id.into(),
+        method: "POST".into(),
+        path: "/v1/chat/completions".into(),
+        created_at: 1,
+        ..LogRecord::default()
+    };
+    writer.submit(record("before"));
+    writer.flush().await;
+    assert_eq!(writer.written(), 1);
+
+    let admin = Database::connect_url_without_migrations(
+        &common::postgres_base_url(),
+        DatabaseKind::Postgres,
+    )
+    .await
+    .unwrap();
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+    )
+    .bind(&name)
+    .fetch_all(&admin.pool)
+    .await
+    .unwrap();
+    assert!(
+        !killed.is_empty() && killed.iter().all(|k| *k),
+        "the writer's connection was terminated: {killed:?}"
+    );
+
+    writer.submit(record("after"));
+    writer.flush().await;
+    assert_eq!(writer.written(), 2, "the row after the drop is stored");
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT request_id FROM request_logs ORDER BY request_id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(ids, ["after", "before"]);
+    admin.pool.close().await;
+    db.pool.close().await;
+    app.cleanup().await;
+}

@@ -1,5 +1,5 @@
 //! Repository for `request_logs`: batched inserts and the admin list.
-use sqlx::AnyPool;
+use sqlx::{AnyConnection, AnyPool, Connection};
 
 use super::Database;
 use crate::server::config::DatabaseKind;
@@ -57,12 +57,22 @@ const COLUMNS: [&str; 23] = [
 /// Rows per INSERT statement: 23 x 200 parameters stays under SQLite's and PostgreSQL's limits.
 pub const ROWS_PER_STATEMENT: usize = 200;
 
-/// Inserts the records in one transaction, `ROWS_PER_STATEMENT` rows per statement.
+/// Inserts the records in one transaction on a connection from the pool.
 pub async fn insert_batch(db: &Database, records: &[LogRecord]) -> Result<(), sqlx::Error> {
-    let mut tx = db.pool.begin().await?;
+    let mut conn = db.pool.acquire().await?;
+    insert_batch_on(&mut conn, db.kind, records).await
+}
+
+/// Inserts the records in one transaction on `conn`, `ROWS_PER_STATEMENT` rows per statement.
+pub async fn insert_batch_on(
+    conn: &mut AnyConnection,
+    kind: DatabaseKind,
+    records: &[LogRecord],
+) -> Result<(), sqlx::Error> {
+    let mut tx = conn.begin().await?;
     // SQLite looks a numbered parameter's name up with a linear scan, so binding 4,600 `$N`
     // parameters costs millions of comparisons per statement; anonymous `?` binds in order.
-    let numbered = db.kind == DatabaseKind::Postgres;
+    let numbered = kind == DatabaseKind::Postgres;
     for chunk in records.chunks(ROWS_PER_STATEMENT) {
         let mut sql = format!("INSERT INTO request_logs ({}) VALUES ", COLUMNS.join(", "));
         let mut n = 0;

@@ -1,12 +1,15 @@
 //! Writes request logs off the request path: a bounded channel feeds one task that inserts in
-//! batches. Submitting never waits; on shutdown everything queued is flushed.
+//! batches on a connection of its own. Submitting never waits; on shutdown everything queued is
+//! flushed.
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::server::db::request_logs::{insert_batch, LogRecord};
+use sqlx::AnyConnection;
+
+use crate::server::db::request_logs::{insert_batch_on, LogRecord};
 use crate::server::db::Database;
 
 const QUEUE: usize = 65_536;
@@ -64,13 +67,38 @@ impl LogWriter {
     }
 }
 
-async fn write(db: &Database, batch: &mut Vec<LogRecord>, written: &AtomicU64) {
+/// The writer's own connection, taken out of the pool on first use and replaced after an error.
+///
+/// Kept rather than borrowed per batch: its page cache stays valid (SQLite drops a connection's
+/// cache whenever another connection has written since it last read) and its prepared INSERTs
+/// are prepared once, not once per pooled connection.
+struct Connection {
+    db: Database,
+    conn: Option<AnyConnection>,
+}
+
+impl Connection {
+    async fn insert(&mut self, records: &[LogRecord]) -> Result<(), sqlx::Error> {
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            None => self.conn.insert(self.db.pool.acquire().await?.detach()),
+        };
+        let inserted = insert_batch_on(conn, self.db.kind, records).await;
+        if inserted.is_err() {
+            // A broken connection must not fail every later batch: the retry takes a new one.
+            self.conn = None;
+        }
+        inserted
+    }
+}
+
+async fn write(conn: &mut Connection, batch: &mut Vec<LogRecord>, written: &AtomicU64) {
     if batch.is_empty() {
         return;
     }
     let mut delay = Duration::from_millis(100);
     for attempt in 1..=5 {
-        match insert_batch(db, batch).await {
+        match conn.insert(batch).await {
             Ok(()) => {
                 written.fetch_add(batch.len() as u64, Ordering::Relaxed);
                 batch.clear();
@@ -90,6 +118,7 @@ async fn write(db: &Database, batch: &mut Vec<LogRecord>, written: &AtomicU64) {
 }
 
 async fn run(mut rx: mpsc::Receiver<Msg>, db: Database, written: Arc<AtomicU64>) {
+    let mut conn = Connection { db, conn: None };
     let mut batch: Vec<LogRecord> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
         let mut flushes = Vec::new();
@@ -107,7 +136,7 @@ async fn run(mut rx: mpsc::Receiver<Msg>, db: Database, written: Arc<AtomicU64>)
                 }
             }
             let full = batch.len() == MAX_BATCH;
-            write(&db, &mut batch, &written).await;
+            write(&mut conn, &mut batch, &written).await;
             if !full {
                 break;
             }
@@ -116,7 +145,7 @@ async fn run(mut rx: mpsc::Receiver<Msg>, db: Database, written: Arc<AtomicU64>)
             let _ = done.send(());
         }
     }
-    write(&db, &mut batch, &written).await;
+    write(&mut conn, &mut batch, &written).await;
 }
 
 fn take(msg: Msg, batch: &mut Vec<LogRecord>, flushes: &mut Vec<oneshot::Sender<()>>) {
