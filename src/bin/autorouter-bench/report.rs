@@ -251,8 +251,10 @@ impl Report {
         let t = &self.throughput;
         md.push_str("\n## Throughput, concurrency 64\n\n");
         md.push_str(&format!(
-            "Direct: `{}`\n\nGateway: `{}`\n\n",
-            t.direct.command, t.gateway.command
+            "Direct: `{}`\n\nGateway: `{}`\n\nEach run follows {} s of the same load, not counted.\n\n",
+            t.direct.command,
+            t.gateway.command,
+            crate::WRK_WARM_UP_SECONDS
         ));
         md.push_str(
             "| Path | Requests | Seconds | Requests/s | Non-2xx |\n|---|---|---|---|---|\n",
