@@ -1,6 +1,7 @@
 //! The benchmark: the same load sent straight to a fast mock upstream and through the gateway,
 //! in one run, on this machine. Run it with `scripts/bench.sh`, which builds the release
 //! binaries first; it writes `docs/benchmarks.json` and `docs/benchmarks.md`.
+mod chunked;
 mod latency;
 mod log_writer;
 mod procs;
@@ -8,6 +9,7 @@ mod report;
 mod stats;
 mod streams;
 mod throughput;
+mod timed_socket;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -211,9 +213,9 @@ async fn main() {
 
     eprintln!("streaming");
     let (events, interval) = (50, 20);
-    let sd = streams::sequential(&client, &chat_direct, None, 10, events, interval).await;
-    let sg = streams::sequential(&client, &chat_gw, Some(&key), 10, events, interval).await;
-    let (direct_ttfb, gateway_ttfb) = (summarize(sd.ttfb), summarize(sg.ttfb));
+    let sd = streams::sequential(&chat_direct, None, 10, events, interval).await;
+    let sg = streams::sequential(&chat_gw, Some(&key), 10, events, interval).await;
+    let (direct_ttfb, gateway_ttfb) = (summarize(sd.ttfb_at_socket), summarize(sg.ttfb_at_socket));
     let streaming = report::Streaming {
         streams_per_path: 10,
         events_per_stream: events,
@@ -221,8 +223,12 @@ async fn main() {
         added_ttfb_p50_ms: gateway_ttfb.p50_ms - direct_ttfb.p50_ms,
         direct_ttfb,
         gateway_ttfb,
-        direct_event_delay: summarize(sd.event_delays),
-        gateway_event_delay: summarize(sg.event_delays),
+        direct_event_delay: summarize(sd.delays_at_socket),
+        gateway_event_delay: summarize(sg.delays_at_socket),
+        direct_ttfb_as_read: summarize(sd.ttfb_as_read),
+        gateway_ttfb_as_read: summarize(sg.ttfb_as_read),
+        direct_event_delay_as_read: summarize(sd.delays_as_read),
+        gateway_event_delay_as_read: summarize(sg.delays_as_read),
     };
 
     eprintln!("throughput, concurrency 64, {wrk_seconds} s per path");

@@ -1,0 +1,114 @@
+//! A TCP connection whose reads also say when their bytes reached the socket: the kernel's
+//! receive timestamp (`SO_TIMESTAMPNS`), taken as the packet is queued on the client's socket,
+//! before the client process is woken. Minus the time the mock stamped in an event, it is how
+//! long the bytes took to arrive, without the time the client then waited for a core to read them.
+use std::io::{self, Write};
+use std::net::TcpStream;
+use std::os::fd::AsRawFd;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Nanoseconds since the Unix epoch, on the clock the kernel stamps packets with (and the mock
+/// stamps events with).
+pub fn now_ns() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// What one read returned.
+pub struct Read {
+    pub len: usize,
+    /// When the last of these bytes was queued on the socket (Unix ns).
+    pub arrived_ns: u128,
+    /// When the read returned them to the client (Unix ns).
+    pub read_ns: u128,
+}
+
+pub struct TimedSocket {
+    stream: TcpStream,
+}
+
+impl TimedSocket {
+    pub fn connect(addr: &str) -> io::Result<Self> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        let on: libc::c_int = 1;
+        // SAFETY: a valid descriptor and a c_int option value of the size passed.
+        let set = unsafe {
+            libc::setsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_TIMESTAMPNS,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if set != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Self { stream })
+    }
+
+    pub fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
+    /// Blocks until bytes arrive; `len` 0 means the peer closed the connection.
+    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<Read> {
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // u64s keep the control buffer aligned for the cmsghdr it receives.
+        let mut control = [0u64; 16];
+        // SAFETY: msghdr is plain data; the pointers set below outlive the call.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        let n = loop {
+            // SAFETY: msg points at a live iovec over `buf` and a live control buffer.
+            let n = unsafe { libc::recvmsg(self.stream.as_raw_fd(), &mut msg, 0) };
+            if n >= 0 {
+                break n as usize;
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        };
+        let read_ns = now_ns();
+        let mut arrived_ns = None;
+        // SAFETY: the CMSG macros walk the control buffer the kernel filled, within
+        // msg_controllen; a timestamp message carries one timespec.
+        unsafe {
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            while !cmsg.is_null() {
+                if (*cmsg).cmsg_level == libc::SOL_SOCKET
+                    && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
+                {
+                    let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                    arrived_ns = Some(ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128);
+                }
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+        }
+        if n == 0 {
+            return Ok(Read {
+                len: 0,
+                arrived_ns: read_ns,
+                read_ns,
+            });
+        }
+        let arrived_ns = arrived_ns.ok_or_else(|| {
+            io::Error::other("the kernel gave no receive timestamp (SO_TIMESTAMPNS)")
+        })?;
+        Ok(Read {
+            len: n,
+            arrived_ns,
+            read_ns,
+        })
+    }
+}
