@@ -25,6 +25,8 @@ use stats::summarize;
 const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
 /// Unmeasured load before each throughput run.
 const WRK_WARM_UP_SECONDS: u32 = 3;
+/// The throughput time per path is measured in this many blocks, alternating the paths.
+const WRK_BLOCKS: u32 = 4;
 const OPENAI_BODY: &str = r#"{"model":"bench-model","messages":[{"role":"user","content":"hi"}]}"#;
 const ANTHROPIC_BODY: &str =
     r#"{"model":"claude-bench","max_tokens":256,"messages":[{"role":"user","content":"hi"}]}"#;
@@ -241,15 +243,32 @@ async fn main() {
     // Each path gets the same load for a few seconds first, unmeasured, so both runs are in
     // their steady state (connections open, pools and caches filled), as the latency runs are.
     throughput::wrk(&root, &chat_direct, None, WRK_WARM_UP_SECONDS);
-    let direct_wrk = throughput::wrk(&root, &chat_direct, None, wrk_seconds);
     throughput::wrk(&root, &chat_gw, Some(&key), WRK_WARM_UP_SECONDS);
     // The warm-up's last rows reach the database within the writer's 50 ms gathering window.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rows_before = count_rows(&gw_db).await;
-    let cpu_before = gateway.cpu_time();
-    let gateway_wrk = throughput::wrk(&root, &chat_gw, Some(&key), wrk_seconds);
-    let cpu = gateway.cpu_time().saturating_sub(cpu_before);
-    // The writer lingers up to 50 ms per batch; give it a moment to store the tail.
+    // Alternating blocks, as for the added latency: a machine whose speed drifts (other tenants,
+    // kernel threads) slows both paths alike instead of whichever ran in the slow stretch.
+    let block_seconds = (wrk_seconds / WRK_BLOCKS).max(1);
+    let (mut direct_blocks, mut gateway_blocks) = (Vec::new(), Vec::new());
+    let mut cpu = Duration::ZERO;
+    for _ in 0..WRK_BLOCKS {
+        direct_blocks.push(throughput::wrk(&root, &chat_direct, None, block_seconds));
+        let cpu_before = gateway.cpu_time();
+        gateway_blocks.push(throughput::wrk(&root, &chat_gw, Some(&key), block_seconds));
+        // The writer stores the block's last rows within its 50 ms window: their CPU counts.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        cpu += gateway.cpu_time().saturating_sub(cpu_before);
+    }
+    let pair_shares = direct_blocks
+        .iter()
+        .zip(&gateway_blocks)
+        .map(|(d, g)| g.requests_per_second / d.requests_per_second)
+        .collect();
+    let (direct_wrk, gateway_wrk) = (
+        throughput::combine(&direct_blocks),
+        throughput::combine(&gateway_blocks),
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut rows_after = count_rows(&gw_db).await;
     while rows_after - rows_before < gateway_wrk.requests && Instant::now() < deadline {
@@ -259,6 +278,8 @@ async fn main() {
     let logged = rows_after - rows_before;
     let throughput = report::Throughput {
         gateway_share_of_direct: gateway_wrk.requests_per_second / direct_wrk.requests_per_second,
+        pair_shares,
+        blocks: WRK_BLOCKS,
         gateway_cpu_seconds: cpu.as_secs_f64(),
         gateway_cpu_us_per_request: cpu.as_secs_f64() * 1e6 / gateway_wrk.requests.max(1) as f64,
         log_rows_written: logged,

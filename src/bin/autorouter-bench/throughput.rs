@@ -88,3 +88,26 @@ pub fn wrk(root: &Path, url: &str, key: Option<&str>, seconds: u32) -> WrkResult
         socket_errors,
     }
 }
+
+/// Several runs of one path as one: their requests over their summed time.
+pub fn combine(blocks: &[WrkResult]) -> WrkResult {
+    let requests = blocks.iter().map(|b| b.requests).sum();
+    let seconds: f64 = blocks.iter().map(|b| b.seconds).sum();
+    let socket_errors = blocks
+        .iter()
+        .map(|b| b.socket_errors.as_str())
+        .filter(|e| !e.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    WrkResult {
+        command: blocks
+            .first()
+            .map(|b| b.command.clone())
+            .unwrap_or_default(),
+        requests,
+        seconds,
+        requests_per_second: requests as f64 / seconds.max(f64::EPSILON),
+        non_2xx: blocks.iter().map(|b| b.non_2xx).sum(),
+        socket_errors,
+    }
+}
