@@ -112,3 +112,46 @@ impl TimedSocket {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::net::TcpListener;
+    use std::time::Duration;
+
+    use super::{now_ns, TimedSocket};
+
+    #[test]
+    fn a_read_says_when_its_bytes_arrived_and_when_they_were_read() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let mut client = TimedSocket::connect(&addr).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+
+        let before_write = now_ns();
+        server.write_all(b"data: x\n\n").unwrap();
+        // The bytes wait in the socket while the client is busy elsewhere.
+        std::thread::sleep(Duration::from_millis(30));
+        let mut buf = [0u8; 64];
+        let read = client.read(&mut buf).unwrap();
+
+        assert_eq!(&buf[..read.len], b"data: x\n\n");
+        assert!(
+            read.arrived_ns >= before_write,
+            "arrived before it was sent"
+        );
+        // The kernel stamped the arrival, not the read that came 30 ms later.
+        assert!(
+            read.read_ns - read.arrived_ns >= 25_000_000,
+            "arrival {} vs read {}",
+            read.arrived_ns,
+            read.read_ns
+        );
+        drop(server);
+        assert_eq!(
+            client.read(&mut buf).unwrap().len,
+            0,
+            "a closed peer reads as 0"
+        );
+    }
+}
