@@ -5,6 +5,8 @@ use std::path::PathBuf;
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed=Cargo.toml");
+    // `sqlx::migrate!` embeds the migrations at compile time: a new one must rebuild the crate.
+    println!("cargo::rerun-if-changed=migrations");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("i18n");
     let mut config = Config::new("en")
         .and_then(|c| c.add_locale("zh"))
