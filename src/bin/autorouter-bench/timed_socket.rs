@@ -3,9 +3,9 @@
 //! before the client process is woken. Minus the time the mock stamped in an event, it is how
 //! long the bytes took to arrive, without the time the client then waited for a core to read them.
 use std::io::{self, Write};
-use std::net::TcpStream;
-use std::os::fd::AsRawFd;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Nanoseconds since the Unix epoch, on the clock the kernel stamps packets with (and the mock
 /// stamps events with).
@@ -33,20 +33,8 @@ impl TimedSocket {
     pub fn connect(addr: &str) -> io::Result<Self> {
         let stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
-        let on: libc::c_int = 1;
-        // SAFETY: a valid descriptor and a c_int option value of the size passed.
-        let set = unsafe {
-            libc::setsockopt(
-                stream.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_TIMESTAMPNS,
-                (&on as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if set != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        enable_timestamps(stream.as_raw_fd())?;
+        wait_until_packets_are_stamped()?;
         Ok(Self { stream })
     }
 
@@ -56,48 +44,11 @@ impl TimedSocket {
 
     /// Blocks until bytes arrive; `len` 0 means the peer closed the connection.
     pub fn read(&mut self, buf: &mut [u8]) -> io::Result<Read> {
-        let mut iov = libc::iovec {
-            iov_base: buf.as_mut_ptr().cast(),
-            iov_len: buf.len(),
-        };
-        // u64s keep the control buffer aligned for the cmsghdr it receives.
-        let mut control = [0u64; 16];
-        // SAFETY: msghdr is plain data; the pointers set below outlive the call.
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = std::mem::size_of_val(&control) as _;
-        let n = loop {
-            // SAFETY: msg points at a live iovec over `buf` and a live control buffer.
-            let n = unsafe { libc::recvmsg(self.stream.as_raw_fd(), &mut msg, 0) };
-            if n >= 0 {
-                break n as usize;
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-        };
+        let (len, arrived_ns) = recv_stamped(self.stream.as_raw_fd(), buf)?;
         let read_ns = now_ns();
-        let mut arrived_ns = None;
-        // SAFETY: the CMSG macros walk the control buffer the kernel filled, within
-        // msg_controllen; a timestamp message carries one timespec.
-        unsafe {
-            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-            while !cmsg.is_null() {
-                if (*cmsg).cmsg_level == libc::SOL_SOCKET
-                    && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
-                {
-                    let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
-                    arrived_ns = Some(ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128);
-                }
-                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-            }
-        }
-        if n == 0 {
+        if len == 0 {
             return Ok(Read {
-                len: 0,
+                len,
                 arrived_ns: read_ns,
                 read_ns,
             });
@@ -106,11 +57,92 @@ impl TimedSocket {
             io::Error::other("the kernel gave no receive timestamp (SO_TIMESTAMPNS)")
         })?;
         Ok(Read {
-            len: n,
+            len,
             arrived_ns,
             read_ns,
         })
     }
+}
+
+fn enable_timestamps(fd: RawFd) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: a valid descriptor and a c_int option value of the size passed.
+    let set = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if set != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Linux turns packet timestamps on system-wide lazily: when the first socket asks, a deferred
+/// work item flips them on, so packets right after may carry none (TCP, unlike UDP, then reports
+/// no time at all). A loopback TCP pair probes until they are on; the socket that asked keeps
+/// them on for its lifetime.
+fn wait_until_packets_are_stamped() -> io::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let probe = TcpStream::connect(listener.local_addr()?)?;
+    enable_timestamps(probe.as_raw_fd())?;
+    let (mut peer, _) = listener.accept()?;
+    for _ in 0..1_000 {
+        peer.write_all(b"?")?;
+        if recv_stamped(probe.as_raw_fd(), &mut [0u8; 1])?.1.is_some() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Err(io::Error::other(
+        "the kernel never stamped a received packet (SO_TIMESTAMPNS)",
+    ))
+}
+
+/// One `recvmsg`: the bytes read and, when the kernel gave one, the receive timestamp (Unix ns).
+fn recv_stamped(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<u128>)> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // u64s keep the control buffer aligned for the cmsghdr it receives.
+    let mut control = [0u64; 16];
+    // SAFETY: msghdr is plain data; the pointers set below outlive the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    let len = loop {
+        // SAFETY: msg points at a live iovec over `buf` and a live control buffer.
+        let n = unsafe { libc::recvmsg(fd, &mut msg, 0) };
+        if n >= 0 {
+            break n as usize;
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    };
+    let mut stamp = None;
+    // SAFETY: the CMSG macros walk the control buffer the kernel filled, within msg_controllen;
+    // a timestamp message carries one timespec.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
+            {
+                let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                stamp = Some(ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128);
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok((len, stamp))
 }
 
 #[cfg(test)]
