@@ -1,8 +1,5 @@
 //! An HTTP/1.1 chunked body, decoded as its bytes arrive.
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
+use memchr::memmem::find;
 
 #[derive(Default)]
 pub struct Dechunker {

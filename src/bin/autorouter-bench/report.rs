@@ -295,61 +295,22 @@ impl Report {
         md.push_str(
             "| Measure | Path | Taken | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|---|\n",
         );
-        for (what, path, taken, x) in [
-            (
-                "time to first byte",
-                "direct",
-                "at the socket",
-                &s.direct_ttfb,
-            ),
-            (
-                "time to first byte",
-                "gateway",
-                "at the socket",
-                &s.gateway_ttfb,
-            ),
-            (
-                "time to first byte",
-                "direct",
-                "as read",
-                &s.direct_ttfb_as_read,
-            ),
-            (
-                "time to first byte",
-                "gateway",
-                "as read",
-                &s.gateway_ttfb_as_read,
-            ),
-            (
-                "event delay",
-                "direct",
-                "at the socket",
-                &s.direct_event_delay,
-            ),
-            (
-                "event delay",
-                "gateway",
-                "at the socket",
-                &s.gateway_event_delay,
-            ),
-            (
-                "event delay",
-                "direct",
-                "as read",
-                &s.direct_event_delay_as_read,
-            ),
-            (
-                "event delay",
-                "gateway",
-                "as read",
-                &s.gateway_event_delay_as_read,
-            ),
-        ] {
+        let mut row = |what: &str, path: &str, taken: &str, x: &Summary| {
             md.push_str(&format!(
                 "| {} | {} | {} | {:.3} | {:.3} | {:.3} |\n",
                 what, path, taken, x.p50_ms, x.p99_ms, x.max_ms
-            ));
-        }
+            ))
+        };
+        let ttfb = "time to first byte";
+        row(ttfb, "direct", "at the socket", &s.direct_ttfb);
+        row(ttfb, "gateway", "at the socket", &s.gateway_ttfb);
+        row(ttfb, "direct", "as read", &s.direct_ttfb_as_read);
+        row(ttfb, "gateway", "as read", &s.gateway_ttfb_as_read);
+        let delay = "event delay";
+        row(delay, "direct", "at the socket", &s.direct_event_delay);
+        row(delay, "gateway", "at the socket", &s.gateway_event_delay);
+        row(delay, "direct", "as read", &s.direct_event_delay_as_read);
+        row(delay, "gateway", "as read", &s.gateway_event_delay_as_read);
         let mem = &self.memory;
         md.push_str(&format!(
             "\n## Memory (gateway RSS)\n\nIdle is measured twice: after start-up, and again 12 s after the load runs above, just before the streams open; the 20% check compares with the second.\n\n| After start-up | Idle before the streams | {} open streams | 30 s after they end |\n|---|---|---|---|\n| {:.1} MB | {:.1} MB | {:.1} MB | {:.1} MB |\n",
