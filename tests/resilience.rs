@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use autorouter::server::config::DatabaseKind;
 use autorouter::server::db::request_logs::{insert_batch, LogRecord};
 use autorouter::server::db::Database;
+use autorouter::server::proxy::usage::Usage;
 use common::mock_upstream::{self as mock, MockUpstream};
 use common::{Backend, TestApp};
 use reqwest::Method;
@@ -493,6 +494,60 @@ async fn retention_deletes_only_old_rows(app: &TestApp) {
     db.pool.close().await;
 }
 
+/// A batch is cut into statements of a few fixed sizes; whatever its length, every row lands
+/// once, with its own values.
+async fn log_batches_of_any_length_are_stored_whole(app: &TestApp) {
+    let kind = match app.backend {
+        Backend::Sqlite => DatabaseKind::Sqlite,
+        Backend::Postgres => DatabaseKind::Postgres,
+    };
+    let db = Database::connect_url_without_migrations(&app.database_url, kind)
+        .await
+        .unwrap();
+    let mut expected = Vec::new();
+    for (b, len) in [1usize, 7, 9, 48, 249].into_iter().enumerate() {
+        let rows: Vec<LogRecord> = (0..len)
+            .map(|i| LogRecord {
+                request_id: format!("batch-{b}-row-{i}"),
+                method: "POST".into(),
+                path: "/v1/chat/completions".into(),
+                model_requested: Some(format!("model-{}", i % 3)),
+                status_code: Some(200 + (i % 2) as i64),
+                usage: Usage {
+                    prompt_tokens: i as i64,
+                    completion_tokens: 2 * i as i64,
+                    ..Usage::default()
+                },
+                duration_ms: Some(b as i64 * 1_000 + i as i64),
+                created_at: 1_700_000_000_000 + (b * 1_000 + i) as i64,
+                ..LogRecord::default()
+            })
+            .collect();
+        insert_batch(&db, &rows).await.unwrap();
+        expected.extend(rows.into_iter().map(|r| {
+            (
+                r.request_id,
+                r.model_requested.unwrap(),
+                r.status_code.unwrap(),
+                r.usage.prompt_tokens,
+                r.usage.completion_tokens,
+                r.duration_ms.unwrap(),
+                r.created_at,
+            )
+        }));
+    }
+    let stored: Vec<(String, String, i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT request_id, model_requested, status_code, prompt_tokens, completion_tokens, \
+         duration_ms, created_at FROM request_logs WHERE request_id LIKE 'batch-%' ORDER BY created_at",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored.len(), 1 + 7 + 9 + 48 + 249);
+    assert_eq!(stored, expected);
+    db.pool.close().await;
+}
+
 /// The "done when" run: three upstreams under steady load; one is killed and one slowed past
 /// its timeout. Clients see no failure (three attempts cover two bad upstreams), the logs show
 /// the failovers, the dead one's breaker opens, and once restarted it is back in rotation by
@@ -646,6 +701,7 @@ private_both_backends!(
     breaker_changes_reach_other_instances_within_seconds,
     health_checks_mark_an_upstream_down_and_back_up,
     retention_deletes_only_old_rows,
+    log_batches_of_any_length_are_stored_whole,
     chaos_one_dead_one_slow_then_recovery,
 );
 

@@ -1,4 +1,6 @@
 //! Repository for `request_logs`: batched inserts and the admin list.
+use std::sync::OnceLock;
+
 use sqlx::{AnyConnection, AnyPool, Connection};
 
 use super::Database;
@@ -54,8 +56,74 @@ const COLUMNS: [&str; 23] = [
     "created_at",
 ];
 
-/// Rows per INSERT statement: 23 x 200 parameters stays under SQLite's and PostgreSQL's limits.
-pub const ROWS_PER_STATEMENT: usize = 200;
+/// Rows per INSERT statement, largest first: 23 x 200 parameters stays under SQLite's and
+/// PostgreSQL's limits. A batch is cut into statements of these sizes only, so the connection
+/// keeps four prepared INSERTs and never parses one again; a statement for every row count would
+/// be parsed afresh for each batch below the largest size (at a few hundred requests a second
+/// SQLite spent more instructions parsing those than inserting), or, cached, pile up.
+pub const STATEMENT_ROWS: [usize; 4] = [200, 40, 8, 1];
+
+/// The statement sizes a batch of `rows` records is cut into, largest first.
+pub fn statement_sizes(mut rows: usize) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    for size in STATEMENT_ROWS {
+        while rows >= size {
+            sizes.push(size);
+            rows -= size;
+        }
+    }
+    sizes
+}
+
+/// The INSERT for `rows` records; SQLite looks a numbered parameter's name up with a linear
+/// scan, so binding 4,600 `$N` parameters costs millions of comparisons per statement, and it
+/// gets anonymous `?` parameters, bound in order.
+fn insert_sql(kind: DatabaseKind, rows: usize) -> String {
+    let numbered = kind == DatabaseKind::Postgres;
+    let mut sql = format!("INSERT INTO request_logs ({}) VALUES ", COLUMNS.join(", "));
+    let mut n = 0;
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..COLUMNS.len() {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            n += 1;
+            if numbered {
+                sql.push('$');
+                sql.push_str(&n.to_string());
+            } else {
+                sql.push('?');
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// The INSERT text for each of `STATEMENT_ROWS`, built once per backend.
+fn cached_insert_sql(kind: DatabaseKind, rows: usize) -> &'static str {
+    static SQLITE: OnceLock<Vec<String>> = OnceLock::new();
+    static POSTGRES: OnceLock<Vec<String>> = OnceLock::new();
+    let cell = match kind {
+        DatabaseKind::Sqlite => &SQLITE,
+        DatabaseKind::Postgres => &POSTGRES,
+    };
+    let all = cell.get_or_init(|| {
+        STATEMENT_ROWS
+            .iter()
+            .map(|&r| insert_sql(kind, r))
+            .collect()
+    });
+    let index = STATEMENT_ROWS
+        .iter()
+        .position(|&r| r == rows)
+        .expect("a statement size from STATEMENT_ROWS");
+    &all[index]
+}
 
 /// Inserts the records in one transaction on a connection from the pool.
 pub async fn insert_batch(db: &Database, records: &[LogRecord]) -> Result<(), sqlx::Error> {
@@ -63,42 +131,18 @@ pub async fn insert_batch(db: &Database, records: &[LogRecord]) -> Result<(), sq
     insert_batch_on(&mut conn, db.kind, records).await
 }
 
-/// Inserts the records in one transaction on `conn`, `ROWS_PER_STATEMENT` rows per statement.
+/// Inserts the records in one transaction on `conn`, in statements of `STATEMENT_ROWS` sizes.
 pub async fn insert_batch_on(
     conn: &mut AnyConnection,
     kind: DatabaseKind,
     records: &[LogRecord],
 ) -> Result<(), sqlx::Error> {
     let mut tx = conn.begin().await?;
-    // SQLite looks a numbered parameter's name up with a linear scan, so binding 4,600 `$N`
-    // parameters costs millions of comparisons per statement; anonymous `?` binds in order.
-    let numbered = kind == DatabaseKind::Postgres;
-    for chunk in records.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = format!("INSERT INTO request_logs ({}) VALUES ", COLUMNS.join(", "));
-        let mut n = 0;
-        for (i, _) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            for c in 0..COLUMNS.len() {
-                if c > 0 {
-                    sql.push_str(", ");
-                }
-                n += 1;
-                if numbered {
-                    sql.push('$');
-                    sql.push_str(&n.to_string());
-                } else {
-                    sql.push('?');
-                }
-            }
-            sql.push(')');
-        }
-        // Every row count is its own statement. Only the full-size one, which every busy batch
-        // uses, stays prepared on the connection: caching each partial size kept up to a hundred
-        // prepared statements of thousands of parameters, tens of megabytes, per connection.
-        let mut q = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
+    let mut rest = records;
+    for size in statement_sizes(records.len()) {
+        let (chunk, after) = rest.split_at(size);
+        rest = after;
+        let mut q = sqlx::query(cached_insert_sql(kind, size));
         // Borrowed, not cloned: the rows outlive the statement.
         for r in chunk {
             q = q
@@ -279,4 +323,44 @@ pub async fn delete_older_than(
     .execute(pool)
     .await?;
     Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_is_cut_into_the_prepared_sizes_only_largest_first() {
+        assert_eq!(statement_sizes(0), Vec::<usize>::new());
+        assert_eq!(statement_sizes(1), vec![1]);
+        assert_eq!(statement_sizes(1_000), vec![200; 5]);
+        assert_eq!(statement_sizes(257), vec![200, 40, 8, 8, 1]);
+        for rows in 0..=1_000 {
+            let sizes = statement_sizes(rows);
+            assert_eq!(sizes.iter().sum::<usize>(), rows, "{rows} rows");
+            assert!(
+                sizes.iter().all(|s| STATEMENT_ROWS.contains(s)),
+                "{sizes:?}"
+            );
+            assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{sizes:?}");
+            // Greedy over sizes that divide each other: at most 4 + 4 + 7 below the largest.
+            assert!(
+                sizes.iter().filter(|&&s| s < 200).count() <= 15,
+                "{sizes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_statement_has_one_parameter_per_column_and_row() {
+        for rows in STATEMENT_ROWS {
+            let sqlite = cached_insert_sql(DatabaseKind::Sqlite, rows);
+            assert_eq!(sqlite.matches('?').count(), rows * COLUMNS.len());
+            assert!(!sqlite.contains('$'));
+            let postgres = cached_insert_sql(DatabaseKind::Postgres, rows);
+            let last = format!("${})", rows * COLUMNS.len());
+            assert!(postgres.ends_with(&last), "{rows} rows");
+            assert_eq!(postgres.matches('$').count(), rows * COLUMNS.len());
+        }
+    }
 }
