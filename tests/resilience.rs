@@ -443,14 +443,19 @@ async fn health_checks_mark_an_upstream_down_and_back_up(app: &TestApp) {
     );
 }
 
-async fn retention_deletes_only_old_rows(app: &TestApp) {
+/// A connection pool of the app's own database, for seeding and reading rows directly.
+async fn database_of(app: &TestApp) -> Database {
     let kind = match app.backend {
         Backend::Sqlite => DatabaseKind::Sqlite,
         Backend::Postgres => DatabaseKind::Postgres,
     };
-    let db = Database::connect_url_without_migrations(&app.database_url, kind)
+    Database::connect_url_without_migrations(&app.database_url, kind)
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn retention_deletes_only_old_rows(app: &TestApp) {
+    let db = database_of(app).await;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -497,13 +502,7 @@ async fn retention_deletes_only_old_rows(app: &TestApp) {
 /// A batch is cut into statements of a few fixed sizes; whatever its length, every row lands
 /// once, with its own values.
 async fn log_batches_of_any_length_are_stored_whole(app: &TestApp) {
-    let kind = match app.backend {
-        Backend::Sqlite => DatabaseKind::Sqlite,
-        Backend::Postgres => DatabaseKind::Postgres,
-    };
-    let db = Database::connect_url_without_migrations(&app.database_url, kind)
-        .await
-        .unwrap();
+    let db = database_of(app).await;
     let mut expected = Vec::new();
     for (b, len) in [1usize, 7, 9, 48, 249].into_iter().enumerate() {
         let rows: Vec<LogRecord> = (0..len)
