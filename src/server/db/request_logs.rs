@@ -78,9 +78,15 @@ pub fn statement_sizes(mut rows: usize) -> Vec<usize> {
 /// The INSERT for `rows` records; SQLite looks a numbered parameter's name up with a linear
 /// scan, so binding 4,600 `$N` parameters costs millions of comparisons per statement, and it
 /// gets anonymous `?` parameters, bound in order.
+///
+/// On SQLite it is `INSERT OR FAIL`. A plain multi-row INSERT that may abort keeps a statement
+/// journal (the old content of every page it changes, spilled to a temporary file past 64 KiB)
+/// so that the one statement can be undone; `OR FAIL` needs none. The writer never undoes one
+/// statement: any error rolls the whole batch's transaction back, as before.
 fn insert_sql(kind: DatabaseKind, rows: usize) -> String {
     let numbered = kind == DatabaseKind::Postgres;
-    let mut sql = format!("INSERT INTO request_logs ({}) VALUES ", COLUMNS.join(", "));
+    let verb = if numbered { "INSERT" } else { "INSERT OR FAIL" };
+    let mut sql = format!("{verb} INTO request_logs ({}) VALUES ", COLUMNS.join(", "));
     let mut n = 0;
     for row in 0..rows {
         if row > 0 {

@@ -93,7 +93,9 @@ async fn serve_direct(
     let id = new_request_id();
     let span = request_span(&id, request.method(), request.uri().path());
     let started = Instant::now();
-    let mut response = proxy_request(state, id.clone(), path, request)
+    // Boxed where it is made: the handler's future is kilobytes, and unboxed it would be copied
+    // into the span's wrapper, into this future and into the connection's box in turn.
+    let mut response = Box::pin(proxy_request(state, id.clone(), path, request))
         .instrument(span.clone())
         .await;
     finish(&span, started, &id, &mut response);

@@ -40,9 +40,10 @@ impl LogWriter {
         })
     }
 
-    /// Never blocks the request: a full queue drops the record and counts it.
-    pub fn submit(&self, record: LogRecord) {
-        if self.tx.try_send(Msg::Record(Box::new(record))).is_err() {
+    /// Never blocks the request: a full queue drops the record and counts it. The proxy hands
+    /// over the box its record was built in, so submitting allocates nothing.
+    pub fn submit(&self, record: impl Into<Box<LogRecord>>) {
+        if self.tx.try_send(Msg::Record(record.into())).is_err() {
             let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if n.is_power_of_two() {
                 tracing::warn!(dropped = n, "request log queue full; records dropped");

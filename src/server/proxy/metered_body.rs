@@ -99,7 +99,7 @@ impl Meter {
 }
 
 pub struct PendingLog {
-    pub record: LogRecord,
+    pub record: Box<LogRecord>,
     pub started: Instant,
     pub writer: Arc<LogWriter>,
 }

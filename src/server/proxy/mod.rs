@@ -6,6 +6,7 @@ pub mod failover;
 pub mod handler;
 pub mod headers;
 pub mod health;
+pub mod json_field;
 pub mod key_auth;
 pub mod metered_body;
 pub mod model_rules;

@@ -7,6 +7,8 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::json_field::top_level_field;
+
 /// A usage event is a few hundred bytes; anything this large is not one, and holding more would
 /// let a misbehaving upstream grow the gateway's memory without bound.
 const MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
@@ -136,13 +138,14 @@ impl ApiFormat {
 
 /// Reads the usage of a complete (non-streaming) JSON response body.
 ///
-/// Returns `None` when the body is not JSON, has no `usage` object, or the format is `Other`.
+/// Returns `None` when the body is not one complete JSON object, has no top-level `usage`
+/// object, or the format is `Other`. Only the `usage` member is parsed: the rest of the body,
+/// mostly generated text, is walked past (`json_field`) rather than decoded.
 pub fn usage_from_json(format: ApiFormat, body: &[u8]) -> Option<Usage> {
-    if format == ApiFormat::Other || !has_usage_object(body) {
+    if format == ApiFormat::Other {
         return None;
     }
-    let parsed: UsageHolder = serde_json::from_slice(body).ok()?;
-    let u = parsed.usage.as_ref()?.as_object()?;
+    let u: &Map<String, Value> = &serde_json::from_slice(top_level_field(body, "usage")?).ok()?;
     Some(match format {
         ApiFormat::OpenAiResponses => Usage::from_responses(u),
         ApiFormat::AnthropicMessages => Usage::from_anthropic(AnthropicCounts::from_usage(u)),

@@ -1,0 +1,187 @@
+//! Finds one member of a JSON object without parsing the others.
+//!
+//! A non-streaming answer is mostly generated text, and the gateway reads only its `usage`. A
+//! full parse checks every byte of that text for escapes and UTF-8; this walk jumps from quote to
+//! quote with `memchr` and looks only at the object's structure, so the parse is left with the
+//! few hundred bytes of the member itself.
+
+/// The raw bytes of the value of `key` among the top-level members of the object in `json`.
+///
+/// `None` unless `json` is one object whose structure is complete: every string, object and
+/// array closed, members separated by commas, nothing but whitespace after it. (A truncated
+/// answer reports no usage rather than a partial one.) The members' values are not validated:
+/// the caller parses the one it gets. A key is compared as written, so an escaped spelling of
+/// `key` is not recognised. With the key given twice, the last one counts.
+pub fn top_level_field<'a>(json: &'a [u8], key: &str) -> Option<&'a [u8]> {
+    let mut i = skip_whitespace(json, 0);
+    if json.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_whitespace(json, i + 1);
+    let mut found = None;
+    if json.get(i) == Some(&b'}') {
+        i += 1;
+    } else {
+        loop {
+            if json.get(i) != Some(&b'"') {
+                return None;
+            }
+            let name_end = string_end(json, i)?;
+            let name = &json[i + 1..name_end - 1];
+            i = skip_whitespace(json, name_end);
+            if json.get(i) != Some(&b':') {
+                return None;
+            }
+            let start = skip_whitespace(json, i + 1);
+            let end = value_end(json, start)?;
+            if name == key.as_bytes() {
+                found = Some(&json[start..end]);
+            }
+            i = skip_whitespace(json, end);
+            match json.get(i) {
+                Some(b',') => i = skip_whitespace(json, i + 1),
+                Some(b'}') => {
+                    i += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    if skip_whitespace(json, i) != json.len() {
+        return None;
+    }
+    found
+}
+
+fn skip_whitespace(json: &[u8], mut i: usize) -> usize {
+    while matches!(json.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// Just past the string whose opening quote is at `i`.
+fn string_end(json: &[u8], mut i: usize) -> Option<usize> {
+    i += 1;
+    loop {
+        i += memchr::memchr2(b'"', b'\\', json.get(i..)?)?;
+        if json[i] == b'"' {
+            return Some(i + 1);
+        }
+        // A backslash: the byte after it is escaped, whatever it is.
+        i += 2;
+    }
+}
+
+/// Just past the value that starts at `i`.
+fn value_end(json: &[u8], i: usize) -> Option<usize> {
+    match *json.get(i)? {
+        b'"' => string_end(json, i),
+        b'{' | b'[' => {
+            // Brackets must nest as they open, so `{"a":[}]` is not mistaken for complete.
+            let mut open: Vec<u8> = Vec::new();
+            let mut j = i;
+            loop {
+                match *json.get(j)? {
+                    b'"' => {
+                        j = string_end(json, j)?;
+                        continue;
+                    }
+                    b'{' => open.push(b'}'),
+                    b'[' => open.push(b']'),
+                    close @ (b'}' | b']') => {
+                        if open.pop() != Some(close) {
+                            return None;
+                        }
+                        if open.is_empty() {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        // A number, `true`, `false` or `null`: up to the next delimiter.
+        _ => {
+            let len = json[i..]
+                .iter()
+                .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .unwrap_or(json.len() - i);
+            (len > 0).then_some(i + len)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::top_level_field;
+
+    fn field<'a>(json: &'a str, key: &str) -> Option<&'a str> {
+        top_level_field(json.as_bytes(), key).map(|v| std::str::from_utf8(v).unwrap())
+    }
+
+    #[test]
+    fn finds_a_top_level_member_of_any_kind() {
+        let json = r#" { "id" : "x", "n": -1.5e3, "t":true, "z":null, "a":[1,[2],{"b":"]"}],
+            "usage" : {"prompt_tokens": 3, "d": {"e": [4]}} , "last":"\"}" } "#;
+        assert_eq!(
+            field(json, "usage"),
+            Some(r#"{"prompt_tokens": 3, "d": {"e": [4]}}"#)
+        );
+        assert_eq!(field(json, "id"), Some(r#""x""#));
+        assert_eq!(field(json, "n"), Some("-1.5e3"));
+        assert_eq!(field(json, "t"), Some("true"));
+        assert_eq!(field(json, "z"), Some("null"));
+        assert_eq!(field(json, "a"), Some(r#"[1,[2],{"b":"]"}]"#));
+        assert_eq!(field(json, "last"), Some(r#""\"}""#));
+        assert_eq!(field(json, "missing"), None);
+        assert_eq!(field("{}", "usage"), None);
+    }
+
+    #[test]
+    fn keys_inside_strings_and_nested_objects_are_not_top_level() {
+        // Text that quotes the key (escaped, as JSON requires), and a nested member of that name.
+        let json =
+            r#"{"content":"say \"usage\": {1}","choices":[{"usage":{"x":1}}],"meta":{"usage":2}}"#;
+        assert_eq!(field(json, "usage"), None);
+        let json = r#"{"content":"\\","usage":{"y":2}}"#;
+        assert_eq!(field(json, "usage"), Some(r#"{"y":2}"#));
+    }
+
+    #[test]
+    fn the_last_of_repeated_keys_counts() {
+        assert_eq!(
+            field(r#"{"usage":1,"usage":{"k":2}}"#, "usage"),
+            Some(r#"{"k":2}"#)
+        );
+    }
+
+    #[test]
+    fn incomplete_or_misshapen_documents_give_nothing() {
+        let bodies = [
+            "",
+            "   ",
+            "[1,2]",
+            r#""usage""#,
+            r#"{"usage":{"prompt_tokens":1"#,
+            r#"{"usage":{"prompt_tokens":1}"#,
+            r#"{"usage":{"a":"b}}"#,
+            r#"{"usage":{"a":[}]}}"#,
+            r#"{"usage":{"a":1}]"#,
+            r#"{"usage":{"a":1}} trailing"#,
+            r#"{"usage":{"a":1}}{}"#,
+            r#"{"usage" {"a":1}}"#,
+            r#"{"usage":{"a":1} "b":2}"#,
+            r#"{"usage":}"#,
+            r#"{usage:{"a":1}}"#,
+            r#"{"usage":{"a":1},}"#,
+            "{\"usage\":{\"a\":\"\\",
+            "\u{feff}{\"usage\":{}}",
+        ];
+        for body in bodies {
+            assert_eq!(field(body, "usage"), None, "{body:?}");
+        }
+    }
+}
