@@ -18,7 +18,6 @@ use super::failover::{Attempt, FailureKind, History};
 use super::headers::{client_response_headers, is_event_stream, upstream_request_headers};
 use super::key_auth::{presented_key, KeyRejection};
 use super::metered_body::{causes, error_chain, Meter, MeteredBody, PendingLog};
-use super::provider_auth::apply_upstream_auth;
 use super::request_body::{read_facts, RequestFacts};
 use super::routing_table::{KeyEntry, Snapshot, UpstreamEntry};
 use super::strategy::{Candidate, InFlight};
@@ -400,12 +399,9 @@ async fn send_once(
         Err(e) => return Outcome::Failed(FailureKind::Connect, None, e.to_string()),
     };
     let mut headers = upstream_request_headers(&out.headers);
-    apply_upstream_auth(
-        upstream.provider,
-        upstream.api_key.expose(),
-        &mut headers,
-        true,
-    );
+    if let Some(credential) = &upstream.credential {
+        credential.apply(&mut headers, true);
+    }
     let timeout = Duration::from_millis(upstream.timeout_ms);
     let mut request = hyper::Request::new(Full::new(body));
     *request.method_mut() = out.method.clone();

@@ -79,8 +79,11 @@ fn value_end(json: &[u8], i: usize) -> Option<usize> {
     match *json.get(i)? {
         b'"' => string_end(json, i),
         b'{' | b'[' => {
-            // Brackets must nest as they open, so `{"a":[}]` is not mistaken for complete.
-            let mut open: Vec<u8> = Vec::new();
+            // Brackets must nest as they open, so `{"a":[}]` is not mistaken for complete. One
+            // bit per open bracket, set for `[`: no allocation, and a value nested deeper than
+            // 128 levels (no provider's answer is) gives `None`.
+            let mut squares: u128 = 0;
+            let mut depth = 0u32;
             let mut j = i;
             loop {
                 match *json.get(j)? {
@@ -88,13 +91,24 @@ fn value_end(json: &[u8], i: usize) -> Option<usize> {
                         j = string_end(json, j)?;
                         continue;
                     }
-                    b'{' => open.push(b'}'),
-                    b'[' => open.push(b']'),
-                    close @ (b'}' | b']') => {
-                        if open.pop() != Some(close) {
+                    open @ (b'{' | b'[') => {
+                        if depth == u128::BITS {
                             return None;
                         }
-                        if open.is_empty() {
+                        if open == b'[' {
+                            squares |= 1 << depth;
+                        } else {
+                            squares &= !(1 << depth);
+                        }
+                        depth += 1;
+                    }
+                    close @ (b'}' | b']') => {
+                        depth -= 1;
+                        let square = squares >> depth & 1 == 1;
+                        if square != (close == b']') {
+                            return None;
+                        }
+                        if depth == 0 {
                             return Some(j + 1);
                         }
                     }
@@ -148,6 +162,31 @@ mod tests {
         assert_eq!(field(json, "usage"), None);
         let json = r#"{"content":"\\","usage":{"y":2}}"#;
         assert_eq!(field(json, "usage"), Some(r#"{"y":2}"#));
+    }
+
+    #[test]
+    fn nesting_up_to_128_levels_is_walked() {
+        let nested = |levels: usize| {
+            let mut json = String::from(r#"{"deep":"#);
+            for l in 0..levels {
+                json.push(if l % 2 == 0 { '[' } else { '{' });
+                if l % 2 == 1 {
+                    json.push_str(r#""k":"#);
+                }
+            }
+            json.push('1');
+            for l in (0..levels).rev() {
+                json.push(if l % 2 == 0 { ']' } else { '}' });
+            }
+            json.push_str(r#","usage":{"t":1}}"#);
+            json
+        };
+        assert_eq!(field(&nested(128), "usage"), Some(r#"{"t":1}"#));
+        // The whole nested value, from its first bracket to its last.
+        let json = nested(128);
+        let deep = &json[r#"{"deep":"#.len()..json.len() - r#","usage":{"t":1}}"#.len()];
+        assert_eq!(field(&json, "deep"), Some(deep));
+        assert_eq!(field(&nested(129), "usage"), None);
     }
 
     #[test]

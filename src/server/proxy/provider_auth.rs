@@ -5,32 +5,64 @@ use super::model_rules::Provider;
 
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
-/// Sets the upstream's credentials. `keep_client_version`: an `anthropic-version` already in
-/// `headers` (sent by the client) is kept rather than replaced.
+/// An upstream's credentials as the header they travel in. Built once per routing load, so a
+/// proxied request copies a prepared header instead of formatting and checking the key again.
+/// The value is marked sensitive: a debug print shows `Sensitive`, never the key.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    provider: Provider,
+    name: HeaderName,
+    value: HeaderValue,
+}
+
+impl Credential {
+    /// `None` when the key cannot be sent in a header (a control character, say): such an
+    /// upstream is called without credentials and answers 401, which its log records.
+    pub fn new(provider: Provider, key: &str) -> Option<Credential> {
+        let (name, value) = match provider {
+            Provider::Anthropic => (
+                HeaderName::from_static("x-api-key"),
+                HeaderValue::from_str(key).ok()?,
+            ),
+            Provider::Openai | Provider::Google | Provider::OpenaiCompatible => (
+                axum::http::header::AUTHORIZATION,
+                HeaderValue::from_str(&format!("Bearer {key}")).ok()?,
+            ),
+        };
+        let mut value = value;
+        value.set_sensitive(true);
+        Some(Credential {
+            provider,
+            name,
+            value,
+        })
+    }
+
+    /// Sets the credentials. `keep_client_version`: an `anthropic-version` already in `headers`
+    /// (sent by the client) is kept rather than replaced.
+    pub fn apply(&self, headers: &mut HeaderMap, keep_client_version: bool) {
+        headers.insert(self.name.clone(), self.value.clone());
+        if self.provider == Provider::Anthropic
+            && !(keep_client_version && headers.contains_key("anthropic-version"))
+        {
+            headers.insert(
+                HeaderName::from_static("anthropic-version"),
+                HeaderValue::from_static(ANTHROPIC_VERSION),
+            );
+        }
+    }
+}
+
+/// Sets the upstream's credentials from its key, for a one-off call (the connection tester, the
+/// health probe); the proxy keeps a prepared `Credential` per upstream.
 pub fn apply_upstream_auth(
     provider: Provider,
     key: &str,
     headers: &mut HeaderMap,
     keep_client_version: bool,
 ) {
-    let Ok(key_value) = HeaderValue::from_str(key) else {
-        return;
-    };
-    match provider {
-        Provider::Anthropic => {
-            headers.insert(HeaderName::from_static("x-api-key"), key_value);
-            if !(keep_client_version && headers.contains_key("anthropic-version")) {
-                headers.insert(
-                    HeaderName::from_static("anthropic-version"),
-                    HeaderValue::from_static(ANTHROPIC_VERSION),
-                );
-            }
-        }
-        Provider::Openai | Provider::Google | Provider::OpenaiCompatible => {
-            if let Ok(bearer) = HeaderValue::from_str(&format!("Bearer {key}")) {
-                headers.insert(axum::http::header::AUTHORIZATION, bearer);
-            }
-        }
+    if let Some(credential) = Credential::new(provider, key) {
+        credential.apply(headers, keep_client_version);
     }
 }
 
@@ -52,5 +84,18 @@ mod tests {
         h.insert("anthropic-version", HeaderValue::from_static("2024-01-01"));
         apply_upstream_auth(Provider::Anthropic, "sk-ant", &mut h, true);
         assert_eq!(h["anthropic-version"], "2024-01-01");
+    }
+
+    #[test]
+    fn a_prepared_credential_is_sensitive_and_refuses_keys_unfit_for_a_header() {
+        let credential = Credential::new(Provider::OpenaiCompatible, "sk-secret-1").unwrap();
+        assert!(!format!("{credential:?}").contains("sk-secret-1"));
+        let mut h = HeaderMap::new();
+        credential.apply(&mut h, true);
+        assert_eq!(h["authorization"], "Bearer sk-secret-1");
+        assert!(h["authorization"].is_sensitive());
+        assert!(Credential::new(Provider::Openai, "sk-\nInjected: 1").is_none());
+        assert!(Credential::new(Provider::Openai, "sk-\r\nInjected: 1").is_none());
+        assert!(Credential::new(Provider::Anthropic, "sk-\0").is_none());
     }
 }

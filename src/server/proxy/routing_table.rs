@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use super::model_rules::{parse_model_list, parse_redirects, resolve_redirect, serves, Provider};
+use super::provider_auth::Credential;
 use super::ssrf::{validate_url, SsrfPolicy};
 use super::upstream_target::{TargetError, UpstreamTarget};
 use crate::model::upstreams::BreakerConfig;
@@ -22,6 +23,8 @@ pub struct UpstreamEntry {
     /// `base_url` parsed once per load, so a request only joins its path and query.
     pub target: Result<UpstreamTarget, TargetError>,
     pub api_key: Secret<String>,
+    /// `api_key` as the header the proxy sends, prepared once per load.
+    pub credential: Option<Credential>,
     pub timeout_ms: u64,
     pub weight: u32,
     pub priority: i64,
@@ -165,6 +168,7 @@ impl RoutingTable {
                     provider,
                     target: UpstreamTarget::parse(&row.base_url),
                     base_url: row.base_url,
+                    credential: Credential::new(provider, &api_key),
                     api_key: Secret::new(api_key),
                     timeout_ms: row.timeout_ms.max(1) as u64,
                     weight: row.weight.clamp(1, 100) as u32,
