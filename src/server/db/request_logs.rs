@@ -57,74 +57,36 @@ const COLUMNS: [&str; 23] = [
 ];
 
 /// Rows per INSERT statement, largest first: 23 x 200 parameters stays under SQLite's and
-/// PostgreSQL's limits. The connection keeps these statements prepared and never parses one
-/// again; a statement for every row count would be parsed afresh for each batch below the
-/// largest size (at a few hundred requests a second SQLite spent more instructions parsing those
-/// than inserting), or, cached, pile up.
+/// PostgreSQL's limits. A batch is cut into statements of these sizes only, so the connection
+/// keeps four prepared INSERTs and never parses one again; a statement for every row count would
+/// be parsed afresh for each batch below the largest size (at a few hundred requests a second
+/// SQLite spent more instructions parsing those than inserting), or, cached, pile up.
 pub const STATEMENT_ROWS: [usize; 4] = [200, 40, 8, 1];
 
-/// One execution of a prepared INSERT: `rows` records into a statement written for `capacity`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Statement {
-    pub capacity: usize,
-    pub rows: usize,
-}
-
-/// How a batch of `rows` records is inserted.
-///
-/// SQLite runs every statement on its connection's worker thread, and each one is a round trip
-/// between that thread and the writer's task: two thread wake-ups, which on a shared machine
-/// interrupt whatever serves requests. So SQLite uses the 200-row statement alone, a batch taking
-/// one execution per 200 records: the last execution binds only the records it has, and SQLite
-/// reads the parameters left unbound as NULL, which the statement skips (`request_id` is never
-/// NULL). PostgreSQL needs every parameter bound, so a batch is cut into exact statement sizes
-/// there, largest first.
-pub fn statements(kind: DatabaseKind, mut rows: usize) -> Vec<Statement> {
-    let mut out = Vec::new();
-    match kind {
-        DatabaseKind::Sqlite => {
-            let capacity = STATEMENT_ROWS[0];
-            while rows > 0 {
-                let n = rows.min(capacity);
-                out.push(Statement { capacity, rows: n });
-                rows -= n;
-            }
-        }
-        DatabaseKind::Postgres => {
-            for capacity in STATEMENT_ROWS {
-                while rows >= capacity {
-                    out.push(Statement {
-                        capacity,
-                        rows: capacity,
-                    });
-                    rows -= capacity;
-                }
-            }
+/// The statement sizes a batch of `rows` records is cut into, largest first.
+pub fn statement_sizes(mut rows: usize) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    for size in STATEMENT_ROWS {
+        while rows >= size {
+            sizes.push(size);
+            rows -= size;
         }
     }
-    out
+    sizes
 }
 
-/// The INSERT for `rows` records. SQLite looks a numbered parameter's name up with a linear
+/// The INSERT for `rows` records; SQLite looks a numbered parameter's name up with a linear
 /// scan, so binding 4,600 `$N` parameters costs millions of comparisons per statement, and it
 /// gets anonymous `?` parameters, bound in order.
 ///
 /// On SQLite it is `INSERT OR FAIL`. A plain multi-row INSERT that may abort keeps a statement
 /// journal (the old content of every page it changes, spilled to a temporary file past 64 KiB)
 /// so that the one statement can be undone; `OR FAIL` needs none. The writer never undoes one
-/// statement: any error rolls the whole batch's transaction back, as before. The rows come from
-/// a `VALUES` list filtered on its first column, `request_id`, so that rows left unbound (all
-/// NULL) are not inserted (see `statements`).
+/// statement: any error rolls the whole batch's transaction back, as before.
 fn insert_sql(kind: DatabaseKind, rows: usize) -> String {
-    let sqlite = kind == DatabaseKind::Sqlite;
-    let mut sql = if sqlite {
-        format!(
-            "INSERT OR FAIL INTO request_logs ({}) SELECT * FROM (VALUES ",
-            COLUMNS.join(", ")
-        )
-    } else {
-        format!("INSERT INTO request_logs ({}) VALUES ", COLUMNS.join(", "))
-    };
+    let numbered = kind == DatabaseKind::Postgres;
+    let verb = if numbered { "INSERT" } else { "INSERT OR FAIL" };
+    let mut sql = format!("{verb} INTO request_logs ({}) VALUES ", COLUMNS.join(", "));
     let mut n = 0;
     for row in 0..rows {
         if row > 0 {
@@ -136,17 +98,14 @@ fn insert_sql(kind: DatabaseKind, rows: usize) -> String {
                 sql.push_str(", ");
             }
             n += 1;
-            if sqlite {
-                sql.push('?');
-            } else {
+            if numbered {
                 sql.push('$');
                 sql.push_str(&n.to_string());
+            } else {
+                sql.push('?');
             }
         }
         sql.push(')');
-    }
-    if sqlite {
-        sql.push_str(") WHERE column1 IS NOT NULL");
     }
     sql
 }
@@ -186,10 +145,10 @@ pub async fn insert_batch_on(
 ) -> Result<(), sqlx::Error> {
     let mut tx = conn.begin().await?;
     let mut rest = records;
-    for statement in statements(kind, records.len()) {
-        let (chunk, after) = rest.split_at(statement.rows);
+    for size in statement_sizes(records.len()) {
+        let (chunk, after) = rest.split_at(size);
         rest = after;
-        let mut q = sqlx::query(cached_insert_sql(kind, statement.capacity));
+        let mut q = sqlx::query(cached_insert_sql(kind, size));
         // Borrowed, not cloned: the rows outlive the statement.
         for r in chunk {
             q = q
@@ -377,22 +336,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn postgres_cuts_a_batch_into_the_prepared_sizes_only_largest_first() {
-        let sizes = |rows| -> Vec<usize> {
-            statements(DatabaseKind::Postgres, rows)
-                .iter()
-                .map(|s| {
-                    assert_eq!(s.rows, s.capacity, "every parameter bound");
-                    s.rows
-                })
-                .collect()
-        };
-        assert_eq!(sizes(0), Vec::<usize>::new());
-        assert_eq!(sizes(1), vec![1]);
-        assert_eq!(sizes(1_000), vec![200; 5]);
-        assert_eq!(sizes(257), vec![200, 40, 8, 8, 1]);
+    fn a_batch_is_cut_into_the_prepared_sizes_only_largest_first() {
+        assert_eq!(statement_sizes(0), Vec::<usize>::new());
+        assert_eq!(statement_sizes(1), vec![1]);
+        assert_eq!(statement_sizes(1_000), vec![200; 5]);
+        assert_eq!(statement_sizes(257), vec![200, 40, 8, 8, 1]);
         for rows in 0..=1_000 {
-            let sizes = sizes(rows);
+            let sizes = statement_sizes(rows);
             assert_eq!(sizes.iter().sum::<usize>(), rows, "{rows} rows");
             assert!(
                 sizes.iter().all(|s| STATEMENT_ROWS.contains(s)),
@@ -408,25 +358,11 @@ mod tests {
     }
 
     #[test]
-    fn sqlite_takes_one_execution_per_200_records() {
-        assert_eq!(statements(DatabaseKind::Sqlite, 0), Vec::new());
-        for rows in 1..=1_000 {
-            let plan = statements(DatabaseKind::Sqlite, rows);
-            assert_eq!(plan.len(), rows.div_ceil(200), "{rows} rows");
-            assert!(plan.iter().all(|s| s.capacity == 200 && s.rows > 0));
-            assert_eq!(plan.iter().map(|s| s.rows).sum::<usize>(), rows);
-            // Only the last execution leaves parameters unbound.
-            assert!(plan[..plan.len() - 1].iter().all(|s| s.rows == 200));
-        }
-    }
-
-    #[test]
     fn each_statement_has_one_parameter_per_column_and_row() {
         for rows in STATEMENT_ROWS {
             let sqlite = cached_insert_sql(DatabaseKind::Sqlite, rows);
             assert_eq!(sqlite.matches('?').count(), rows * COLUMNS.len());
             assert!(!sqlite.contains('$'));
-            assert!(sqlite.ends_with(") WHERE column1 IS NOT NULL"));
             let postgres = cached_insert_sql(DatabaseKind::Postgres, rows);
             let last = format!("${})", rows * COLUMNS.len());
             assert!(postgres.ends_with(&last), "{rows} rows");
