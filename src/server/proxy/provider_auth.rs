@@ -19,7 +19,7 @@ impl Credential {
     /// `None` when the key cannot be sent in a header (a control character, say): such an
     /// upstream is called without credentials and answers 401, which its log records.
     pub fn new(provider: Provider, key: &str) -> Option<Credential> {
-        let (name, value) = match provider {
+        let (name, mut value) = match provider {
             Provider::Anthropic => (
                 HeaderName::from_static("x-api-key"),
                 HeaderValue::from_str(key).ok()?,
@@ -29,7 +29,6 @@ impl Credential {
                 HeaderValue::from_str(&format!("Bearer {key}")).ok()?,
             ),
         };
-        let mut value = value;
         value.set_sensitive(true);
         Some(Credential {
             provider,
