@@ -17,3 +17,4 @@ pub mod ssrf;
 pub mod strategy;
 pub mod upstream_target;
 pub mod usage;
+pub mod usage_object;

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::json_field::top_level_field;
+use super::usage_object::{IfObject, UsageCounts};
 
 /// A usage event is a few hundred bytes; anything this large is not one, and holding more would
 /// let a misbehaving upstream grow the gateway's memory without bound.
@@ -36,30 +37,32 @@ pub struct Usage {
 
 impl Usage {
     /// Chat Completions, legacy Completions and Embeddings share this shape.
-    fn from_openai(u: &Map<String, Value>) -> Usage {
-        let prompt = count(u, "prompt_tokens");
-        let completion = count(u, "completion_tokens");
+    fn from_openai(u: &UsageCounts) -> Usage {
+        let prompt = u.prompt_tokens.unwrap_or(0);
+        let completion = u.completion_tokens.unwrap_or(0);
         Usage {
             prompt_tokens: prompt,
             completion_tokens: completion,
-            total_tokens: token_count(u, "total_tokens")
+            total_tokens: u
+                .total_tokens
                 .unwrap_or_else(|| prompt.saturating_add(completion)),
-            cached_tokens: nested_count(u, "prompt_tokens_details", "cached_tokens"),
-            reasoning_tokens: nested_count(u, "completion_tokens_details", "reasoning_tokens"),
+            cached_tokens: u.prompt_tokens_details.cached_tokens.unwrap_or(0),
+            reasoning_tokens: u.completion_tokens_details.reasoning_tokens.unwrap_or(0),
             ..Usage::default()
         }
     }
 
-    fn from_responses(u: &Map<String, Value>) -> Usage {
-        let prompt = count(u, "input_tokens");
-        let completion = count(u, "output_tokens");
+    fn from_responses(u: &UsageCounts) -> Usage {
+        let prompt = u.input_tokens.unwrap_or(0);
+        let completion = u.output_tokens.unwrap_or(0);
         Usage {
             prompt_tokens: prompt,
             completion_tokens: completion,
-            total_tokens: token_count(u, "total_tokens")
+            total_tokens: u
+                .total_tokens
                 .unwrap_or_else(|| prompt.saturating_add(completion)),
-            cached_tokens: nested_count(u, "input_tokens_details", "cached_tokens"),
-            reasoning_tokens: nested_count(u, "output_tokens_details", "reasoning_tokens"),
+            cached_tokens: u.input_tokens_details.cached_tokens.unwrap_or(0),
+            reasoning_tokens: u.output_tokens_details.reasoning_tokens.unwrap_or(0),
             ..Usage::default()
         }
     }
@@ -97,12 +100,12 @@ struct AnthropicCounts {
 }
 
 impl AnthropicCounts {
-    fn from_usage(u: &Map<String, Value>) -> AnthropicCounts {
+    fn from_usage(u: &UsageCounts) -> AnthropicCounts {
         AnthropicCounts {
-            input: count(u, "input_tokens"),
-            cache_creation: count(u, "cache_creation_input_tokens"),
-            cache_read: count(u, "cache_read_input_tokens"),
-            output: count(u, "output_tokens"),
+            input: u.input_tokens.unwrap_or(0),
+            cache_creation: u.cache_creation_input_tokens.unwrap_or(0),
+            cache_read: u.cache_read_input_tokens.unwrap_or(0),
+            output: u.output_tokens.unwrap_or(0),
         }
     }
 }
@@ -139,13 +142,14 @@ impl ApiFormat {
 /// Reads the usage of a complete (non-streaming) JSON response body.
 ///
 /// Returns `None` when the body is not one complete JSON object, has no top-level `usage`
-/// object, or the format is `Other`. Only the `usage` member is parsed: the rest of the body,
-/// mostly generated text, is walked past (`json_field`) rather than decoded.
+/// object, or the format is `Other`. Only the `usage` member is parsed, straight into its
+/// counts (`usage_object`): the rest of the body, mostly generated text, is walked past
+/// (`json_field`) rather than decoded.
 pub fn usage_from_json(format: ApiFormat, body: &[u8]) -> Option<Usage> {
     if format == ApiFormat::Other {
         return None;
     }
-    let u: &Map<String, Value> = &serde_json::from_slice(top_level_field(body, "usage")?).ok()?;
+    let u: &UsageCounts = &serde_json::from_slice(top_level_field(body, "usage")?).ok()?;
     Some(match format {
         ApiFormat::OpenAiResponses => Usage::from_responses(u),
         ApiFormat::AnthropicMessages => Usage::from_anthropic(AnthropicCounts::from_usage(u)),
@@ -248,8 +252,8 @@ impl TrackerState {
             return;
         }
         if let Ok(chunk) = serde_json::from_slice::<UsageHolder>(data) {
-            if let Some(u) = chunk.usage.as_ref().and_then(Value::as_object) {
-                self.usage = Some(Usage::from_openai(u));
+            if let Some(u) = chunk.usage.and_then(|u| u.0) {
+                self.usage = Some(Usage::from_openai(&u));
             }
         }
     }
@@ -266,9 +270,8 @@ impl TrackerState {
             kind,
             "response.completed" | "response.incomplete" | "response.failed"
         ) {
-            let usage = event.response.as_ref().and_then(|r| r.usage.as_ref());
-            if let Some(u) = usage.and_then(Value::as_object) {
-                self.usage = Some(Usage::from_responses(u));
+            if let Some(u) = event.response.and_then(|r| r.usage).and_then(|u| u.0) {
+                self.usage = Some(Usage::from_responses(&u));
             }
         } else if kind.starts_with("response.") && kind.ends_with(".delta") {
             self.first_content = true;
@@ -285,27 +288,26 @@ impl TrackerState {
         match event.kind.as_deref() {
             Some("content_block_delta") => self.first_content = true,
             Some("message_start") => {
-                let usage = event.message.as_ref().and_then(|m| m.usage.as_ref());
-                if let Some(u) = usage.and_then(Value::as_object) {
-                    self.anthropic = AnthropicCounts::from_usage(u);
+                if let Some(u) = event.message.and_then(|m| m.usage).and_then(|u| u.0) {
+                    self.anthropic = AnthropicCounts::from_usage(&u);
                     self.usage = Some(Usage::from_anthropic(self.anthropic));
                 }
             }
             Some("message_delta") => {
-                if let Some(u) = event.usage.as_ref().and_then(Value::as_object) {
+                if let Some(u) = event.usage.and_then(|u| u.0) {
                     let c = &mut self.anthropic;
                     // output_tokens is cumulative, so it replaces rather than adds.
-                    if let Some(output) = token_count(u, "output_tokens") {
+                    if let Some(output) = u.output_tokens {
                         c.output = output;
                     }
                     // Newer API versions repeat the input counts here; older ones send zeros
                     // that must not wipe what message_start reported.
-                    for (slot, key) in [
-                        (&mut c.input, "input_tokens"),
-                        (&mut c.cache_creation, "cache_creation_input_tokens"),
-                        (&mut c.cache_read, "cache_read_input_tokens"),
+                    for (slot, value) in [
+                        (&mut c.input, u.input_tokens),
+                        (&mut c.cache_creation, u.cache_creation_input_tokens),
+                        (&mut c.cache_read, u.cache_read_input_tokens),
                     ] {
-                        if let Some(value) = token_count(u, key).filter(|&v| v != 0) {
+                        if let Some(value) = value.filter(|&v| v != 0) {
                             *slot = value;
                         }
                     }
@@ -403,7 +405,7 @@ fn is_usage_only_chunk(event: &[u8], scratch: &mut Vec<u8>) -> bool {
     #[derive(Deserialize)]
     struct Probe {
         choices: Option<Vec<IgnoredAny>>,
-        usage: Option<Value>,
+        usage: Option<IfObject<IgnoredAny>>,
     }
     let Some(data) = event_data(event, scratch) else {
         return false;
@@ -414,7 +416,7 @@ fn is_usage_only_chunk(event: &[u8], scratch: &mut Vec<u8>) -> bool {
     // Anything unparsable is forwarded: dropping a chunk the client needed is worse than
     // leaking one it did not ask for.
     serde_json::from_slice::<Probe>(data).is_ok_and(|p| {
-        p.choices.is_some_and(|c| c.is_empty()) && p.usage.is_some_and(|u| u.is_object())
+        p.choices.is_some_and(|c| c.is_empty()) && p.usage.is_some_and(|u| u.0.is_some())
     })
 }
 
@@ -617,35 +619,12 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     memchr::memmem::find(haystack, needle)
 }
 
-/// Reads a token count. Non-numbers count as absent, fractions are truncated, and negatives are
-/// clamped to 0 so a broken upstream can never turn into a credit.
-fn token_count(obj: &Map<String, Value>, key: &str) -> Option<i64> {
-    let Some(Value::Number(n)) = obj.get(key) else {
-        return None;
-    };
-    let value = n
-        .as_i64()
-        .or_else(|| n.as_u64().map(|_| i64::MAX))
-        .or_else(|| n.as_f64().map(|f| f as i64))?;
-    Some(value.max(0))
-}
-
-fn count(obj: &Map<String, Value>, key: &str) -> i64 {
-    token_count(obj, key).unwrap_or(0)
-}
-
-fn nested_count(obj: &Map<String, Value>, outer: &str, key: &str) -> i64 {
-    obj.get(outer)
-        .and_then(Value::as_object)
-        .map_or(0, |inner| count(inner, key))
-}
-
 // Typed probes: serde skips every other field without building a `Value` for it, which matters
 // for large bodies such as a `response.completed` event carrying the whole output.
 
 #[derive(Deserialize)]
 struct UsageHolder {
-    usage: Option<Value>,
+    usage: Option<IfObject<UsageCounts>>,
 }
 
 #[derive(Deserialize)]
@@ -660,7 +639,7 @@ struct AnthropicEvent {
     #[serde(rename = "type")]
     kind: Option<String>,
     message: Option<UsageHolder>,
-    usage: Option<Value>,
+    usage: Option<IfObject<UsageCounts>>,
 }
 
 #[derive(Deserialize)]
