@@ -1114,13 +1114,16 @@ async fn https_upstreams_must_present_a_trusted_certificate() {
             allow_private: true,
         },
     );
-    let request = hyper::Request::post(format!("https://localhost:{port}/v1/chat/completions"))
+    let target = autorouter::server::proxy::upstream_target::UpstreamTarget::parse(&format!(
+        "https://localhost:{port}/v1"
+    ))
+    .unwrap();
+    let request = hyper::Request::post(target.uri("chat/completions", None).unwrap())
         .body(http_body_util::Full::new(bytes::Bytes::from_static(b"{}")))
         .unwrap();
-    let err = client
-        .request(request)
-        .await
-        .expect_err("an untrusted certificate is refused");
+    let Err(err) = client.send(target.origin(), request).await else {
+        panic!("an untrusted certificate is refused");
+    };
     let chain = autorouter::server::proxy::metered_body::error_chain(&err);
     assert!(
         chain.contains("invalid peer certificate: UnknownIssuer"),

@@ -4,3 +4,4 @@ pub mod front;
 pub mod per_core;
 pub mod request_id;
 pub mod upstream_client;
+pub mod upstream_pool;

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::body::{Body as _, Incoming};
+use hyper::body::Body as _;
 use serde_json::Value;
 
 use super::breaker::{Admission, State as BreakerState};
@@ -24,6 +24,7 @@ use super::strategy::{Candidate, InFlight};
 use super::usage::{ensure_stream_usage, ApiFormat};
 use crate::server::db::request_logs::LogRecord;
 use crate::server::http::request_id::RequestId;
+use crate::server::http::upstream_pool::{PooledBody, SendError};
 use crate::server::service::settings::Runtime;
 use crate::server::state::AppState;
 use crate::server::timefmt::to_rfc3339;
@@ -236,7 +237,7 @@ impl Outgoing {
 }
 
 enum Outcome {
-    Answered(hyper::Response<Incoming>),
+    Answered(hyper::Response<PooledBody>),
     Failed(FailureKind, Option<u16>, String),
 }
 
@@ -391,10 +392,10 @@ async fn send_once(
     body: Bytes,
 ) -> Outcome {
     let target = match &upstream.target {
-        Ok(target) => target.uri(&out.path, out.query.as_deref()),
+        Ok(target) => target,
         Err(e) => return Outcome::Failed(FailureKind::Connect, None, e.to_string()),
     };
-    let uri = match target {
+    let uri = match target.uri(&out.path, out.query.as_deref()) {
         Ok(uri) => uri,
         Err(e) => return Outcome::Failed(FailureKind::Connect, None, e.to_string()),
     };
@@ -407,7 +408,7 @@ async fn send_once(
     *request.method_mut() = out.method.clone();
     *request.uri_mut() = uri;
     *request.headers_mut() = headers;
-    let request = state.http.proxy().request(request);
+    let request = state.http.proxy().send(target.origin(), request);
     match tokio::time::timeout(timeout, request).await {
         Err(_) => Outcome::Failed(
             FailureKind::Timeout,
@@ -439,7 +440,7 @@ fn stream_back(
     mut ctx: Ctx,
     upstream: &UpstreamEntry,
     out: &Outgoing,
-    response: hyper::Response<Incoming>,
+    response: hyper::Response<PooledBody>,
     in_flight: InFlight,
 ) -> Response {
     let status = response.status();
@@ -480,7 +481,7 @@ fn stream_back(
 }
 
 /// A connect that ran out of time (the connector's own limit) is a timeout, not a refusal.
-fn timed_out(e: &hyper_util::client::legacy::Error) -> bool {
+fn timed_out(e: &SendError) -> bool {
     causes(e).any(|cause| {
         cause
             .downcast_ref::<std::io::Error>()

@@ -790,11 +790,12 @@ mod tests {
 
     /// A GET through the proxy's own client (hyper, not reqwest): the status, or the error chain.
     async fn proxy_get(policy: SsrfPolicy, url: &str) -> Result<u16, String> {
-        let request = hyper::Request::get(url)
+        let target = crate::server::proxy::upstream_target::UpstreamTarget::parse(url).unwrap();
+        let request = hyper::Request::get(target.uri("", None).unwrap())
             .body(http_body_util::Full::new(bytes::Bytes::new()))
             .unwrap();
         crate::server::http::upstream_client::build_proxy(policy)
-            .request(request)
+            .send(target.origin(), request)
             .await
             .map(|r| r.status().as_u16())
             .map_err(|e| error_chain(&e))

@@ -1,6 +1,9 @@
-//! Where a request goes: an upstream's base URL, parsed once per routing load into the parts a
-//! request's URI is built from, so the hot path only joins strings and checks the result.
+//! Where a request goes: an upstream's base URL, parsed once per routing load into its origin
+//! (where the connection goes) and the path a request's URI is built from, so the hot path only
+//! joins strings and checks the result.
 use axum::http::uri::{InvalidUri, Uri};
+
+use crate::server::http::upstream_pool::Origin;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
@@ -10,14 +13,17 @@ pub enum TargetError {
     Scheme(String),
     #[error("invalid upstream URL: it has no host")]
     NoHost,
+    #[error("invalid upstream URL: {0}")]
+    Origin(#[from] axum::http::Error),
     #[error("invalid upstream request URI: {0}")]
     Uri(#[from] InvalidUri),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamTarget {
-    /// `scheme://host[:port]`, the host as the URL parser normalised it.
-    origin: String,
+    /// `scheme://host[:port]`, the host as the URL parser normalised it, the port only when it
+    /// is not the scheme's default.
+    origin: Origin,
     /// The base URL's path without its trailing slashes (`""` for a bare host).
     path: String,
 }
@@ -29,24 +35,26 @@ impl UpstreamTarget {
             return Err(TargetError::Scheme(url.scheme().to_string()));
         }
         let host = url.host_str().ok_or(TargetError::NoHost)?;
-        let origin = match url.port() {
-            Some(port) => format!("{}://{host}:{port}", url.scheme()),
-            None => format!("{}://{host}", url.scheme()),
+        let authority = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
         };
         Ok(Self {
-            origin,
+            origin: Origin::new(url.scheme(), &authority)?,
             path: url.path().trim_end_matches('/').to_string(),
         })
     }
 
-    /// `{base}/{path}?{query}`. `path` is the client's path as it arrived, still percent-encoded,
-    /// so it is forwarded byte for byte.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// The request target in origin form, `{base path}/{path}?{query}`. `path` is the client's
+    /// path as it arrived, still percent-encoded, so it is forwarded byte for byte.
     pub fn uri(&self, path: &str, query: Option<&str>) -> Result<Uri, TargetError> {
         let path = path.trim_start_matches('/');
-        let mut s = String::with_capacity(
-            self.origin.len() + self.path.len() + path.len() + 2 + query.map_or(0, str::len),
-        );
-        s.push_str(&self.origin);
+        let mut s =
+            String::with_capacity(self.path.len() + path.len() + 2 + query.map_or(0, str::len));
         s.push_str(&self.path);
         s.push('/');
         s.push_str(path);
@@ -62,12 +70,12 @@ impl UpstreamTarget {
 mod tests {
     use super::*;
 
+    /// The origin the connection goes to, then the request target it sends.
     fn uri(base: &str, path: &str, query: Option<&str>) -> String {
-        UpstreamTarget::parse(base)
-            .unwrap()
-            .uri(path, query)
-            .unwrap()
-            .to_string()
+        let target = UpstreamTarget::parse(base).unwrap();
+        let uri = target.uri(path, query).unwrap();
+        assert!(uri.scheme().is_none() && uri.authority().is_none(), "{uri}");
+        format!("{}{uri}", target.origin().as_str())
     }
 
     #[test]
@@ -86,6 +94,7 @@ mod tests {
             "http://127.0.0.1:9/openai/v1/models"
         );
         assert_eq!(uri("http://h", "models", None), "http://h/models");
+        assert_eq!(uri("http://h/", "", None), "http://h/");
         assert_eq!(
             uri("http://[::1]:8080/v1", "models", None),
             "http://[::1]:8080/v1/models"
