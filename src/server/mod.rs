@@ -5,6 +5,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod fast_map;
 pub mod http;
 pub mod jobs;
 pub mod proxy;

@@ -10,7 +10,7 @@
 //! This replaces hyper's general-purpose pooled client on the hot path: that one locks a shared
 //! map keyed by scheme and authority, hashing the authority byte by byte, and formats and parses
 //! the URI again for every request (about 8,000 instructions per proxied request in callgrind).
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{ready, Context, Poll};
@@ -26,6 +26,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use tower::Service;
 
+use crate::server::fast_map::FastMap;
 use crate::server::proxy::ssrf::GuardedResolver;
 
 /// TCP, then TLS for `https`; names resolved through the SSRF guard.
@@ -72,15 +73,16 @@ pub enum SendError {
     Http(#[source] hyper::Error),
 }
 
-/// One serving thread's connections. `Sync` only so the thread-local holder can be shared; it is
-/// used from its own thread, so its lock is never contended.
+/// One serving thread's connections. Its idle list sits behind a mutex only so that a request's
+/// future, which holds `&UpstreamPool` across awaits, stays `Send`; the pool is used from its own
+/// thread, so the lock is never contended.
 pub struct UpstreamPool {
     connector: Connector,
     idle: Arc<Mutex<IdleConnections>>,
 }
 
 struct IdleConnections {
-    by_origin: HashMap<Arc<str>, VecDeque<Idle>>,
+    by_origin: FastMap<Arc<str>, VecDeque<Idle>>,
     idle_timeout: Duration,
 }
 
@@ -94,7 +96,7 @@ impl UpstreamPool {
         UpstreamPool {
             connector,
             idle: Arc::new(Mutex::new(IdleConnections {
-                by_origin: HashMap::new(),
+                by_origin: FastMap::default(),
                 idle_timeout,
             })),
         }

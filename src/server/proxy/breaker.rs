@@ -1,9 +1,9 @@
 //! Per-upstream circuit breakers driven by caller-supplied Unix-millisecond time, built so an open breaker always recovers.
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use crate::server::fast_map::FastMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -377,7 +377,7 @@ impl Breaker {
 /// lock only for a few field updates; persisting transitions is the caller's job.
 #[derive(Debug, Default)]
 pub struct Registry {
-    breakers: Mutex<HashMap<String, Breaker>>,
+    breakers: Mutex<FastMap<String, Breaker>>,
 }
 
 impl Registry {
@@ -387,7 +387,7 @@ impl Registry {
 
     // A panic elsewhere while holding the lock cannot leave a breaker
     // half-updated in a way that matters more than refusing all traffic would.
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Breaker>> {
+    fn lock(&self) -> MutexGuard<'_, FastMap<String, Breaker>> {
         self.breakers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 

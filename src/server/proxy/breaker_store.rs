@@ -1,7 +1,6 @@
 //! The breakers the proxy consults, tied to the database: transitions are queued for the sync
 //! job to persist off the request path, forced states are written before the admin gets an
 //! answer, and rows written by other instances are adopted.
-use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use tokio::sync::mpsc;
@@ -9,6 +8,7 @@ use tokio::sync::mpsc;
 use super::breaker::{Admission, Breaker, BreakerConfig, Forced, Registry, State, Transition};
 use crate::server::db::breaker_states::{self as repo, BreakerRow};
 use crate::server::db::Database;
+use crate::server::fast_map::FastMap;
 
 pub struct BreakerStore {
     registry: Registry,
@@ -16,7 +16,7 @@ pub struct BreakerStore {
     changed: mpsc::UnboundedSender<String>,
     /// Per upstream, the `updated_at` of the row this process last wrote or adopted: a row
     /// with any other value was written by another instance.
-    versions: Mutex<HashMap<String, i64>>,
+    versions: Mutex<FastMap<String, i64>>,
 }
 
 pub type ChangeFeed = mpsc::UnboundedReceiver<String>;
@@ -57,7 +57,7 @@ impl BreakerStore {
             Self {
                 registry: Registry::new(),
                 changed,
-                versions: Mutex::new(HashMap::new()),
+                versions: Mutex::new(FastMap::default()),
             },
             feed,
         )

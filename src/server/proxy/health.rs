@@ -1,9 +1,9 @@
 //! What this process knows about each upstream's health, from active checks and from real
 //! traffic. Unhealthy upstreams are tried after healthy ones, never dropped.
-use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::server::db::upstream_health::HealthRow;
+use crate::server::fast_map::FastMap;
 
 /// Consecutive failures that mark an upstream unhealthy once an active check failed; one
 /// success (a check or a request) marks it healthy again.
@@ -52,11 +52,11 @@ pub enum CheckOutcome<'a> {
 
 #[derive(Debug, Default)]
 pub struct HealthBook {
-    entries: Mutex<HashMap<String, Health>>,
+    entries: Mutex<FastMap<String, Health>>,
 }
 
 impl HealthBook {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Health>> {
+    fn lock(&self) -> MutexGuard<'_, FastMap<String, Health>> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 

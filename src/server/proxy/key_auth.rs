@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 
 use super::routing_table::{KeyEntry, Snapshot};
 use crate::server::crypto::sha256;
+use crate::server::fast_map::FastMap;
 use crate::server::service::keys::{stored_prefix, KEY_PREFIX};
 
 const MAX_CACHED: usize = 100_000;
@@ -41,7 +42,7 @@ pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
 }
 
 pub struct KeyVerifier {
-    cache: RwLock<HashMap<[u8; 32], String>>,
+    cache: RwLock<FastMap<[u8; 32], String>>,
     /// Keys that failed bcrypt: a client retrying the same wrong key costs no second bcrypt.
     /// A wrong 256-bit key never becomes right, so entries need no invalidation.
     rejected: RwLock<HashSet<[u8; 32]>>,
@@ -54,7 +55,7 @@ pub struct KeyVerifier {
 impl Default for KeyVerifier {
     fn default() -> Self {
         Self {
-            cache: RwLock::new(HashMap::new()),
+            cache: RwLock::new(FastMap::default()),
             rejected: RwLock::new(HashSet::new()),
             bcrypt_slots: Semaphore::new(4),
             bcrypt_runs: AtomicU64::new(0),

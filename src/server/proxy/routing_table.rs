@@ -1,7 +1,7 @@
 //! An in-memory snapshot of keys, permissions and upstreams, so the proxy's hot path never
 //! touches the database. Reloaded after every admin change and on an interval (other instances).
 //! The gateway settings ride along, so a changed strategy applies to the next request.
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use super::model_rules::{parse_model_list, parse_redirects, resolve_redirect, serves, Provider};
@@ -11,6 +11,7 @@ use super::upstream_target::{TargetError, UpstreamTarget};
 use crate::model::upstreams::BreakerConfig;
 use crate::server::crypto::Cipher;
 use crate::server::db::{keys as key_repo, upstreams as upstream_repo, Database};
+use crate::server::fast_map::FastMap;
 use crate::server::secret::Secret;
 use crate::server::service::settings::{load_runtime, Runtime};
 
@@ -64,9 +65,9 @@ impl KeyEntry {
 
 #[derive(Debug, Default)]
 pub struct Snapshot {
-    pub keys: HashMap<String, Arc<KeyEntry>>,
-    pub keys_by_prefix: HashMap<String, Vec<String>>,
-    pub upstreams: HashMap<String, Arc<UpstreamEntry>>,
+    pub keys: FastMap<String, Arc<KeyEntry>>,
+    pub keys_by_prefix: FastMap<String, Vec<String>>,
+    pub upstreams: FastMap<String, Arc<UpstreamEntry>>,
     pub settings: Runtime,
 }
 
@@ -146,7 +147,7 @@ impl RoutingTable {
         let mut perms = key_repo::all_permissions(&db.pool).await?;
         let settings = load_runtime(&db.pool).await?;
 
-        let mut upstreams = HashMap::new();
+        let mut upstreams = FastMap::default();
         for row in upstream_rows {
             let Ok(provider) = row.provider.parse::<Provider>() else {
                 tracing::warn!(upstream_id = %row.id, "skipping upstream with unknown provider");
@@ -181,8 +182,8 @@ impl RoutingTable {
                 }),
             );
         }
-        let mut keys = HashMap::new();
-        let mut keys_by_prefix: HashMap<String, Vec<String>> = HashMap::new();
+        let mut keys = FastMap::default();
+        let mut keys_by_prefix: FastMap<String, Vec<String>> = FastMap::default();
         for row in key_rows {
             keys_by_prefix
                 .entry(row.key_prefix.clone())

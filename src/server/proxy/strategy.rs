@@ -1,5 +1,6 @@
 //! Orders an upstream's candidates into attempts: priority tier first, health second, strategy last.
 
+use crate::server::fast_map::FastMap;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -124,7 +125,7 @@ impl GroupState {
 pub struct Balancer {
     groups: Mutex<HashMap<u64, GroupState>>,
     // Counters live outside the lock so guards can drop from any task without contention.
-    in_flight: RwLock<HashMap<String, Arc<AtomicU64>>>,
+    in_flight: RwLock<FastMap<String, Arc<AtomicU64>>>,
 }
 
 /// Counts a request as in flight on one upstream until dropped.
