@@ -60,6 +60,7 @@ impl Origin {
         })
     }
 
+    #[cfg(test)]
     pub fn as_str(&self) -> &str {
         &self.key
     }
@@ -173,6 +174,7 @@ impl UpstreamPool {
     }
 
     /// Idle connections kept to `origin` on this thread.
+    #[cfg(test)]
     pub fn idle_count(&self, origin: &Origin) -> usize {
         lock(&self.idle)
             .by_origin
