@@ -13,7 +13,7 @@ use autorouter::server::db::request_logs::{insert_batch, LogRecord};
 use autorouter::server::db::Database;
 use autorouter::server::proxy::usage::Usage;
 use common::mock_upstream::{self as mock, MockUpstream};
-use common::{Backend, TestApp};
+use common::{now_ms, Backend, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -456,10 +456,7 @@ async fn database_of(app: &TestApp) -> Database {
 
 async fn retention_deletes_only_old_rows(app: &TestApp) {
     let db = database_of(app).await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = now_ms();
     let day = 24 * 3600 * 1000;
     let record = |id: String, created_at: i64| LogRecord {
         request_id: id,
@@ -503,6 +500,9 @@ async fn retention_deletes_only_old_rows(app: &TestApp) {
 /// once, with its own values.
 async fn log_batches_of_any_length_are_stored_whole(app: &TestApp) {
     let db = database_of(app).await;
+    // Recent rows: the app's own start-up retention pass may run while they are inserted, and
+    // must find nothing of theirs to purge.
+    let base = now_ms() - 3_600_000;
     let mut expected = Vec::new();
     for (b, len) in [1usize, 7, 9, 48, 249].into_iter().enumerate() {
         let rows: Vec<LogRecord> = (0..len)
@@ -518,7 +518,7 @@ async fn log_batches_of_any_length_are_stored_whole(app: &TestApp) {
                     ..Usage::default()
                 },
                 duration_ms: Some(b as i64 * 1_000 + i as i64),
-                created_at: 1_700_000_000_000 + (b * 1_000 + i) as i64,
+                created_at: base + (b * 1_000 + i) as i64,
                 ..LogRecord::default()
             })
             .collect();
@@ -722,7 +722,8 @@ async fn log_writer_replaces_a_connection_the_database_dropped() {
         request_id: id.into(),
         method: "POST".into(),
         path: "/v1/chat/completions".into(),
-        created_at: 1,
+        // Recent, so the app's start-up retention pass cannot purge it mid-test.
+        created_at: now_ms(),
         ..LogRecord::default()
     };
     writer.submit(record("before"));

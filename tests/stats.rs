@@ -10,7 +10,7 @@ use autorouter::server::db::request_logs::{insert_batch, LogRecord};
 use autorouter::server::db::Database;
 use autorouter::server::proxy::usage::Usage;
 use common::mock_upstream::MockUpstream;
-use common::{Backend, TestApp};
+use common::{now_ms, Backend, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -159,13 +159,6 @@ async fn figures_follow_the_requests(app: &TestApp) {
 }
 
 private_both_backends!(figures_follow_the_requests);
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 /// A million logged requests over 30 days: 20 keys, 5 upstreams, 10 models.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

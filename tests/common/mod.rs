@@ -46,6 +46,14 @@ fn unique(prefix: &str) -> String {
     )
 }
 
+/// Wall-clock milliseconds since the Unix epoch, as the gateway stamps its log rows.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
 pub fn postgres_base_url() -> String {
     std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
