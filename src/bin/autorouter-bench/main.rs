@@ -27,6 +27,8 @@ const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
 const WRK_WARM_UP_SECONDS: u32 = 3;
 /// The throughput time per path is measured in this many blocks, alternating the paths.
 const WRK_BLOCKS: u32 = 4;
+/// Rounds of the log writer's latency blocks (quiet, control, while writing), a multiple of 3.
+const WRITER_ROUNDS: u32 = 9;
 const OPENAI_BODY: &str = r#"{"model":"bench-model","messages":[{"role":"user","content":"hi"}]}"#;
 const ANTHROPIC_BODY: &str =
     r#"{"model":"claude-bench","max_tokens":256,"messages":[{"role":"user","content":"hi"}]}"#;
@@ -289,27 +291,35 @@ async fn main() {
     };
 
     eprintln!("log writer");
-    // Alternating blocks, as for the added latency: quiet, then with a second writer process
-    // adding `paced_rate` rows/s to the gateway's database, five times over.
+    // Rounds of three blocks: quiet; quiet again, a control that shows how far two blocks of the
+    // same condition differ; and with a second writer process adding `paced_rate` rows/s to the
+    // gateway's database. Each block follows the same 500 ms pause (the writer's start-up falls
+    // in its pause), so none measures the gateway's own writer storing the last block's rows.
+    // The order turns by one each round, so each condition is first, second and third in a round
+    // equally often, and neither quiet block is always the one after the writer's exit.
     let paced_rate = 5_000;
     let gw_db_url = format!("sqlite://{}/autorouter.db", data_dir.display());
     let bench = std::env::current_exe().expect("the benchmark's own path");
-    let (mut quiet, mut busy) = (Vec::new(), Vec::new());
-    for _ in 0..5 {
-        quiet.extend(sequential(&client, &through, samples / 10).await);
-        let writer = Proc::spawn(
-            "paced writer",
-            Command::new(&bench)
-                .arg("paced-writer")
-                .arg(&gw_db_url)
-                .arg(paced_rate.to_string()),
-        );
-        // Past its start-up, into its steady pace.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        busy.extend(sequential(&client, &through, samples / 10).await);
-        drop(writer);
+    let mut blocks: [Vec<Duration>; 3] = Default::default();
+    for round in 0..WRITER_ROUNDS {
+        for slot in 0..3 {
+            let condition = (slot + round as usize) % 3;
+            let writer = (condition == 2).then(|| {
+                Proc::spawn(
+                    "paced writer",
+                    Command::new(&bench)
+                        .arg("paced-writer")
+                        .arg(&gw_db_url)
+                        .arg(paced_rate.to_string()),
+                )
+            });
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            blocks[condition].extend(sequential(&client, &through, samples / 10).await);
+            drop(writer);
+        }
     }
-    let (quiet, busy) = (summarize(quiet), summarize(busy));
+    let [quiet, control, busy] = blocks;
+    let (quiet, control, busy) = (summarize(quiet), summarize(control), summarize(busy));
     let sqlite_writer = log_writer::sqlite(&data_dir, 200_000).await;
     let pg_writer = log_writer::postgres(&pg_url, 200_000).await;
 
@@ -350,7 +360,9 @@ async fn main() {
             sqlite: sqlite_writer,
             postgres: pg_writer,
             paced_rows_per_second: paced_rate,
+            rounds: WRITER_ROUNDS,
             latency_quiet: quiet,
+            latency_control: control,
             latency_while_writing: busy,
         },
         checks: vec![],
