@@ -27,8 +27,12 @@ const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
 const WRK_WARM_UP_SECONDS: u32 = 3;
 /// The throughput time per path is measured in this many blocks, alternating the paths.
 const WRK_BLOCKS: u32 = 4;
-/// Rounds of the log writer's latency blocks (quiet, control, while writing), a multiple of 3.
-const WRITER_ROUNDS: u32 = 9;
+/// Rounds of the log writer's latency blocks (quiet, control, while writing), a multiple of 3 so
+/// that each condition takes each place equally often.
+const WRITER_ROUNDS: usize = 9;
+const _: () = assert!(WRITER_ROUNDS.is_multiple_of(3));
+/// The writer's latency blocks, by condition.
+const WRITING: usize = 2;
 const OPENAI_BODY: &str = r#"{"model":"bench-model","messages":[{"role":"user","content":"hi"}]}"#;
 const ANTHROPIC_BODY: &str =
     r#"{"model":"claude-bench","max_tokens":256,"messages":[{"role":"user","content":"hi"}]}"#;
@@ -303,8 +307,8 @@ async fn main() {
     let mut blocks: [Vec<Duration>; 3] = Default::default();
     for round in 0..WRITER_ROUNDS {
         for slot in 0..3 {
-            let condition = (slot + round as usize) % 3;
-            let writer = (condition == 2).then(|| {
+            let condition = (slot + round) % 3;
+            let writer = (condition == WRITING).then(|| {
                 Proc::spawn(
                     "paced writer",
                     Command::new(&bench)
@@ -318,8 +322,7 @@ async fn main() {
             drop(writer);
         }
     }
-    let [quiet, control, busy] = blocks;
-    let (quiet, control, busy) = (summarize(quiet), summarize(control), summarize(busy));
+    let [quiet, control, busy] = blocks.map(summarize);
     let sqlite_writer = log_writer::sqlite(&data_dir, 200_000).await;
     let pg_writer = log_writer::postgres(&pg_url, 200_000).await;
 
@@ -360,7 +363,7 @@ async fn main() {
             sqlite: sqlite_writer,
             postgres: pg_writer,
             paced_rows_per_second: paced_rate,
-            rounds: WRITER_ROUNDS,
+            rounds: WRITER_ROUNDS as u32,
             latency_quiet: quiet,
             latency_control: control,
             latency_while_writing: busy,
