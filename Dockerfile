@@ -3,16 +3,13 @@
 # image holds only the binary and target/site, the same layout ./scripts/run.sh serves.
 
 FROM rust:1.95-bookworm AS build
-RUN apt-get update \
- && apt-get install -y --no-install-recommends binaryen \
- && rm -rf /var/lib/apt/lists/*
-RUN rustup target add wasm32-unknown-unknown \
- && rustup toolchain install nightly --profile minimal \
- && cargo +nightly install cargo-leptos --version 0.3.11 --locked
 WORKDIR /src
+# The same tools at the same versions as a local build: install-tools.sh reads
+# scripts/versions.env (cargo-leptos, binaryen's wasm-opt) and Cargo.lock (wasm-bindgen-cli).
 COPY Cargo.toml Cargo.lock ./
-RUN WBG=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock) \
- && cargo install wasm-bindgen-cli --version "$WBG"
+COPY scripts/install-tools.sh scripts/versions.env scripts/tools-env.sh ./scripts/
+RUN ./scripts/install-tools.sh --release \
+ && rm -rf /var/lib/apt/lists/* "$CARGO_HOME/registry/cache"
 COPY .cargo ./.cargo
 COPY build.rs ./
 COPY src ./src
@@ -20,7 +17,7 @@ COPY style ./style
 COPY public ./public
 COPY locales ./locales
 COPY migrations ./migrations
-RUN cargo leptos build --release
+RUN . scripts/tools-env.sh && cargo leptos build --release
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \

@@ -4,13 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CARGO_LEPTOS_VERSION="0.3.11"
+# shellcheck source=versions.env
+. scripts/versions.env
 WANT_TEST=0
 WANT_RELEASE=0
 WANT_BENCH=0
 for arg in "$@"; do
   case "$arg" in
-    --test) WANT_TEST=1 ;;
+    --test) WANT_TEST=1; WANT_RELEASE=1 ;; # the browser tests run the release build
     --release) WANT_RELEASE=1 ;;
     --bench) WANT_BENCH=1 ;;
     *) echo "install-tools: unknown option $arg" >&2; exit 2 ;;
@@ -55,10 +56,21 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WBG_VERSION
   cargo install wasm-bindgen-cli --version "$WBG_VERSION"
 fi
 
-# 4. wasm-opt (binaryen) shrinks the release bundle.
-if [ "$WANT_RELEASE" = 1 ] && ! have wasm-opt; then
-  say "installing binaryen (wasm-opt)"
-  apt_install binaryen
+# 4. wasm-opt shrinks the release bundle. cargo-leptos runs the first wasm-opt on PATH (and
+#    cannot download one here). Debian's binaryen (108) is too old for this toolchain's
+#    WebAssembly: the bundle it writes fails with "WebAssembly.Table.set(): Argument 1 is invalid
+#    for table" and never hydrates. So npm's binaryen, pinned, goes into .tools/, and
+#    scripts/tools-env.sh puts .tools/bin first on PATH.
+if [ "$WANT_RELEASE" = 1 ] && [ "$(.tools/bin/wasm-opt --version 2>/dev/null | awk '{print $3}')" != "${BINARYEN_VERSION%%.*}" ]; then
+  say "installing binaryen $BINARYEN_VERSION (wasm-opt) from npm into .tools/"
+  if ! have npm; then
+    apt_install nodejs npm
+  fi
+  rm -rf .tools/binaryen .tools/bin/wasm-opt
+  mkdir -p .tools/binaryen .tools/bin
+  npm install --prefix .tools/binaryen --no-audit --no-fund --no-save --loglevel=error "binaryen@$BINARYEN_VERSION"
+  ln -s ../binaryen/node_modules/binaryen/bin/wasm-opt .tools/bin/wasm-opt
+  .tools/bin/wasm-opt --version
 fi
 
 # 4b. wrk, the load generator the benchmark reports throughput with.
@@ -80,8 +92,7 @@ if [ "$WANT_TEST" = 1 ]; then
     apt_install fonts-noto-cjk
   fi
   # 6. The official OpenAI and Anthropic Python SDKs, pinned, for the SDK compatibility test.
-  SDK_PINS="openai==3.57.0 anthropic==2.14.0"
-  if ! .venv-sdk/bin/python -c "import openai, anthropic, sys; sys.exit(0 if (openai.__version__, anthropic.__version__) == ('3.57.0', '2.14.0') else 1)" 2>/dev/null; then
+  if [ "$(cat .venv-sdk/pins 2>/dev/null)" != "$SDK_PINS" ] || ! .venv-sdk/bin/python -c "import openai, anthropic" 2>/dev/null; then
     say "installing the OpenAI and Anthropic Python SDKs into .venv-sdk"
     if ! have python3 || ! python3 -c "import ensurepip" 2>/dev/null; then
       apt_install python3 python3-venv
@@ -90,6 +101,7 @@ if [ "$WANT_TEST" = 1 ]; then
     python3 -m venv .venv-sdk
     # shellcheck disable=SC2086
     .venv-sdk/bin/pip install --quiet --disable-pip-version-check $SDK_PINS
+    printf '%s' "$SDK_PINS" > .venv-sdk/pins
   fi
   # 7. Node.js and the end2end packages.
   if ! have npm; then

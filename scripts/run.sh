@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-tools.sh --release
+. scripts/tools-env.sh
 cargo leptos build --release
 export LEPTOS_SITE_ROOT=${LEPTOS_SITE_ROOT:-target/site}
 exec ./target/release/autorouter

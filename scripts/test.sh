@@ -15,6 +15,7 @@ export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
 step "tools"
 ./scripts/install-tools.sh --test
+. scripts/tools-env.sh
 
 step "rustfmt"
 cargo fmt --all -- --check
@@ -45,7 +46,7 @@ step "unit and integration tests (SQLite and PostgreSQL, and the official Python
 export AUTOROUTER_SDK_PYTHON="$PWD/.venv-sdk/bin/python" REQUIRE_SDK_TESTS=1
 cargo test --features ssr
 
-step "browser tests (cargo leptos end-to-end, Chromium)"
+step "browser tests on the release build (cargo leptos end-to-end --release, Chromium)"
 e2e_data=$(mktemp -d)
 trap 'rm -rf "$e2e_data"' EXIT
 mkdir -p end2end/screenshots
@@ -57,6 +58,6 @@ E2E_ADMIN_TOKEN=${E2E_ADMIN_TOKEN:-e2e-admin-token-0123456789} \
 DATA_DIR="$e2e_data" \
 ALLOW_PRIVATE_UPSTREAMS=true \
 DATABASE_URL="sqlite://$e2e_data/e2e.db" \
-  cargo leptos end-to-end
+  cargo leptos end-to-end --release
 
 step "all checks passed in $(( $(date +%s) - started )) s"

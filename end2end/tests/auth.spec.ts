@@ -1,4 +1,4 @@
-import { test, expect } from "@playwright/test";
+import { test, expect } from "./fixtures";
 import { ADMIN_TOKEN, hydrated, screenshot, signIn } from "./helpers";
 
 test("a wrong token shows a localized error, in English and in Chinese", async ({ page }) => {

@@ -1,4 +1,4 @@
-import { test, expect } from "@playwright/test";
+import { test, expect } from "./fixtures";
 import { ADMIN_TOKEN, hydrated, screenshot, signIn } from "./helpers";
 
 test("force a circuit breaker open and closed from the browser, in English and in Chinese", async ({ page, request }) => {

@@ -1,4 +1,5 @@
-import { test, expect, APIRequestContext } from "@playwright/test";
+import { test, expect } from "./fixtures";
+import type { APIRequestContext } from "@playwright/test";
 import { ADMIN_TOKEN, hydrated, screenshot, signIn } from "./helpers";
 import { startMock } from "./mock-upstream";
 

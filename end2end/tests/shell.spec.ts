@@ -1,4 +1,4 @@
-import { test, expect } from "@playwright/test";
+import { test, expect } from "./fixtures";
 import { hydrated, screenshot, signIn } from "./helpers";
 
 test("/zh pages render in Chinese", async ({ page }) => {

@@ -1,4 +1,4 @@
-import { test, expect } from "@playwright/test";
+import { test, expect } from "./fixtures";
 import { ADMIN_TOKEN, hydrated, screenshot, signIn } from "./helpers";
 import { startMock } from "./mock-upstream";
 
