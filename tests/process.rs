@@ -148,7 +148,7 @@ fn starts_with_no_configuration_and_prints_the_admin_token_once() {
     let login = http(
         port,
         &format!(
-            "POST /api/ui/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            "POST /api/ui/login HTTP/1.1\r\nHost: x\r\nOrigin: http://x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         ),
     );
@@ -213,7 +213,7 @@ fn secrets_stay_out_of_the_log_even_at_debug_level() {
     http(
         port,
         &format!(
-            "POST /api/ui/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            "POST /api/ui/login HTTP/1.1\r\nHost: x\r\nOrigin: http://x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         ),
     );
@@ -340,8 +340,8 @@ async fn sigterm_lets_open_streams_finish_and_loses_no_log_row() {
     let stream = http
         .post(format!("{base}/v1/chat/completions"))
         .bearer_auth(&key)
-        .header("x-mock-chunk-delay-ms", "100")
-        .header("x-mock-events", "15")
+        .query(&[("x-mock-chunk-delay-ms", "100")])
+        .query(&[("x-mock-events", "15")])
         .json(&json!({"model": "gpt-4o-mini", "stream": true, "messages": []}))
         .send()
         .await

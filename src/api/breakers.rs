@@ -9,7 +9,7 @@ use crate::model::health::UpstreamHealthView;
 #[server(prefix = "/api/ui", endpoint = "breakers")]
 pub async fn list_breakers() -> Result<(Vec<BreakerView>, Vec<UpstreamHealthView>), UiError> {
     use crate::server::service::{breakers, health};
-    let state = super::context::state()?;
+    let state = super::context::admin_state().await?;
     Ok((
         breakers::list(&state).await?,
         health::list(&state, None).await?,
@@ -20,7 +20,7 @@ pub async fn list_breakers() -> Result<(Vec<BreakerView>, Vec<UpstreamHealthView
 #[server(prefix = "/api/ui", endpoint = "breakers/force")]
 pub async fn force_breaker(upstream_id: String, open: bool) -> Result<BreakerView, UiError> {
     use crate::server::service::breakers;
-    let state = super::context::state()?;
+    let state = super::context::admin_state().await?;
     Ok(if open {
         breakers::force_open(&state, &upstream_id).await?
     } else {

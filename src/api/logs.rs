@@ -9,7 +9,7 @@ use crate::model::logs::{LogQuery, LogsScreen};
 #[server(prefix = "/api/ui", endpoint = "logs/list", input = Json)]
 pub async fn list_logs(query: LogQuery) -> Result<LogsScreen, UiError> {
     use crate::server::service::{keys, logs, upstreams};
-    let state = super::context::state()?;
+    let state = super::context::admin_state().await?;
     Ok(LogsScreen {
         page: logs::list(&state, query).await?,
         keys: keys::names(&state).await?,

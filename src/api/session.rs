@@ -33,12 +33,19 @@ pub async fn login(token: String) -> Result<LoginOutcome, ServerFnError> {
     }
 }
 
+/// Signs this browser out: its session is revoked on the server (a copied cookie stops working
+/// too) and the cookie is cleared.
 #[server(prefix = "/api/ui", endpoint = "logout")]
 pub async fn logout() -> Result<(), ServerFnError> {
     use crate::server::auth::session;
     use axum::http::{header, HeaderMap, HeaderValue};
 
+    let state = super::context::app_state()?;
     let headers: HeaderMap = leptos_axum::extract().await?;
+    state.auth.logout(&headers).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot revoke the admin session");
+        ServerFnError::new("cannot sign out; try again")
+    })?;
     let response = expect_context::<leptos_axum::ResponseOptions>();
     response.insert_header(
         header::SET_COOKIE,
@@ -47,5 +54,17 @@ pub async fn logout() -> Result<(), ServerFnError> {
         )))
         .map_err(|_| ServerFnError::new("cookie"))?,
     );
+    Ok(())
+}
+
+/// Signs out every browser, this one included (after a lost laptop, say).
+#[server(prefix = "/api/ui", endpoint = "logout-everywhere")]
+pub async fn logout_everywhere() -> Result<(), crate::model::errors::UiError> {
+    let state = super::context::admin_state().await?;
+    state
+        .auth
+        .logout_everywhere()
+        .await
+        .map_err(|e| crate::server::error::ApiError::internal(e))?;
     Ok(())
 }

@@ -9,7 +9,7 @@ pub async fn load_dashboard(range: String, tz_offset_minutes: i32) -> Result<Das
     use crate::model::stats::StatsQuery;
     use crate::server::service::stats;
 
-    let state = super::context::state()?;
+    let state = super::context::admin_state().await?;
     let q = StatsQuery {
         range: Some(range),
         tz_offset_minutes: Some(tz_offset_minutes),

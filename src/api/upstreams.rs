@@ -15,7 +15,7 @@ use crate::model::upstreams::{
 pub async fn list_upstreams(page: u32) -> Result<UpstreamsScreen, UiError> {
     use crate::model::page::PageRequest;
     use crate::server::service::{breakers, health, settings as gateway, upstreams};
-    let state = super::context::state()?;
+    let state = super::context::admin_state().await?;
     let page = PageRequest::new(Some(page.max(1)), None)
         .map_err(|m| UiError::new("invalid_request", m))?;
     Ok(UpstreamsScreen {
@@ -28,7 +28,7 @@ pub async fn list_upstreams(page: u32) -> Result<UpstreamsScreen, UiError> {
 
 #[server(prefix = "/api/ui", endpoint = "upstreams/create", input = Json)]
 pub async fn create_upstream(input: up::CreateUpstream) -> Result<UpstreamView, UiError> {
-    let state = super::context::state()?;
+    let state = super::context::admin_state().await?;
     Ok(crate::server::service::upstreams::create(&state, input).await?)
 }
 
@@ -37,13 +37,13 @@ pub async fn update_upstream(
     id: String,
     input: up::UpdateUpstream,
 ) -> Result<UpstreamView, UiError> {
-    let state = super::context::state()?;
+    let state = super::context::admin_state().await?;
     Ok(crate::server::service::upstreams::update(&state, &id, input).await?)
 }
 
 #[server(prefix = "/api/ui", endpoint = "upstreams/delete")]
 pub async fn delete_upstream(id: String) -> Result<(), UiError> {
-    let state = super::context::state()?;
+    let state = super::context::admin_state().await?;
     Ok(crate::server::service::upstreams::delete(&state, &id).await?)
 }
 
@@ -54,7 +54,7 @@ pub async fn test_upstream(
     form: TestUpstreamForm,
 ) -> Result<ConnectionTestResult, UiError> {
     use crate::server::service::upstreams;
-    let state = super::context::state()?;
+    let state = super::context::admin_state().await?;
     match id {
         Some(id) if form.api_key.trim().is_empty() => Ok(upstreams::test_saved(&state, &id).await?),
         _ => Ok(upstreams::test_form(&state, form).await?),
@@ -63,6 +63,6 @@ pub async fn test_upstream(
 
 #[server(prefix = "/api/ui", endpoint = "settings/update", input = Json)]
 pub async fn update_settings(input: settings::UpdateSettings) -> Result<GatewaySettings, UiError> {
-    let state = super::context::state()?;
+    let state = super::context::admin_state().await?;
     Ok(crate::server::service::settings::update(&state, input).await?)
 }

@@ -26,7 +26,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
-                <script inner_html=THEME_BOOT></script>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <script nonce=leptos::nonce::use_nonce() inner_html=THEME_BOOT></script>
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />

@@ -57,9 +57,12 @@ impl ApiError {
 }
 
 /// The same error for a server function: the REST type and message, and the field problem.
+/// Called by the browser, the function answers with the REST API's status too (a refused input
+/// is a 400, not a server error); called while a page renders, it leaves the page's status alone.
 impl From<ApiError> for UiError {
     fn from(e: ApiError) -> Self {
-        let (_, kind) = e.status_and_type();
+        let (status, kind) = e.status_and_type();
+        set_server_fn_status(status);
         if let ApiError::Internal(source) = &e {
             tracing::error!(error = %source, "internal error");
         }
@@ -71,6 +74,17 @@ impl From<ApiError> for UiError {
             kind: kind.into(),
             message: e.to_string(),
             field,
+        }
+    }
+}
+
+fn set_server_fn_status(status: StatusCode) {
+    use leptos::prelude::use_context;
+    let called_by_browser = use_context::<axum::http::request::Parts>()
+        .is_some_and(|parts| parts.uri.path().starts_with(crate::api::UI_PREFIX));
+    if called_by_browser {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(status);
         }
     }
 }

@@ -15,4 +15,5 @@ pub mod service;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod text;
 pub mod timefmt;

@@ -76,7 +76,12 @@ pub async fn build_state(
         config: Arc::new(config),
         db: db.clone(),
         cipher,
-        auth: Arc::new(AdminAuth::new(admin_token, session_key, clock.clone())),
+        auth: Arc::new(AdminAuth::new(
+            admin_token,
+            session_key,
+            clock.clone(),
+            db.pool.clone(),
+        )),
         clock,
         http,
         routing: Arc::new(crate::server::proxy::routing_table::RoutingTable::new(
@@ -104,6 +109,9 @@ pub async fn build_state(
             .await
             .map_err(StartupError::State)?,
     );
+    crate::server::service::keys::forget_copies_unless_revealable(&state)
+        .await
+        .map_err(StartupError::State)?;
     use crate::server::jobs;
     jobs::routing_refresh::spawn(state.clone());
     jobs::breaker_sync::spawn(state.clone(), breaker_changes);
@@ -208,7 +216,10 @@ pub fn router(state: AppState) -> Router {
 
     let page_context = {
         let state = state.clone();
-        move || provide_context(state.clone())
+        move || {
+            provide_context(state.clone());
+            crate::server::http::security_headers::content_security_policy();
+        }
     };
     let app_shell = {
         let options = state.leptos_options.clone();
@@ -233,7 +244,12 @@ pub fn router(state: AppState) -> Router {
     if let Some(cors) = cors_layer(&state.config.cors_origins) {
         router = router.layer(cors);
     }
-    router.layer(from_fn(assign_request_id)).with_state(state)
+    router
+        .layer(from_fn(
+            crate::server::http::security_headers::on_every_answer,
+        ))
+        .layer(from_fn(assign_request_id))
+        .with_state(state)
 }
 
 /// A bound, not yet serving, application: tests bind port 0 and read the real port.

@@ -468,7 +468,8 @@ impl Route {
     }
 }
 
-/// Knobs after per-request header overrides.
+/// Knobs after per-request overrides, from the query (the gateway forwards only the headers
+/// providers define) or from `x-mock-*` headers when the mock is called directly.
 struct Plan {
     status: Option<u16>,
     latency_ms: u64,
@@ -477,20 +478,33 @@ struct Plan {
     drop_after: Option<usize>,
 }
 
-fn header_num<T: FromStr>(h: &HeaderMap, name: &str) -> Option<T> {
-    h.get(name)?.to_str().ok()?.trim().parse().ok()
+struct Overrides<'a> {
+    headers: &'a HeaderMap,
+    query: &'a str,
+}
+
+impl Overrides<'_> {
+    fn num<T: FromStr>(&self, name: &str) -> Option<T> {
+        let from_query = self.query.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            (k == name).then_some(v)
+        });
+        let from_header = || self.headers.get(name)?.to_str().ok();
+        from_query.or_else(from_header)?.trim().parse().ok()
+    }
 }
 
 impl Plan {
-    fn new(k: &Knobs, h: &HeaderMap) -> Plan {
+    fn new(k: &Knobs, h: &Overrides<'_>) -> Plan {
         Plan {
-            status: header_num(h, "x-mock-status").or(k.status),
-            latency_ms: header_num(h, "x-mock-latency-ms").unwrap_or(k.latency_ms),
-            chunk_delay_ms: header_num(h, "x-mock-chunk-delay-ms").unwrap_or(k.chunk_delay_ms),
-            events: header_num(h, "x-mock-events")
+            status: h.num("x-mock-status").or(k.status),
+            latency_ms: h.num("x-mock-latency-ms").unwrap_or(k.latency_ms),
+            chunk_delay_ms: h.num("x-mock-chunk-delay-ms").unwrap_or(k.chunk_delay_ms),
+            events: h
+                .num("x-mock-events")
                 .or(k.events)
                 .unwrap_or(DEFAULT_EVENTS),
-            drop_after: header_num(h, "x-mock-drop-after").or(k.drop_after_events),
+            drop_after: h.num("x-mock-drop-after").or(k.drop_after_events),
         }
     }
 }
@@ -534,7 +548,13 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         }
         d.knobs.clone()
     };
-    let plan = Plan::new(&knobs, &parts.headers);
+    let plan = Plan::new(
+        &knobs,
+        &Overrides {
+            headers: &parts.headers,
+            query: parts.uri.query().unwrap_or(""),
+        },
+    );
     if plan.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(plan.latency_ms)).await;
     }
@@ -665,10 +685,23 @@ fn json_response(body: String, plan: &Plan) -> Response {
         }
     };
     let mut resp = Response::new(body);
-    resp.headers_mut().insert(
+    let h = resp.headers_mut();
+    h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    // What a real provider's edge adds, which the gateway must not pass on (and its rate-limit
+    // report, which it must).
+    for (name, value) in [
+        ("set-cookie", "__cf_bm=provider-cookie; path=/; HttpOnly"),
+        ("alt-svc", "h3=\":443\"; ma=86400"),
+        ("strict-transport-security", "max-age=31536000"),
+        ("openai-organization", "org-of-the-gateway-owner"),
+        ("openai-project", "proj-of-the-gateway-owner"),
+        ("x-ratelimit-remaining-requests", "9999"),
+    ] {
+        h.insert(name, HeaderValue::from_static(value));
+    }
     resp
 }
 

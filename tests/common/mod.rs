@@ -29,6 +29,8 @@ pub struct TestApp {
     pub backend: Backend,
     pub data_dir: PathBuf,
     pub database_url: String,
+    /// The running gateway's state, for tests that call into it directly.
+    pub state: autorouter::server::state::AppState,
     pg_schema: Option<String>,
 }
 
@@ -133,12 +135,21 @@ impl TestApp {
         let (state, _notes) = build_state(config, leptos_options(), clock::system())
             .await
             .expect("state builds");
-        let app = Application::bind(state, "127.0.0.1:0".parse().unwrap())
+        let app = Application::bind(state.clone(), "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
         let addr = app.local_addr();
         tokio::spawn(app.serve(std::future::pending()));
+        // As the dashboard's own pages call it: the UI's server functions refuse other origins.
+        let mut same_origin = reqwest::header::HeaderMap::new();
+        same_origin.insert(
+            "origin",
+            format!("http://{addr}")
+                .parse()
+                .expect("an origin header value"),
+        );
         let client = reqwest::Client::builder()
+            .default_headers(same_origin)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
@@ -149,6 +160,7 @@ impl TestApp {
             backend,
             data_dir,
             database_url,
+            state,
             pg_schema,
         }
     }

@@ -1,4 +1,6 @@
-//! Signed, stateless admin sessions carried in an HttpOnly cookie (never the raw admin token).
+//! Signed admin sessions carried in an HttpOnly cookie (never the raw admin token). The
+//! signature proves the gateway issued it; each carries a random nonce by which signing out
+//! revokes it server-side (`db::admin_sessions`).
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -38,26 +40,35 @@ impl SessionSigner {
         format!("{payload}.{sig}")
     }
 
-    pub fn verify(&self, value: &str, now_ms: i64) -> bool {
-        let Some((payload, sig)) = value.rsplit_once('.') else {
-            return false;
-        };
-        let Ok(sig) = URL_SAFE_NO_PAD.decode(sig) else {
-            return false;
-        };
+    /// The session a cookie value carries, if this gateway signed it and it has not expired.
+    pub fn verify(&self, value: &str, now_ms: i64) -> Option<Session> {
+        let (payload, sig) = value.rsplit_once('.')?;
+        let sig = URL_SAFE_NO_PAD.decode(sig).ok()?;
         // verify_slice compares in constant time.
-        if self.mac(payload).verify_slice(&sig).is_err() {
-            return false;
-        }
+        self.mac(payload).verify_slice(&sig).ok()?;
         let mut parts = payload.split('.');
-        match (
+        let (Some("v1"), Some(expires_ms), Some(nonce), None) = (
             parts.next(),
             parts.next().and_then(|e| e.parse::<i64>().ok()),
-        ) {
-            (Some("v1"), Some(expires)) => now_ms < expires,
-            _ => false,
-        }
+            parts.next(),
+            parts.next(),
+        ) else {
+            return None;
+        };
+        (now_ms < expires_ms).then(|| Session {
+            nonce: nonce.to_string(),
+            issued_ms: expires_ms - SESSION_TTL_MS,
+            expires_ms,
+        })
     }
+}
+
+/// One signed-in browser's session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub nonce: String,
+    pub issued_ms: i64,
+    pub expires_ms: i64,
 }
 
 /// The `Set-Cookie` value that stores a session.
@@ -114,8 +125,14 @@ mod tests {
     fn issued_sessions_verify_until_they_expire() {
         let s = SessionSigner::new([7; 32]);
         let v = s.issue(1_000);
-        assert!(s.verify(&v, 1_001));
-        assert!(!s.verify(&v, 1_000 + SESSION_TTL_MS));
+        let session = s.verify(&v, 1_001).expect("a fresh session verifies");
+        assert_eq!(session.issued_ms, 1_000);
+        assert_eq!(session.expires_ms, 1_000 + SESSION_TTL_MS);
+        assert_ne!(
+            s.verify(&s.issue(1_000), 1_001).unwrap().nonce,
+            session.nonce
+        );
+        assert!(s.verify(&v, 1_000 + SESSION_TTL_MS).is_none());
     }
 
     #[test]
@@ -123,10 +140,10 @@ mod tests {
         let s = SessionSigner::new([7; 32]);
         let v = s.issue(0);
         let tampered = v.replacen("v1.", "v1.9", 1);
-        assert!(!s.verify(&tampered, 1));
-        assert!(!SessionSigner::new([8; 32]).verify(&v, 1));
-        assert!(!s.verify("garbage", 1));
-        assert!(!s.verify("", 1));
+        assert!(s.verify(&tampered, 1).is_none());
+        assert!(SessionSigner::new([8; 32]).verify(&v, 1).is_none());
+        assert!(s.verify("garbage", 1).is_none());
+        assert!(s.verify("", 1).is_none());
     }
 
     #[test]

@@ -43,6 +43,16 @@ async fn replace_upstreams(
     Ok(())
 }
 
+/// Deletes every revealable copy of a client key; returns how many there were.
+pub async fn forget_encrypted_copies(pool: &AnyPool) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("UPDATE api_keys SET key_encrypted = '' WHERE key_encrypted <> ''")
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
+}
+
 pub async fn insert(
     pool: &AnyPool,
     row: &KeyRow,

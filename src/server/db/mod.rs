@@ -7,6 +7,7 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 
 use crate::server::config::{Config, DatabaseKind};
 
+pub mod admin_sessions;
 pub mod breaker_states;
 pub mod keys;
 pub mod log_stats;

@@ -3,5 +3,6 @@ pub mod bearer;
 pub mod front;
 pub mod per_core;
 pub mod request_id;
+pub mod security_headers;
 pub mod upstream_client;
 pub mod upstream_pool;

@@ -12,6 +12,7 @@ pub async fn run_once(state: &AppState) -> Result<u64, sqlx::Error> {
     let cutoff = state.clock.now_ms() - i64::from(state.config.log_retention_days) * DAY_MS;
     let deleted = purge_older_than(&state.db, cutoff).await?;
     crate::server::db::request_stats::delete_before(&state.db.pool, cutoff).await?;
+    crate::server::db::admin_sessions::purge_expired(&state.db.pool, state.clock.now_ms()).await?;
     if deleted > 0 {
         tracing::info!(
             deleted,

@@ -24,7 +24,9 @@ impl ErrorFormat {
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ProxyError {
-    #[error("{0}")]
+    /// One answer for every key that does not pass, so that no caller learns whether a key it
+    /// does not hold exists, is disabled or has expired (the reason goes to the debug log).
+    #[error("{}", public_rejection(*.0))]
     Auth(KeyRejection),
     #[error("{0}")]
     BadRequest(String),
@@ -32,23 +34,41 @@ pub enum ProxyError {
     TooLarge(usize),
     #[error("The model `{0}` does not exist or you do not have access to it.")]
     ModelNotFound(String),
+    /// A path the gateway does not forward (see `endpoints`); the path is cut short.
+    #[error("Invalid URL ({0})")]
+    UnknownEndpoint(String),
     #[error("upstream did not answer in time")]
     UpstreamTimeout,
-    #[error("upstream request failed: {0}")]
-    UpstreamFailed(String),
+    /// Every attempt failed. What failed (addresses, DNS, TLS, the gateway's policy) goes to the
+    /// request's log row, never to the client.
+    #[error("upstream unavailable")]
+    UpstreamUnavailable,
     #[error("no upstream is available for this request")]
     NoUpstream,
 }
 
+fn public_rejection(reason: KeyRejection) -> KeyRejection {
+    match reason {
+        KeyRejection::Missing => KeyRejection::Missing,
+        _ => KeyRejection::Invalid,
+    }
+}
+
 impl ProxyError {
+    /// The refusal of a path outside the endpoint table, naming at most 200 bytes of it.
+    pub fn unknown_endpoint(method: &axum::http::Method, raw_path: &str) -> Self {
+        let path = crate::server::text::cut_owned(raw_path, 200);
+        Self::UnknownEndpoint(format!("{method} /v1/{path}"))
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ProxyError::Auth(_) => StatusCode::UNAUTHORIZED,
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ProxyError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ProxyError::ModelNotFound(_) => StatusCode::NOT_FOUND,
+            ProxyError::ModelNotFound(_) | ProxyError::UnknownEndpoint(_) => StatusCode::NOT_FOUND,
             ProxyError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
-            ProxyError::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
+            ProxyError::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             ProxyError::NoUpstream => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -59,8 +79,9 @@ impl ProxyError {
             ProxyError::BadRequest(_) => ("invalid_request_error", None),
             ProxyError::TooLarge(_) => ("invalid_request_error", Some("request_too_large")),
             ProxyError::ModelNotFound(_) => ("invalid_request_error", Some("model_not_found")),
+            ProxyError::UnknownEndpoint(_) => ("invalid_request_error", Some("unknown_url")),
             ProxyError::UpstreamTimeout => ("server_error", Some("upstream_timeout")),
-            ProxyError::UpstreamFailed(_) => ("server_error", Some("upstream_error")),
+            ProxyError::UpstreamUnavailable => ("server_error", Some("upstream_error")),
             ProxyError::NoUpstream => ("server_error", Some("no_available_upstream")),
         }
     }
@@ -70,8 +91,8 @@ impl ProxyError {
             ProxyError::Auth(_) => "authentication_error",
             ProxyError::BadRequest(_) => "invalid_request_error",
             ProxyError::TooLarge(_) => "request_too_large",
-            ProxyError::ModelNotFound(_) => "not_found_error",
-            ProxyError::UpstreamTimeout | ProxyError::UpstreamFailed(_) => "api_error",
+            ProxyError::ModelNotFound(_) | ProxyError::UnknownEndpoint(_) => "not_found_error",
+            ProxyError::UpstreamTimeout | ProxyError::UpstreamUnavailable => "api_error",
             ProxyError::NoUpstream => "overloaded_error",
         }
     }

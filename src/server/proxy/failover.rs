@@ -43,7 +43,8 @@ impl History {
 
     /// The error for the client once every attempt failed: 503 when no upstream could even be
     /// tried (breakers open), 504 when the last one timed out, otherwise 502.
-    pub fn final_error(&self) -> ProxyError {
+    /// What the client is told, and the detail the log keeps.
+    pub fn final_error(&self) -> (ProxyError, String) {
         let tried = self
             .attempts
             .iter()
@@ -55,12 +56,19 @@ impl History {
             .rev()
             .find(|a| a.error_type != FailureKind::BreakerOpen)
         {
-            None => ProxyError::NoUpstream,
-            Some(last) if last.error_type == FailureKind::Timeout => ProxyError::UpstreamTimeout,
-            Some(last) => ProxyError::UpstreamFailed(format!(
-                "{tried} upstream attempt(s) failed; the last one: {}",
-                last.message
-            )),
+            None => (ProxyError::NoUpstream, ProxyError::NoUpstream.to_string()),
+            Some(last) => {
+                let detail = format!(
+                    "{tried} upstream attempt(s) failed; the last one: {}",
+                    last.message
+                );
+                let public = if last.error_type == FailureKind::Timeout {
+                    ProxyError::UpstreamTimeout
+                } else {
+                    ProxyError::UpstreamUnavailable
+                };
+                (public, detail)
+            }
         }
     }
 }
@@ -85,11 +93,14 @@ mod tests {
         let mut h = History::default();
         assert!(h.json().is_none());
         h.push(attempt(FailureKind::BreakerOpen));
-        assert!(matches!(h.final_error(), ProxyError::NoUpstream));
+        assert!(matches!(h.final_error().0, ProxyError::NoUpstream));
         h.push(attempt(FailureKind::Timeout));
-        assert!(matches!(h.final_error(), ProxyError::UpstreamTimeout));
+        assert!(matches!(h.final_error().0, ProxyError::UpstreamTimeout));
         h.push(attempt(FailureKind::Http5xx));
-        assert!(matches!(h.final_error(), ProxyError::UpstreamFailed(_)));
+        let (public, detail) = h.final_error();
+        assert!(matches!(public, ProxyError::UpstreamUnavailable));
+        assert_eq!(public.to_string(), "upstream unavailable");
+        assert!(detail.contains("2 upstream attempt(s) failed"), "{detail}");
         assert!(h.json().unwrap().contains("\"error_type\":\"http_5xx\""));
     }
 }

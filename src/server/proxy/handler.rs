@@ -13,6 +13,7 @@ use hyper::body::Body as _;
 use serde_json::Value;
 
 use super::breaker::{Admission, State as BreakerState};
+use super::endpoints::{self, Endpoint};
 use super::errors::{ErrorFormat, ProxyError};
 use super::failover::{Attempt, FailureKind, History};
 use super::headers::{client_response_headers, is_event_stream, upstream_request_headers};
@@ -28,6 +29,10 @@ use crate::server::http::upstream_pool::{PooledBody, SendError};
 use crate::server::service::settings::Runtime;
 use crate::server::state::AppState;
 use crate::server::timefmt::to_rfc3339;
+
+/// What a log row keeps of a client's path and of an error's detail, at most (bytes).
+const MAX_LOGGED_PATH: usize = 512;
+const MAX_LOGGED_ERROR: usize = 2048;
 
 /// Everything known about the request so far, for its log row.
 struct Ctx {
@@ -47,8 +52,13 @@ impl Ctx {
 
     /// Like `fail`, but the log keeps a detail the client must not see (internal addresses).
     fn fail_with_detail(mut self, state: &AppState, error: ProxyError, detail: String) -> Response {
+        if let ProxyError::Auth(reason) = &error {
+            // Anyone can send these, as fast as they like: counted, not stored row by row.
+            state.keys.count_refusal(*reason);
+            return error.into_response_for(self.format);
+        }
         self.record.status_code = Some(error.status().as_u16() as i64);
-        self.record.error_message = Some(detail);
+        self.record.error_message = Some(crate::server::text::cut_owned(&detail, MAX_LOGGED_ERROR));
         self.record.duration_ms = Some(self.started.elapsed().as_millis() as i64);
         state.logs.submit(self.record);
         error.into_response_for(self.format)
@@ -79,7 +89,10 @@ pub async fn proxy_request(
         record: Box::new(LogRecord {
             request_id,
             method: method.to_string(),
-            path: format!("/v1/{path}"),
+            path: format!(
+                "/v1/{}",
+                crate::server::text::cut_owned(&path, MAX_LOGGED_PATH)
+            ),
             created_at: state.clock.now_ms(),
             ..LogRecord::default()
         }),
@@ -102,13 +115,34 @@ async fn authenticate(
         .map_err(ProxyError::Auth)
 }
 
+fn model_object(id: &str, owner: &str) -> Value {
+    serde_json::json!({"id": id, "object": "model", "created": 0, "owned_by": owner})
+}
+
 fn models_list(snapshot: &Snapshot, key: &KeyEntry) -> Response {
     let data: Vec<Value> = snapshot
         .listable_models(key)
         .into_iter()
-        .map(|(id, owner)| serde_json::json!({"id": id, "object": "model", "created": 0, "owned_by": owner}))
+        .map(|(id, owner)| model_object(&id, &owner))
         .collect();
     axum::Json(serde_json::json!({"object": "list", "data": data})).into_response()
+}
+
+fn model_entry(snapshot: &Snapshot, key: &KeyEntry, model: &str) -> Option<Response> {
+    let (id, owner) = snapshot
+        .listable_models(key)
+        .into_iter()
+        .find(|(id, _)| id == model)?;
+    Some(axum::Json(model_object(&id, &owner)).into_response())
+}
+
+/// Logs a request the gateway answered itself, with that answer.
+fn answer_locally(state: &AppState, ctx: Ctx, response: Response) -> Response {
+    let mut record = ctx.record;
+    record.status_code = Some(response.status().as_u16() as i64);
+    record.duration_ms = Some(ctx.started.elapsed().as_millis() as i64);
+    state.logs.submit(record);
+    response
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -128,11 +162,24 @@ async fn handle(
     };
     ctx.record.api_key_id = Some(key.id.clone());
 
-    if method == Method::GET && path.trim_end_matches('/') == "models" {
-        ctx.record.status_code = Some(200);
-        ctx.record.duration_ms = Some(ctx.started.elapsed().as_millis() as i64);
-        state.logs.submit(ctx.record);
-        return models_list(&snapshot, &key);
+    let raw_path = forwarded_path(&uri, &path);
+    let endpoint = match endpoints::find(&method, raw_path) {
+        Ok(e) => e,
+        Err(refusal) => {
+            tracing::info!(?refusal, %method, "path outside the endpoint table");
+            return ctx.fail(&state, ProxyError::unknown_endpoint(&method, raw_path));
+        }
+    };
+    match endpoint {
+        Endpoint::ListModels => return answer_locally(&state, ctx, models_list(&snapshot, &key)),
+        Endpoint::GetModel => {
+            let model = endpoints::model_in_path(raw_path);
+            return match model_entry(&snapshot, &key, &model) {
+                Some(found) => answer_locally(&state, ctx, found),
+                None => ctx.fail(&state, ProxyError::ModelNotFound(model)),
+            };
+        }
+        _ => {}
     }
 
     let limit = state.config.max_body_bytes;
@@ -169,7 +216,7 @@ async fn handle(
     if candidates.is_empty() {
         return ctx.fail(&state, ProxyError::ModelNotFound(model));
     }
-    let format = ApiFormat::from_path(&path);
+    let format = endpoint.api_format();
     // Only an OpenAI chat stream is rewritten (asked for its usage): only it needs the tree.
     let rewritten = if format == ApiFormat::OpenAiChat && wants_stream {
         serde_json::from_slice::<Value>(&body)
@@ -183,7 +230,7 @@ async fn handle(
         rewritten,
         original: body,
         model,
-        path: forwarded_path(&uri, &path).to_string(),
+        path: endpoint.path(),
         query: uri.query().map(str::to_string),
         method,
         headers,
@@ -194,8 +241,8 @@ async fn handle(
     attempt_in_order(state, ctx, &candidates, snapshot.settings, request).await
 }
 
-/// The part of the client's path below `/v1/`, as it arrived (percent-encoded), so the upstream
-/// gets it byte for byte; the decoded route parameter only when the prefix is unexpected.
+/// The part of the client's path below `/v1/`, as it arrived (percent-encoded), for the endpoint
+/// table to judge; the decoded route parameter only when the prefix is unexpected.
 fn forwarded_path<'a>(uri: &'a Uri, decoded: &'a str) -> &'a str {
     let raw = uri.path();
     raw.strip_prefix("/api/proxy/v1/")
@@ -209,8 +256,8 @@ struct Outgoing {
     rewritten: Option<Value>,
     original: Bytes,
     model: String,
-    /// The client's path below `/v1/`, still percent-encoded as it arrived.
-    path: String,
+    /// The endpoint's path below `/v1/`, from the table (never as the client spelled it).
+    path: &'static str,
     query: Option<String>,
     method: Method,
     headers: HeaderMap,
@@ -303,10 +350,13 @@ async fn attempt_in_order(
         // them against the policy when it loaded the upstream.
         if let Some(refusal) = &upstream.address_refusal {
             state.breakers.release(&upstream.id, admission);
-            let public = ProxyError::UpstreamFailed(
-                "the upstream's address is not allowed by the gateway's policy".into(),
+            return finish_failed(
+                &state,
+                ctx,
+                history,
+                ProxyError::UpstreamUnavailable,
+                refusal.clone(),
             );
-            return finish_failed(&state, ctx, history, public, refusal.clone());
         }
         let body = match out.body_for(&sent_model) {
             Ok(b) => b,
@@ -351,8 +401,7 @@ async fn attempt_in_order(
         }
     }
     ctx.record.failover_attempts = tried as i64;
-    let error = history.final_error();
-    let detail = error.to_string();
+    let (error, detail) = history.final_error();
     finish_failed(&state, ctx, history, error, detail)
 }
 
@@ -395,7 +444,7 @@ async fn send_once(
         Ok(target) => target,
         Err(e) => return Outcome::Failed(FailureKind::Connect, None, e.to_string()),
     };
-    let uri = match target.uri(&out.path, out.query.as_deref()) {
+    let uri = match target.uri(out.path, out.query.as_deref()) {
         Ok(uri) => uri,
         Err(e) => return Outcome::Failed(FailureKind::Connect, None, e.to_string()),
     };

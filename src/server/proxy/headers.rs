@@ -1,31 +1,50 @@
-//! Which headers cross the gateway: hop-by-hop and client credentials stay behind.
+//! Which headers cross the gateway, each way by allowlist: what the providers' APIs, their
+//! official SDKs and the coding agents define. Credentials, cookies, hop-by-hop and proxy
+//! headers, client-IP claims and a client's choice of organization or project stay behind on
+//! the way up; cookies, transport policy (`Alt-Svc`, HSTS) and the provider account's
+//! organization stay behind on the way down.
 use axum::http::{HeaderMap, HeaderName};
 
-/// RFC 9110 hop-by-hop headers plus those that only make sense for one connection.
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    "content-length",
+/// Client headers an upstream receives (the gateway adds the upstream's own credentials).
+const FROM_CLIENT: &[&str] = &[
+    "accept",
+    "content-type",
+    "user-agent",
+    "idempotency-key",
+    "anthropic-version",
+    "anthropic-beta",
+    "anthropic-dangerous-direct-browser-access",
+    "openai-beta",
+    // Coding agents' session and client identification (Claude Code, Codex CLI).
+    "x-app",
+    "x-claude-code-session-id",
+    "session_id",
+    "originator",
 ];
+/// The official SDKs' own telemetry (`x-stainless-lang`, `x-stainless-retry-count`, ...).
+const FROM_CLIENT_PREFIXES: &[&str] = &["x-stainless-"];
 
-/// Client headers that must never reach an upstream.
-const CLIENT_ONLY: &[&str] = &[
-    "authorization",
-    "x-api-key",
-    "cookie",
-    "forwarded",
-    "x-real-ip",
-    "accept-encoding",
+/// Upstream headers a client receives (`content-length` too when the body passes unchanged).
+const FROM_UPSTREAM: &[&str] = &[
+    "content-type",
+    "content-encoding",
+    "cache-control",
+    "retry-after",
+    "retry-after-ms",
+    "x-should-retry",
+    "x-request-id",
+    "request-id",
+    "openai-processing-ms",
+    "openai-version",
 ];
+/// The provider's rate-limit report, which SDKs read to pace themselves.
+const FROM_UPSTREAM_PREFIXES: &[&str] = &["x-ratelimit-", "anthropic-ratelimit-"];
 
+fn allowed(name: &str, exact: &[&str], prefixes: &[&str]) -> bool {
+    exact.contains(&name) || prefixes.iter().any(|p| name.starts_with(p))
+}
+
+/// Headers the sender marked as hop-by-hop in `Connection`, which never pass on.
 fn named_in_connection(headers: &HeaderMap) -> Vec<String> {
     headers
         .get_all("connection")
@@ -37,38 +56,28 @@ fn named_in_connection(headers: &HeaderMap) -> Vec<String> {
         .collect()
 }
 
-/// What the upstream receives from the client's headers (auth is added afterwards).
-pub fn upstream_request_headers(client: &HeaderMap) -> HeaderMap {
-    let extra = named_in_connection(client);
-    let mut out = HeaderMap::with_capacity(client.len());
-    for (name, value) in client {
+fn filtered(from: &HeaderMap, keep: impl Fn(&str) -> bool) -> HeaderMap {
+    let hop_by_hop = named_in_connection(from);
+    let mut out = HeaderMap::with_capacity(from.len());
+    for (name, value) in from {
         let n = name.as_str();
-        if HOP_BY_HOP.contains(&n)
-            || CLIENT_ONLY.contains(&n)
-            || n.starts_with("x-forwarded-")
-            || extra.iter().any(|e| e == n)
-        {
-            continue;
+        if keep(n) && !hop_by_hop.iter().any(|e| e == n) {
+            out.append(name.clone(), value.clone());
         }
-        out.append(name.clone(), value.clone());
     }
     out
 }
 
+/// What the upstream receives from the client's headers (auth is added afterwards).
+pub fn upstream_request_headers(client: &HeaderMap) -> HeaderMap {
+    filtered(client, |n| allowed(n, FROM_CLIENT, FROM_CLIENT_PREFIXES))
+}
+
 /// What the client receives from the upstream's headers. `keep_length`: the body passes unchanged.
 pub fn client_response_headers(upstream: &HeaderMap, keep_length: bool) -> HeaderMap {
-    let extra = named_in_connection(upstream);
-    let mut out = HeaderMap::with_capacity(upstream.len());
-    for (name, value) in upstream {
-        let n = name.as_str();
-        if (HOP_BY_HOP.contains(&n) && !(keep_length && n == "content-length"))
-            || extra.iter().any(|e| e == n)
-        {
-            continue;
-        }
-        out.append(name.clone(), value.clone());
-    }
-    out
+    filtered(upstream, |n| {
+        allowed(n, FROM_UPSTREAM, FROM_UPSTREAM_PREFIXES) || (keep_length && n == "content-length")
+    })
 }
 
 pub fn is_event_stream(headers: &HeaderMap) -> bool {
@@ -87,18 +96,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn credentials_and_hop_by_hop_stay_behind() {
+    fn only_provider_headers_go_up() {
         let mut h = HeaderMap::new();
         for (k, v) in [
             ("authorization", "Bearer sk-auto-x"),
             ("x-api-key", "sk-auto-x"),
             ("cookie", "ar_session=1"),
             ("x-forwarded-for", "1.2.3.4"),
-            ("connection", "keep-alive, x-drop-me"),
-            ("x-drop-me", "1"),
+            ("x-real-ip", "1.2.3.4"),
+            ("forwarded", "for=1.2.3.4"),
+            ("true-client-ip", "1.2.3.4"),
+            ("cf-connecting-ip", "1.2.3.4"),
+            ("openai-organization", "org-other-tenant"),
+            ("openai-project", "proj-other-tenant"),
+            ("connection", "keep-alive, user-agent"),
+            ("user-agent", "named in Connection, so hop-by-hop"),
             ("content-length", "10"),
+            ("accept-encoding", "gzip"),
+            ("x-custom", "1"),
             ("anthropic-beta", "tools-2024"),
-            ("openai-organization", "org-1"),
+            ("anthropic-version", "2023-06-01"),
+            ("x-stainless-lang", "python"),
             ("content-type", "application/json"),
         ] {
             h.append(HeaderName::from_static(k), v.parse().unwrap());
@@ -107,7 +125,44 @@ mod tests {
         let names: Vec<&str> = out.keys().map(|k| k.as_str()).collect();
         assert_eq!(
             names,
-            vec!["anthropic-beta", "openai-organization", "content-type"]
+            vec![
+                "anthropic-beta",
+                "anthropic-version",
+                "x-stainless-lang",
+                "content-type"
+            ]
+        );
+    }
+
+    #[test]
+    fn only_answer_headers_come_down() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("set-cookie", "__cf_bm=1"),
+            ("alt-svc", "h3=\":443\""),
+            ("strict-transport-security", "max-age=31536000"),
+            ("openai-organization", "org-gateway-owner"),
+            ("openai-project", "proj-gateway-owner"),
+            ("anthropic-organization-id", "org-gateway-owner"),
+            ("cf-ray", "1"),
+            ("server", "cloudflare"),
+            ("content-type", "application/json"),
+            ("x-ratelimit-remaining-requests", "99"),
+            ("anthropic-ratelimit-tokens-remaining", "9"),
+            ("retry-after", "1"),
+        ] {
+            h.append(HeaderName::from_static(k), v.parse().unwrap());
+        }
+        let out = client_response_headers(&h, true);
+        let names: Vec<&str> = out.keys().map(|k| k.as_str()).collect();
+        assert_eq!(
+            names,
+            vec![
+                "content-type",
+                "x-ratelimit-remaining-requests",
+                "anthropic-ratelimit-tokens-remaining",
+                "retry-after"
+            ]
         );
     }
 

@@ -4,7 +4,7 @@
 //! re-checked against the routing snapshot, so a disabled, edited, deleted or expired key is
 //! refused on the very next request.
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::http::HeaderMap;
@@ -50,6 +50,10 @@ pub struct KeyVerifier {
     bcrypt_runs: AtomicU64,
     /// One gate per key being checked: later arrivals wait for the first one's answer.
     checking: Gates,
+    /// Requests refused for want of a valid key, and the last time a summary was logged.
+    refusals: AtomicU64,
+    refusals_logged: AtomicU64,
+    last_summary_ms: AtomicI64,
 }
 
 impl Default for KeyVerifier {
@@ -60,6 +64,9 @@ impl Default for KeyVerifier {
             bcrypt_slots: Semaphore::new(4),
             bcrypt_runs: AtomicU64::new(0),
             checking: Mutex::new(HashMap::new()),
+            refusals: AtomicU64::new(0),
+            refusals_logged: AtomicU64::new(0),
+            last_summary_ms: AtomicI64::new(0),
         }
     }
 }
@@ -230,6 +237,35 @@ impl KeyVerifier {
         }
         rejected.insert(digest);
         Err(KeyRejection::Invalid)
+    }
+
+    /// Counts a request refused for want of a valid key. Such requests are not logged row by
+    /// row (anyone can send them); at most once a minute a line sums them up.
+    pub fn count_refusal(&self, reason: KeyRejection) {
+        let total = self.refusals.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::debug!(%reason, "request refused: no valid API key");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let last = self.last_summary_ms.load(Ordering::Relaxed);
+        if now - last >= 60_000
+            && self
+                .last_summary_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let before = self.refusals_logged.swap(total, Ordering::Relaxed);
+            tracing::warn!(
+                refused = total - before,
+                total,
+                "requests without a valid API key were refused since the last summary"
+            );
+        }
+    }
+
+    /// Requests refused for want of a valid key since start.
+    pub fn refusals(&self) -> u64 {
+        self.refusals.load(Ordering::Relaxed)
     }
 
     /// How many bcrypt verifications ran (each is a cold miss).

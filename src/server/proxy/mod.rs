@@ -1,6 +1,7 @@
 //! The data plane: key verification, routing, forwarding, usage accounting, SSRF guard.
 pub mod breaker;
 pub mod breaker_store;
+pub mod endpoints;
 pub mod errors;
 pub mod failover;
 pub mod handler;

@@ -14,7 +14,15 @@ pub enum BodyError {
     Malformed(String),
     #[error("missing required parameter: `model`")]
     MissingModel,
+    #[error("`model` is longer than {MAX_MODEL_BYTES} bytes")]
+    ModelTooLong,
+    #[error("`model` contains a control character")]
+    ModelControlCharacter,
 }
+
+/// No provider names a model this long; the name is stored in every log row and matched
+/// against every upstream's patterns.
+pub const MAX_MODEL_BYTES: usize = 256;
 
 /// The routing facts of a request body.
 #[derive(Debug, PartialEq, Eq)]
@@ -58,6 +66,12 @@ pub fn read_facts(body: &[u8]) -> Result<RequestFacts, BodyError> {
         Some(Value::String(m)) => m.trim().to_string(),
         _ => return Err(BodyError::MissingModel),
     };
+    if model.len() > MAX_MODEL_BYTES {
+        return Err(BodyError::ModelTooLong);
+    }
+    if model.chars().any(char::is_control) {
+        return Err(BodyError::ModelControlCharacter);
+    }
     let stream = probe.stream == Some(Value::Bool(true));
     Ok(RequestFacts { model, stream })
 }
@@ -103,6 +117,21 @@ mod tests {
         assert_eq!(facts(r#"{"model":"  "}"#), Err(BodyError::MissingModel));
         assert_eq!(facts(r#"{"model":7}"#), Err(BodyError::MissingModel));
         assert_eq!(facts(r#"{"model":null}"#), Err(BodyError::MissingModel));
+        let longest = format!(r#"{{"model":"{}"}}"#, "m".repeat(MAX_MODEL_BYTES));
+        assert!(facts(&longest).is_ok());
+        let too_long = format!(r#"{{"model":"{}"}}"#, "m".repeat(MAX_MODEL_BYTES + 1));
+        assert_eq!(facts(&too_long), Err(BodyError::ModelTooLong));
+        for control in [
+            r#"{"model":"gpt-4o\u0000mini"}"#,
+            r#"{"model":"gpt\n4o"}"#,
+            r#"{"model":"a\u007fb"}"#,
+        ] {
+            assert_eq!(
+                facts(control),
+                Err(BodyError::ModelControlCharacter),
+                "{control}"
+            );
+        }
         // Two `model` keys are ambiguous: refused rather than routed by one of them.
         assert!(matches!(
             facts(r#"{"model":"a","model":"b"}"#),

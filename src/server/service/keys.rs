@@ -109,7 +109,13 @@ pub async fn create(state: &AppState, input: CreateApiKey) -> Result<CreatedApiK
         id: uuid::Uuid::new_v4().to_string(),
         key_prefix: stored_prefix(&key).to_string(),
         key_hash: bcrypt_hash(key.clone()).await?,
-        key_encrypted: state.cipher.encrypt(&key),
+        // A revealable copy exists only while revealing is allowed: a key issued otherwise
+        // can never be shown again, whatever the setting later says.
+        key_encrypted: if state.config.allow_key_reveal {
+            state.cipher.encrypt(&key)
+        } else {
+            String::new()
+        },
         name,
         description,
         is_active: i64::from(input.is_active.unwrap_or(true)),
@@ -226,6 +232,11 @@ pub async fn reveal(state: &AppState, id: &str) -> Result<RevealedApiKey, ApiErr
         ));
     }
     let row = load(state, id).await?;
+    if row.key_encrypted.is_empty() {
+        return Err(ApiError::Conflict(
+            "this key was issued while revealing was off; no copy of it was kept".into(),
+        ));
+    }
     let key = state
         .cipher
         .decrypt(&row.key_encrypted)
@@ -255,6 +266,22 @@ pub async fn names(state: &AppState) -> Result<Vec<Named>, ApiError> {
         .into_iter()
         .map(|(id, name)| Named { id, name })
         .collect())
+}
+
+/// With revealing off, the copies kept while it was on are deleted (at start-up): a key's
+/// encrypted copy exists only while `ALLOW_KEY_REVEAL=true`.
+pub async fn forget_copies_unless_revealable(state: &AppState) -> Result<u64, sqlx::Error> {
+    if state.config.allow_key_reveal {
+        return Ok(0);
+    }
+    let forgotten = repo::forget_encrypted_copies(&state.db.pool).await?;
+    if forgotten > 0 {
+        tracing::info!(
+            forgotten,
+            "ALLOW_KEY_REVEAL is off: the revealable copies of client keys were deleted"
+        );
+    }
+    Ok(forgotten)
 }
 
 pub fn reveal_allowed(state: &AppState) -> bool {

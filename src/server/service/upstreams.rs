@@ -38,6 +38,16 @@ fn parse_provider(raw: &str) -> Result<Provider, ApiError> {
 }
 
 /// Parsed and SSRF-checked; the trailing slash is dropped so `base + "/chat/completions"` is right.
+/// Scheme, host and port: what decides where a request (and the key with it) goes.
+fn origin_of(base_url: &str) -> Option<(String, String, Option<u16>)> {
+    let url = url::Url::parse(base_url).ok()?;
+    Some((
+        url.scheme().to_string(),
+        url.host_str()?.to_ascii_lowercase(),
+        url.port_or_known_default(),
+    ))
+}
+
 fn checked_base_url(state: &AppState, raw: &str) -> Result<String, ApiError> {
     let url = validate_url(raw.trim(), policy(state)).map_err(|e| {
         let (reason, arg) = e.reason();
@@ -245,7 +255,18 @@ pub async fn update(
         row.provider = parse_provider(p)?.as_str().to_string();
     }
     if let Some(u) = &input.base_url {
-        row.base_url = checked_base_url(state, u)?;
+        let moved = checked_base_url(state, u)?;
+        // The stored key was given for the old host: it follows the upstream to another origin
+        // only when the admin gives it again.
+        if origin_of(&moved) != origin_of(&row.base_url) && input.api_key.is_none() {
+            return Err(validate::problem(
+                "api_key",
+                "required_for_new_origin",
+                None,
+                "is required again when the base URL moves to another origin",
+            ));
+        }
+        row.base_url = moved;
     }
     if let Some(k) = &input.api_key {
         row.api_key_encrypted = state.cipher.encrypt(&checked_api_key(k)?);

@@ -1,0 +1,208 @@
+//! The provider endpoints a client key may reach: one table of (method, path) pairs per API
+//! format. Anything else (files, batches, fine-tunes, stored objects of other tenants, or a path
+//! that climbs out of the upstream's base URL) answers 404 in the caller's format.
+use axum::http::Method;
+
+use super::usage::ApiFormat;
+
+/// One endpoint the proxy forwards or answers itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    ChatCompletions,
+    Completions,
+    Embeddings,
+    Responses,
+    ResponsesInputTokens,
+    Moderations,
+    ImageGenerations,
+    AudioSpeech,
+    Messages,
+    MessagesCountTokens,
+    /// `GET /v1/models`, answered by the gateway from the key's upstreams.
+    ListModels,
+    /// `GET /v1/models/{model}`, answered by the gateway likewise.
+    GetModel,
+}
+
+/// The table: method, path below `/v1/`, endpoint. The path is forwarded exactly as written
+/// here, never as the client spelled it.
+static TABLE: &[(Method, &str, Endpoint)] = &[
+    (Method::POST, "chat/completions", Endpoint::ChatCompletions),
+    (Method::POST, "completions", Endpoint::Completions),
+    (Method::POST, "embeddings", Endpoint::Embeddings),
+    (Method::POST, "responses", Endpoint::Responses),
+    (
+        Method::POST,
+        "responses/input_tokens",
+        Endpoint::ResponsesInputTokens,
+    ),
+    (Method::POST, "moderations", Endpoint::Moderations),
+    (
+        Method::POST,
+        "images/generations",
+        Endpoint::ImageGenerations,
+    ),
+    (Method::POST, "audio/speech", Endpoint::AudioSpeech),
+    (Method::POST, "messages", Endpoint::Messages),
+    (
+        Method::POST,
+        "messages/count_tokens",
+        Endpoint::MessagesCountTokens,
+    ),
+    (Method::GET, "models", Endpoint::ListModels),
+];
+
+impl Endpoint {
+    /// The path below `/v1/` the upstream receives.
+    pub fn path(self) -> &'static str {
+        TABLE
+            .iter()
+            .find(|(_, _, e)| *e == self)
+            .map_or("models", |(_, p, _)| p)
+    }
+
+    /// How the answer's usage is read.
+    pub fn api_format(self) -> ApiFormat {
+        match self {
+            Endpoint::ChatCompletions => ApiFormat::OpenAiChat,
+            Endpoint::Completions => ApiFormat::OpenAiCompletions,
+            Endpoint::Embeddings => ApiFormat::OpenAiEmbeddings,
+            Endpoint::Responses => ApiFormat::OpenAiResponses,
+            Endpoint::Messages => ApiFormat::AnthropicMessages,
+            _ => ApiFormat::Other,
+        }
+    }
+}
+
+/// Why a path is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A `.` or `..` segment, raw or percent-encoded, an encoded `/` or `\`, or a control byte.
+    UnsafePath,
+    /// Not in the table for this method.
+    Unknown,
+}
+
+/// Finds the endpoint for `method` and the raw (still percent-encoded) path below `/v1/`.
+/// Segments are compared decoded, so `ch%61t/completions` is chat completions, while any
+/// segment that would change the path's shape once an upstream decodes it is refused.
+pub fn find(method: &Method, raw_path: &str) -> Result<Endpoint, Refusal> {
+    let mut decoded = Vec::with_capacity(4);
+    for segment in raw_path.split('/') {
+        let segment = percent_encoding::percent_decode_str(segment).collect::<Vec<u8>>();
+        let unsafe_segment = segment == b"."
+            || segment == b".."
+            || segment
+                .iter()
+                .any(|&b| b == b'/' || b == b'\\' || b.is_ascii_control());
+        if unsafe_segment {
+            return Err(Refusal::UnsafePath);
+        }
+        decoded.push(String::from_utf8(segment).map_err(|_| Refusal::Unknown)?);
+    }
+    if let [first, model] = decoded.as_slice() {
+        if first == "models" && !model.is_empty() && method == Method::GET {
+            return Ok(Endpoint::GetModel);
+        }
+    }
+    let joined = decoded.join("/");
+    TABLE
+        .iter()
+        .find(|(m, p, _)| m == method && *p == joined)
+        .map(|(_, _, e)| *e)
+        .ok_or(Refusal::Unknown)
+}
+
+/// The model a `GET /v1/models/{model}` asks about (decoded).
+pub fn model_in_path(raw_path: &str) -> String {
+    let raw = raw_path.strip_prefix("models/").unwrap_or(raw_path);
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_endpoints_are_found() {
+        for (method, path, endpoint) in TABLE {
+            assert_eq!(find(method, path), Ok(*endpoint), "{method} {path}");
+            assert_eq!(endpoint.path(), *path);
+        }
+        assert_eq!(
+            find(&Method::POST, "ch%61t/completions"),
+            Ok(Endpoint::ChatCompletions)
+        );
+        assert_eq!(
+            find(&Method::GET, "models/gpt-4o-mini"),
+            Ok(Endpoint::GetModel)
+        );
+        assert_eq!(model_in_path("models/gpt%2D4o"), "gpt-4o");
+        assert_eq!(
+            Endpoint::Messages.api_format(),
+            ApiFormat::AnthropicMessages
+        );
+        assert_eq!(Endpoint::MessagesCountTokens.api_format(), ApiFormat::Other);
+    }
+
+    #[test]
+    fn other_provider_endpoints_are_unknown() {
+        for (method, path) in [
+            (Method::DELETE, "files/file-abc"),
+            (Method::GET, "files"),
+            (Method::POST, "files"),
+            (Method::POST, "batches"),
+            (Method::GET, "batches/batch_1"),
+            (Method::POST, "fine_tuning/jobs"),
+            (Method::GET, "chat/completions"),
+            (Method::GET, "chat/completions/chatcmpl-1"),
+            (Method::DELETE, "chat/completions/chatcmpl-1"),
+            (Method::POST, "messages/batches"),
+            (Method::GET, "responses/resp_1"),
+            (Method::DELETE, "models/ft:gpt-4o:org"),
+            (Method::POST, "chat/completions/"),
+            (Method::POST, "chat//completions"),
+            (Method::POST, ""),
+            (Method::POST, "assistants"),
+            (Method::POST, "vector_stores"),
+        ] {
+            assert_eq!(
+                find(&method, path),
+                Err(Refusal::Unknown),
+                "{method} {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn paths_that_climb_or_hide_a_slash_are_refused() {
+        for path in [
+            "../files",
+            "chat/../files",
+            "chat/completions/..",
+            "%2e%2e/files",
+            "%2E%2E/files",
+            ".%2e/files",
+            "chat/%2e/completions",
+            "./chat/completions",
+            "chat%2fcompletions",
+            "chat%5ccompletions",
+            "models/..",
+            "models/%2e%2e",
+            "chat/completions%00",
+        ] {
+            assert_eq!(
+                find(&Method::POST, path),
+                Err(Refusal::UnsafePath),
+                "POST {path}"
+            );
+            assert_eq!(
+                find(&Method::GET, path),
+                Err(Refusal::UnsafePath),
+                "GET {path}"
+            );
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Bounding text a caller controls before it is stored or echoed.
+
+/// At most `max` bytes of `s`, cut at a character boundary; `true` when something was cut.
+pub fn cut(s: &str, max: usize) -> (&str, bool) {
+    if s.len() <= max {
+        return (s, false);
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&s[..end], true)
+}
+
+/// Like `cut`, owned, with `…` marking a cut.
+pub fn cut_owned(s: &str, max: usize) -> String {
+    match cut(s, max) {
+        (whole, false) => whole.to_string(),
+        (part, true) => format!("{part}…"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cuts_at_a_character_boundary() {
+        assert_eq!(cut("abc", 3), ("abc", false));
+        assert_eq!(cut("abcd", 3), ("abc", true));
+        assert_eq!(cut("a醒b", 2), ("a", true));
+        assert_eq!(cut_owned("a醒b", 4), "a醒…");
+        assert_eq!(cut_owned("ok", 4), "ok");
+    }
+}
