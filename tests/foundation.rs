@@ -131,7 +131,7 @@ async fn login_sets_a_signed_http_only_cookie(app: &TestApp) {
         .unwrap();
     assert_eq!(res.status(), 401);
 
-    // Behind a TLS-terminating proxy the cookie is Secure.
+    // A client's own claim to have come over HTTPS counts for nothing...
     let res = app
         .client
         .post(app.url("/api/ui/login"))
@@ -140,10 +140,36 @@ async fn login_sets_a_signed_http_only_cookie(app: &TestApp) {
         .send()
         .await
         .unwrap();
-    assert!(res.headers()["set-cookie"]
+    assert!(!res.headers()["set-cookie"]
         .to_str()
         .unwrap()
-        .contains("; Secure"));
+        .contains("Secure"));
+    // ...but behind a trusted TLS-terminating proxy the cookie is Secure and `__Host-`.
+    let proxied = app
+        .another_instance(&[("TRUSTED_PROXIES", "127.0.0.1")])
+        .await;
+    let res = proxied
+        .client
+        .post(proxied.url("/api/ui/login"))
+        .header("x-forwarded-proto", "https")
+        .form(&[("token", ADMIN_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.starts_with("__Host-ar_session=") && cookie.contains("; Secure"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap();
+    let res = proxied
+        .client
+        .get(proxied.url("/api/admin/session"))
+        .header("cookie", pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
 }
 
 async fn logout_clears_the_cookie(app: &TestApp) {
@@ -173,11 +199,11 @@ async fn wrong_tokens_are_refused_then_slowed_down(app: &TestApp) {
         assert!(res.headers().get("set-cookie").is_none());
         assert_eq!(res.text().await.unwrap(), "\"InvalidToken\"");
     }
-    // Locked out: even the right token is turned away for a while.
+    // Locked out: a further wrong token is answered as throttled...
     let res = app
         .client
         .post(app.url("/api/ui/login"))
-        .form(&[("token", ADMIN_TOKEN)])
+        .form(&[("token", "still-not-the-admin-token")])
         .send()
         .await
         .unwrap();
@@ -186,11 +212,27 @@ async fn wrong_tokens_are_refused_then_slowed_down(app: &TestApp) {
     let secs = body["Throttled"]["retry_after_secs"]
         .as_u64()
         .expect("throttled outcome");
-    assert!((1..=30).contains(&secs), "{secs}");
-    // The lock-out covers Bearer attempts from the same address too.
-    let res = app.admin_get("/api/admin/session").await;
-    assert_eq!(res.status(), 429);
+    assert!((1..=60).contains(&secs), "{secs}");
+    let res = app
+        .client
+        .get(app.url("/api/admin/session"))
+        .bearer_auth("a-wrong-bearer-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429, "the lock-out covers Bearer attempts too");
     assert!(res.headers().get("retry-after").is_some());
+    // ...while the right token, from the same address, is never turned away by them.
+    let res = app
+        .client
+        .post(app.url("/api/ui/login"))
+        .form(&[("token", ADMIN_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().get("set-cookie").is_some());
+    assert_eq!(res.text().await.unwrap(), "\"SignedIn\"");
+    assert_eq!(app.admin_get("/api/admin/session").await.status(), 200);
 }
 
 async fn dashboard_pages_redirect_to_login_without_a_session(app: &TestApp) {

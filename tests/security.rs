@@ -697,3 +697,133 @@ both_backends!(
     an_upstream_moved_to_another_origin_needs_its_key_again,
     a_revealable_copy_exists_only_while_revealing_is_allowed,
 );
+
+/// Reads until the server closes the connection; `Err` when it is still open at `within`.
+async fn closed_within(
+    stream: &mut tokio::net::TcpStream,
+    within: std::time::Duration,
+) -> Result<(), ()> {
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return Err(()),
+            Ok(Ok(0)) | Ok(Err(_)) => return Ok(()),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+async fn slow_and_idle_clients_are_cut_off(backend: common::Backend) {
+    use std::time::Duration;
+    let Some(app) = TestApp::spawn_with(backend, &[("HEADER_READ_TIMEOUT_SECONDS", "1")]).await
+    else {
+        return;
+    };
+    // Slowloris: 20 sockets each sending one header line every 300 ms, never finishing.
+    let mut slow = Vec::new();
+    for _ in 0..20 {
+        let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        s.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        slow.push(s);
+    }
+    let trickle = {
+        let mut handles = Vec::new();
+        for mut s in slow {
+            handles.push(tokio::spawn(async move {
+                let started = tokio::time::Instant::now();
+                for i in 0..30 {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    if s.write_all(format!("X-Slow-{i}: 1\r\n").as_bytes())
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+                let cut = closed_within(&mut s, Duration::from_secs(3)).await;
+                (cut, started.elapsed())
+            }));
+        }
+        handles
+    };
+    // Normal traffic meanwhile is unaffected.
+    for _ in 0..5 {
+        assert_eq!(app.get("/api/health").await.status(), 200);
+    }
+    for handle in trickle {
+        let (cut, after) = handle.await.unwrap();
+        assert!(cut.is_ok(), "a slow client's connection stayed open");
+        assert!(after < Duration::from_secs(5), "cut after {after:?}");
+    }
+    // A kept-alive connection idle past the deadline is closed too.
+    let mut idle = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    idle.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = idle.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let started = std::time::Instant::now();
+    assert!(
+        closed_within(&mut idle, Duration::from_secs(3))
+            .await
+            .is_ok(),
+        "an idle connection stayed open"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(800),
+        "closed too early"
+    );
+    app.cleanup().await;
+}
+
+async fn open_connections_are_capped(backend: common::Backend) {
+    use std::time::Duration;
+    let Some(app) = TestApp::spawn_with(backend, &[("MAX_CONNECTIONS", "2")]).await else {
+        return;
+    };
+    let request = b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let first = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let _second = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The third waits in the listen queue: no answer while two are open.
+    let mut third = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    third.write_all(request).await.unwrap();
+    let mut buf = [0u8; 1024];
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), third.read(&mut buf))
+            .await
+            .is_err(),
+        "a third connection was served past the cap of two"
+    );
+    drop(first);
+    let n = tokio::time::timeout(Duration::from_secs(3), third.read(&mut buf))
+        .await
+        .expect("served once a slot frees")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_idle_clients_are_cut_off_sqlite() {
+    slow_and_idle_clients_are_cut_off(common::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_idle_clients_are_cut_off_postgres() {
+    slow_and_idle_clients_are_cut_off(common::Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_connections_are_capped_sqlite() {
+    open_connections_are_capped(common::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_connections_are_capped_postgres() {
+    open_connections_are_capped(common::Backend::Postgres).await;
+}

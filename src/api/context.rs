@@ -15,13 +15,33 @@ pub async fn admin_state() -> Result<AppState, UiError> {
     let state = use_context::<AppState>()
         .ok_or_else(|| UiError::new("internal_error", "server state missing"))?;
     let parts = use_context::<axum::http::request::Parts>().ok_or(ApiError::Unauthorized)?;
-    let ip = crate::server::auth::middleware::peer_ip_of(&parts.extensions);
+    let ip = caller_ip(&state, &parts);
     state
         .auth
         .authorize(ip, &parts.headers)
         .await
         .map_err(ApiError::from)?;
     Ok(state)
+}
+
+/// The caller's address, as the admin throttle judges it (see `http::client_ip`).
+pub fn caller_ip(state: &AppState, parts: &axum::http::request::Parts) -> std::net::IpAddr {
+    use crate::server::http::client_ip;
+    client_ip::client_ip(
+        client_ip::peer_of(&parts.extensions),
+        &parts.headers,
+        &state.config.trusted_proxies,
+    )
+}
+
+/// Whether the caller came over HTTPS through a trusted proxy (the session cookie is `Secure`).
+pub fn caller_https(state: &AppState, parts: &axum::http::request::Parts) -> bool {
+    use crate::server::http::client_ip;
+    client_ip::forwarded_https(
+        client_ip::peer_of(&parts.extensions),
+        &parts.headers,
+        &state.config.trusted_proxies,
+    )
 }
 
 /// The app state, for the sign-in functions (their failures are not service errors).

@@ -6,19 +6,16 @@ use crate::model::session::LoginOutcome;
 #[server(prefix = "/api/ui", endpoint = "login")]
 pub async fn login(token: String) -> Result<LoginOutcome, ServerFnError> {
     use crate::server::auth::{session, AuthError};
-    use axum::extract::ConnectInfo;
-    use axum::http::{header, HeaderMap, HeaderValue};
-    use std::net::SocketAddr;
+    use axum::http::{header, HeaderValue};
 
     let state = super::context::app_state()?;
-    let headers: HeaderMap = leptos_axum::extract().await?;
-    let ip = leptos_axum::extract::<ConnectInfo<SocketAddr>>()
-        .await
-        .map(|ConnectInfo(a)| a.ip())
-        .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
-    match state.auth.login(ip, token.trim()) {
+    let parts: axum::http::request::Parts =
+        use_context().ok_or_else(|| ServerFnError::new("request missing"))?;
+    let ip = super::context::caller_ip(&state, &parts);
+    match state.auth.login(ip, token.trim()).await {
         Ok(value) => {
-            let cookie = session::session_cookie(&value, session::request_is_https(&headers));
+            let secure = super::context::caller_https(&state, &parts);
+            let cookie = session::session_cookie(&value, secure);
             let response = expect_context::<leptos_axum::ResponseOptions>();
             response.insert_header(
                 header::SET_COOKIE,
@@ -38,20 +35,22 @@ pub async fn login(token: String) -> Result<LoginOutcome, ServerFnError> {
 #[server(prefix = "/api/ui", endpoint = "logout")]
 pub async fn logout() -> Result<(), ServerFnError> {
     use crate::server::auth::session;
-    use axum::http::{header, HeaderMap, HeaderValue};
+    use axum::http::{header, HeaderValue};
 
     let state = super::context::app_state()?;
-    let headers: HeaderMap = leptos_axum::extract().await?;
-    state.auth.logout(&headers).await.map_err(|e| {
+    let parts: axum::http::request::Parts =
+        use_context().ok_or_else(|| ServerFnError::new("request missing"))?;
+    let headers = &parts.headers;
+    state.auth.logout(headers).await.map_err(|e| {
         tracing::error!(error = %e, "cannot revoke the admin session");
         ServerFnError::new("cannot sign out; try again")
     })?;
     let response = expect_context::<leptos_axum::ResponseOptions>();
     response.insert_header(
         header::SET_COOKIE,
-        HeaderValue::from_str(&session::clear_session_cookie(session::request_is_https(
-            &headers,
-        )))
+        HeaderValue::from_str(&session::clear_session_cookie(
+            super::context::caller_https(&state, &parts),
+        ))
         .map_err(|_| ServerFnError::new("cookie"))?,
     );
     Ok(())

@@ -71,6 +71,28 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Threads serving HTTP, each with its own single-threaded runtime (`SERVER_THREADS`).
     pub server_threads: usize,
+    /// Reverse proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed
+    /// (`TRUSTED_PROXIES`); none by default, so a client cannot claim another address.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// A connection must send a request's headers within this long (`HEADER_READ_TIMEOUT_SECONDS`).
+    pub header_read_timeout_secs: u64,
+    /// A kept-alive connection with no request in flight closes after this long (`IDLE_TIMEOUT_SECONDS`).
+    pub idle_timeout_secs: u64,
+    /// Open client connections at most; more wait in the listen queue (`MAX_CONNECTIONS`).
+    pub max_connections: usize,
+}
+
+/// `TRUSTED_PROXIES`: comma-separated addresses (`10.0.0.5`) or networks (`10.0.0.0/8`).
+fn parse_networks(var: &'static str, raw: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| {
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| invalid(var, format!("{item:?} is not an IP address or network")))
+        })
+        .collect()
 }
 
 /// Strict boolean parsing: `true/1/yes`, `false/0/no/(empty)`; anything else is an error.
@@ -311,6 +333,28 @@ impl Config {
                 0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
                 n => n,
             },
+            trusted_proxies: nonempty("TRUSTED_PROXIES")
+                .map(|raw| parse_networks("TRUSTED_PROXIES", &raw))
+                .transpose()?
+                .unwrap_or_default(),
+            header_read_timeout_secs: parse_num(
+                "HEADER_READ_TIMEOUT_SECONDS",
+                get("HEADER_READ_TIMEOUT_SECONDS").as_deref(),
+                10,
+                1..=300,
+            )?,
+            idle_timeout_secs: parse_num(
+                "IDLE_TIMEOUT_SECONDS",
+                get("IDLE_TIMEOUT_SECONDS").as_deref(),
+                60,
+                1..=3600,
+            )?,
+            max_connections: parse_num(
+                "MAX_CONNECTIONS",
+                get("MAX_CONNECTIONS").as_deref(),
+                10_000,
+                1..=1_000_000,
+            )?,
         })
     }
 }

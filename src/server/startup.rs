@@ -25,6 +25,7 @@ use crate::server::error::ApiError;
 use crate::server::http::front::Front;
 use crate::server::http::per_core::Workers;
 use crate::server::http::request_id::assign_request_id;
+use crate::server::http::serve::Limits;
 use crate::server::rest;
 use crate::server::secret::Secret;
 use crate::server::state::AppState;
@@ -256,6 +257,7 @@ pub fn router(state: AppState) -> Router {
 pub struct Application {
     listener: TcpListener,
     front: Front,
+    limits: Limits,
 }
 
 impl Application {
@@ -266,6 +268,7 @@ impl Application {
         Ok(Self {
             listener,
             front: Front::new(router(state.clone()), &state),
+            limits: Limits::from_config(&state.config),
         })
     }
 
@@ -278,24 +281,12 @@ impl Application {
     /// Serves on `threads` threads, one single-threaded runtime each (see `per_core`); the
     /// acceptor runs on the calling runtime.
     pub fn serve_per_core(self, threads: usize) -> std::io::Result<Workers> {
-        Workers::start(self.listener, self.front, threads)
+        Workers::start(self.listener, self.front, self.limits, threads)
     }
 
     /// Serves on the calling runtime (the tests' in-process gateways).
-    pub async fn serve(
-        self,
-        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        use axum::serve::ListenerExt;
-        // Without TCP_NODELAY a small SSE event can wait for the previous one's ACK (Nagle).
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        axum::serve(listener, self.front)
-            .with_graceful_shutdown(shutdown)
-            .await
+    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
+        crate::server::http::serve::serve(self.listener, self.front, self.limits, shutdown).await
     }
 }
 

@@ -1,7 +1,5 @@
 //! Guards: admin APIs answer 401 JSON, dashboard pages redirect to the login page.
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -13,15 +11,14 @@ use crate::server::state::AppState;
 /// Server functions callable without a session (the login screen needs them).
 const PUBLIC_UI_FUNCTIONS: &[&str] = &["/api/ui/login", "/api/ui/logout"];
 
-pub fn peer_ip(request: &Request) -> std::net::IpAddr {
-    peer_ip_of(request.extensions())
-}
-
-pub fn peer_ip_of(extensions: &axum::http::Extensions) -> std::net::IpAddr {
-    extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
-        .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]))
+/// The client's address as the admin throttle judges it (see `http::client_ip`).
+pub fn client_ip(state: &AppState, request: &Request) -> std::net::IpAddr {
+    use crate::server::http::client_ip;
+    client_ip::client_ip(
+        client_ip::peer_of(request.extensions()),
+        request.headers(),
+        &state.config.trusted_proxies,
+    )
 }
 
 /// For `/api/admin/*` and the UI's server functions: an admin session or the admin token. No
@@ -34,7 +31,7 @@ pub async fn require_admin(
 ) -> Response {
     match state
         .auth
-        .authorize(peer_ip(&request), request.headers())
+        .authorize(client_ip(&state, &request), request.headers())
         .await
     {
         Ok(()) => next.run(request).await,

@@ -12,7 +12,11 @@ use crate::server::clock::SharedClock;
 use crate::server::db::admin_sessions;
 use admin_token::AdminToken;
 use login_throttle::LoginThrottle;
-use session::{cookie_value, Session, SessionSigner, SESSION_COOKIE};
+use session::{cookie_value, Session, SessionSigner, SECURE_SESSION_COOKIE, SESSION_COOKIE};
+
+/// How long a throttled failure waits before it is answered: a client that ignores
+/// `Retry-After` gets at most a few guesses a second per connection.
+const THROTTLED_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuthError {
@@ -49,17 +53,24 @@ impl AdminAuth {
     }
 
     /// Exchanges the admin token for a new session value.
-    pub fn login(&self, ip: IpAddr, presented: &str) -> Result<String, AuthError> {
-        let now = self.clock.now_ms();
-        self.throttle
-            .check(ip, now)
-            .map_err(|retry_after_secs| AuthError::Throttled { retry_after_secs })?;
+    pub async fn login(&self, ip: IpAddr, presented: &str) -> Result<String, AuthError> {
         if self.token.verify(presented) {
             self.throttle.record_success(ip);
-            Ok(self.signer.issue(now))
-        } else {
-            self.throttle.record_failure(ip, now);
-            Err(AuthError::Unauthorized)
+            return Ok(self.signer.issue(self.clock.now_ms()));
+        }
+        Err(self.refuse(ip).await)
+    }
+
+    /// A wrong token from `ip`: counted, and answered as throttled (after a short pause) once
+    /// its source or everyone together failed too often. The right token is always checked
+    /// first, so it is never turned away by someone else's failures.
+    async fn refuse(&self, ip: IpAddr) -> AuthError {
+        match self.throttle.record_failure(ip, self.clock.now_ms()) {
+            None => AuthError::Unauthorized,
+            Some(retry_after_secs) => {
+                tokio::time::sleep(THROTTLED_PAUSE).await;
+                AuthError::Throttled { retry_after_secs }
+            }
         }
     }
 
@@ -70,7 +81,11 @@ impl AdminAuth {
             .get_all(axum::http::header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .filter_map(|h| cookie_value(h, SESSION_COOKIE))
+            .flat_map(|h| {
+                [SECURE_SESSION_COOKIE, SESSION_COOKIE]
+                    .into_iter()
+                    .filter_map(move |name| cookie_value(h, name))
+            })
             .filter_map(|v| self.signer.verify(v, now))
             .collect()
     }
@@ -110,15 +125,11 @@ impl AdminAuth {
         let Some(bearer) = crate::server::http::bearer::bearer_token(headers) else {
             return Err(AuthError::Unauthorized);
         };
-        let now = self.clock.now_ms();
-        self.throttle
-            .check(ip, now)
-            .map_err(|retry_after_secs| AuthError::Throttled { retry_after_secs })?;
         if self.token.verify(bearer) {
+            self.throttle.record_success(ip);
             Ok(())
         } else {
-            self.throttle.record_failure(ip, now);
-            Err(AuthError::Unauthorized)
+            Err(self.refuse(ip).await)
         }
     }
 }

@@ -9,6 +9,17 @@ use sha2::Sha256;
 use crate::server::crypto::random_bytes;
 
 pub const SESSION_COOKIE: &str = "ar_session";
+/// The name over HTTPS: browsers accept a `__Host-` cookie only from a secure origin, for the
+/// whole host, never set by a sibling domain.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-ar_session";
+
+fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
 pub const SESSION_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -74,7 +85,8 @@ pub struct Session {
 /// The `Set-Cookie` value that stores a session.
 pub fn session_cookie(value: &str, secure: bool) -> String {
     format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        "{}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        cookie_name(secure),
         SESSION_TTL_MS / 1000,
         if secure { "; Secure" } else { "" }
     )
@@ -83,7 +95,8 @@ pub fn session_cookie(value: &str, secure: bool) -> String {
 /// The `Set-Cookie` value that removes the session.
 pub fn clear_session_cookie(secure: bool) -> String {
     format!(
-        "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+        cookie_name(secure),
         if secure { "; Secure" } else { "" }
     )
 }
@@ -149,6 +162,8 @@ mod tests {
     #[test]
     fn cookie_attributes() {
         let c = session_cookie("abc", true);
+        assert!(c.starts_with("__Host-ar_session=abc; Path=/;"));
+        assert!(session_cookie("abc", false).starts_with("ar_session=abc;"));
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("; Secure"));
         assert!(!session_cookie("abc", false).contains("Secure"));
         assert!(clear_session_cookie(false).contains("Max-Age=0"));

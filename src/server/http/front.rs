@@ -6,14 +6,12 @@
 //! guard lets these paths through) yet cost it about 7% of the gateway's CPU under load. When
 //! a router-wide layer must see proxied requests too (CORS), every request takes the router.
 use std::convert::Infallible;
-use std::future::{ready, Ready};
 use std::net::SocketAddr;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
-use axum::serve::{IncomingStream, Listener};
 use axum::Router;
 use futures_util::future::BoxFuture;
 use tower::Service;
@@ -37,24 +35,13 @@ impl Front {
     }
 }
 
-/// One `Connection` per accepted connection, knowing its peer (for `ConnectInfo`).
-impl<L> Service<IncomingStream<'_, L>> for Front
-where
-    L: Listener<Addr = SocketAddr>,
-{
-    type Response = Connection;
-    type Error = Infallible;
-    type Future = Ready<Result<Connection, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, stream: IncomingStream<'_, L>) -> Self::Future {
-        ready(Ok(Connection {
+impl Front {
+    /// The service for one accepted connection, knowing its peer (for `ConnectInfo`).
+    pub fn connection(&self, peer: SocketAddr) -> Connection {
+        Connection {
             front: self.clone(),
-            peer: *stream.remote_addr(),
-        }))
+            peer,
+        }
     }
 }
 

@@ -8,44 +8,18 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::serve::{Listener, ListenerExt};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit};
 
 use super::front::Front;
+use super::serve::{spawn_connection, Limits, Slots};
 
-type Dealt = (std::net::TcpStream, SocketAddr);
+/// An accepted connection on its way to a worker, with its open-connection slot.
+type Dealt = (std::net::TcpStream, SocketAddr, OwnedSemaphorePermit);
 
 /// Worker threads are named this plus their index (Linux keeps 15 bytes of a thread's name).
 pub const WORKER_NAME: &str = "ar-http-";
-
-/// A worker's side of the acceptor: the connections dealt to it.
-struct DealtConnections {
-    incoming: mpsc::UnboundedReceiver<Dealt>,
-    local: SocketAddr,
-}
-
-impl Listener for DealtConnections {
-    type Io = TcpStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
-        loop {
-            match self.incoming.recv().await {
-                Some((stream, peer)) => match TcpStream::from_std(stream) {
-                    Ok(io) => return (io, peer),
-                    Err(e) => tracing::warn!(error = %e, "cannot adopt an accepted connection"),
-                },
-                // The acceptor stopped (shutdown): the graceful shutdown ends the serve loop.
-                None => std::future::pending::<()>().await,
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        Ok(self.local)
-    }
-}
 
 /// The worker threads: stop with `shutdown`, then wait with `finished`.
 pub struct Workers {
@@ -56,27 +30,30 @@ pub struct Workers {
 impl Workers {
     /// Starts `threads` workers serving `front` and the acceptor (on the calling runtime) that
     /// feeds them from `listener`.
-    pub fn start(listener: TcpListener, front: Front, threads: usize) -> std::io::Result<Self> {
-        let local = listener.local_addr()?;
+    pub fn start(
+        listener: TcpListener,
+        front: Front,
+        limits: Limits,
+        threads: usize,
+    ) -> std::io::Result<Self> {
         let (stop, stopped) = watch::channel(false);
         let mut queues = Vec::with_capacity(threads);
         let mut done = Vec::with_capacity(threads);
         for index in 0..threads.max(1) {
             let (tx, incoming) = mpsc::unbounded_channel();
             let (finished, wait) = oneshot::channel();
-            let listener = DealtConnections { incoming, local };
             let front = front.clone();
             let stopped = stopped.clone();
             std::thread::Builder::new()
                 .name(format!("{WORKER_NAME}{index}"))
                 .spawn(move || {
-                    run_worker(listener, front, stopped);
+                    run_worker(incoming, front, limits, stopped);
                     let _ = finished.send(());
                 })?;
             queues.push(tx);
             done.push(wait);
         }
-        tokio::spawn(accept_loop(listener, queues, stopped));
+        tokio::spawn(accept_loop(listener, queues, Slots::new(&limits), stopped));
         Ok(Self { stop, done })
     }
 
@@ -93,7 +70,12 @@ impl Workers {
     }
 }
 
-fn run_worker(listener: DealtConnections, front: Front, mut stopped: watch::Receiver<bool>) {
+fn run_worker(
+    mut incoming: mpsc::UnboundedReceiver<Dealt>,
+    front: Front,
+    limits: Limits,
+    mut stopped: watch::Receiver<bool>,
+) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -105,21 +87,22 @@ fn run_worker(listener: DealtConnections, front: Front, mut stopped: watch::Rece
         }
     };
     runtime.block_on(async move {
-        // Without TCP_NODELAY a small SSE event can wait for the previous one's ACK (Nagle).
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        let graceful = GracefulShutdown::new();
+        loop {
+            let dealt = tokio::select! {
+                _ = stopped.wait_for(|stop| *stop) => break,
+                dealt = incoming.recv() => dealt,
+            };
+            // `None`: the acceptor stopped (shutdown).
+            let Some((stream, peer, slot)) = dealt else {
+                break;
+            };
+            match TcpStream::from_std(stream) {
+                Ok(io) => spawn_connection(io, peer, slot, &front, &limits, &graceful),
+                Err(e) => tracing::warn!(error = %e, "cannot adopt an accepted connection"),
             }
-        });
-        let shutdown = async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
-        };
-        let served = axum::serve(listener, front)
-            .with_graceful_shutdown(shutdown)
-            .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "worker stopped serving");
         }
+        graceful.shutdown().await;
     });
 }
 
@@ -127,10 +110,16 @@ fn run_worker(listener: DealtConnections, front: Front, mut stopped: watch::Rece
 async fn accept_loop(
     listener: TcpListener,
     queues: Vec<mpsc::UnboundedSender<Dealt>>,
+    slots: Slots,
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut next = 0usize;
     loop {
+        // At the connection cap, wait for one to close before accepting another.
+        let slot = tokio::select! {
+            _ = stopped.wait_for(|stop| *stop) => return,
+            slot = slots.take() => slot,
+        };
         let accepted = tokio::select! {
             _ = stopped.wait_for(|stop| *stop) => return,
             accepted = listener.accept() => accepted,
@@ -145,7 +134,7 @@ async fn accept_loop(
                     }
                 };
                 // A worker that could not start is skipped: its turn goes to the next one.
-                let mut dealt = Some((stream, peer));
+                let mut dealt = Some((stream, peer, slot));
                 for _ in 0..queues.len() {
                     let worker = next;
                     next = (next + 1) % queues.len();

@@ -12,6 +12,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Body as _;
 use serde_json::Value;
 
+use super::body_edit::{self, Edit};
 use super::breaker::{Admission, State as BreakerState};
 use super::endpoints::{self, Endpoint};
 use super::errors::{ErrorFormat, ProxyError};
@@ -22,7 +23,7 @@ use super::metered_body::{causes, error_chain, Meter, MeteredBody, PendingLog};
 use super::request_body::{read_facts, RequestFacts};
 use super::routing_table::{KeyEntry, Snapshot, UpstreamEntry};
 use super::strategy::{Candidate, InFlight};
-use super::usage::{ensure_stream_usage, ApiFormat};
+use super::usage::ApiFormat;
 use crate::server::db::request_logs::LogRecord;
 use crate::server::http::request_id::RequestId;
 use crate::server::http::upstream_pool::{PooledBody, SendError};
@@ -217,18 +218,18 @@ async fn handle(
         return ctx.fail(&state, ProxyError::ModelNotFound(model));
     }
     let format = endpoint.api_format();
-    // Only an OpenAI chat stream is rewritten (asked for its usage): only it needs the tree.
-    let rewritten = if format == ApiFormat::OpenAiChat && wants_stream {
-        serde_json::from_slice::<Value>(&body)
-            .ok()
-            .and_then(|mut tree| ensure_stream_usage(&mut tree).then_some(tree))
+    // Only an OpenAI chat stream is rewritten: asked for its usage. (A body whose members the
+    // splice cannot find is sent as it is, and its usage goes uncounted.)
+    let (body, strip_usage_chunk) = if format == ApiFormat::OpenAiChat && wants_stream {
+        match body_edit::with_stream_usage(&body) {
+            Edit::Changed(edited) => (Bytes::from(edited), true),
+            Edit::Unchanged | Edit::NotFound => (body, false),
+        }
     } else {
-        None
+        (body, false)
     };
-    let strip_usage_chunk = rewritten.is_some();
     let request = Outgoing {
-        rewritten,
-        original: body,
+        body,
         model,
         path: endpoint.path(),
         query: uri.query().map(str::to_string),
@@ -252,9 +253,8 @@ fn forwarded_path<'a>(uri: &'a Uri, decoded: &'a str) -> &'a str {
 
 /// What is sent upstream, prepared once and specialised per attempt (model redirects differ).
 struct Outgoing {
-    /// The body as a tree, when it was rewritten (asked for the stream's usage).
-    rewritten: Option<Value>,
-    original: Bytes,
+    /// The client's body, with the stream's usage asked for when that was added.
+    body: Bytes,
     model: String,
     /// The endpoint's path below `/v1/`, from the table (never as the client spelled it).
     path: &'static str,
@@ -266,20 +266,29 @@ struct Outgoing {
     strip_usage_chunk: bool,
 }
 
+/// Past this size a body whose `model` the splice cannot find is not parsed into a tree to
+/// rename it (a tree takes many times the body's size).
+const MAX_TREE_BYTES: usize = 4 << 20;
+
 impl Outgoing {
-    /// The body for one upstream: the client's bytes unless the model or stream options change.
-    fn body_for(&self, sent_model: &str) -> Result<Bytes, serde_json::Error> {
-        if sent_model == self.model && self.rewritten.is_none() {
-            return Ok(self.original.clone());
+    /// The body for one upstream: unchanged unless the model is redirected.
+    fn body_for(&self, sent_model: &str) -> Result<Bytes, String> {
+        if sent_model == self.model {
+            return Ok(self.body.clone());
         }
-        let mut json = match &self.rewritten {
-            Some(tree) => tree.clone(),
-            None => serde_json::from_slice(&self.original)?,
-        };
-        if sent_model != self.model {
-            json["model"] = Value::String(sent_model.to_string());
+        match body_edit::with_model(&self.body, sent_model) {
+            Edit::Changed(renamed) => Ok(Bytes::from(renamed)),
+            Edit::Unchanged => Ok(self.body.clone()),
+            Edit::NotFound if self.body.len() <= MAX_TREE_BYTES => {
+                let mut json: Value =
+                    serde_json::from_slice(&self.body).map_err(|e| e.to_string())?;
+                json["model"] = Value::String(sent_model.to_string());
+                serde_json::to_vec(&json)
+                    .map(Bytes::from)
+                    .map_err(|e| e.to_string())
+            }
+            Edit::NotFound => Err("write the body's `model` member without escapes".into()),
         }
-        serde_json::to_vec(&json).map(Bytes::from)
     }
 }
 
@@ -364,7 +373,7 @@ async fn attempt_in_order(
                 state.breakers.release(&upstream.id, admission);
                 return ctx.fail(
                     &state,
-                    ProxyError::BadRequest(format!("cannot encode body: {e}")),
+                    ProxyError::BadRequest(format!("cannot redirect the model: {e}")),
                 );
             }
         };

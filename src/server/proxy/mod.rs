@@ -1,4 +1,5 @@
 //! The data plane: key verification, routing, forwarding, usage accounting, SSRF guard.
+pub mod body_edit;
 pub mod breaker;
 pub mod breaker_store;
 pub mod endpoints;

@@ -1,0 +1,86 @@
+//! Who the client is and whether it came over HTTPS: the peer's own address, unless the peer is
+//! a reverse proxy named in `TRUSTED_PROXIES`, whose forwarding headers are then believed. With
+//! none configured (the default), `X-Forwarded-*` and `Forwarded` claim nothing.
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::ConnectInfo;
+use axum::http::{Extensions, HeaderMap};
+use ipnet::IpNet;
+
+fn trusted(ip: IpAddr, proxies: &[IpNet]) -> bool {
+    proxies.iter().any(|net| net.contains(&ip))
+}
+
+/// The connection's peer (loopback when the request came without one, as in-process calls do).
+pub fn peer_of(extensions: &Extensions) -> IpAddr {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+}
+
+/// The client's address: behind trusted proxies, the right-most `X-Forwarded-For` hop that is
+/// not itself a trusted proxy (the left-most hops are whatever the client chose to write).
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, proxies: &[IpNet]) -> IpAddr {
+    if !trusted(peer, proxies) {
+        return peer;
+    }
+    let hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|hop| hop.trim().parse().ok())
+        .collect();
+    hops.iter()
+        .rev()
+        .find(|ip| !trusted(**ip, proxies))
+        .or(hops.first())
+        .copied()
+        .unwrap_or(peer)
+}
+
+/// Whether the browser reached us over HTTPS through a trusted TLS-terminating proxy.
+pub fn forwarded_https(peer: IpAddr, headers: &HeaderMap, proxies: &[IpNet]) -> bool {
+    trusted(peer, proxies) && crate::server::auth::session::request_is_https(headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn forwarding_headers_count_only_from_trusted_proxies() {
+        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
+        let stranger: IpAddr = "203.0.113.7".parse().unwrap();
+        let nets: Vec<IpNet> = vec!["10.0.0.0/24".parse().unwrap()];
+        let h = headers(&[
+            ("x-forwarded-for", "1.1.1.1, 198.51.100.9"),
+            ("x-forwarded-for", "10.0.0.4"),
+            ("x-forwarded-proto", "https"),
+        ]);
+        assert_eq!(client_ip(stranger, &h, &nets), stranger);
+        assert_eq!(
+            client_ip(proxy, &h, &[]),
+            proxy,
+            "nothing is trusted by default"
+        );
+        assert_eq!(
+            client_ip(proxy, &h, &nets),
+            "198.51.100.9".parse::<IpAddr>().unwrap(),
+            "the hop before our own proxies, not what the client wrote first"
+        );
+        assert!(forwarded_https(proxy, &h, &nets));
+        assert!(!forwarded_https(stranger, &h, &nets));
+        assert!(!forwarded_https(proxy, &h, &[]));
+        assert_eq!(client_ip(proxy, &HeaderMap::new(), &nets), proxy);
+    }
+}
