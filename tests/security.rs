@@ -679,10 +679,100 @@ async fn a_revealable_copy_exists_only_while_revealing_is_allowed(app: &TestApp)
         .contains(created["key_value"].as_str().unwrap()));
 }
 
+async fn a_key_is_found_by_its_digest_and_wrong_keys_cost_no_bcrypt(app: &TestApp) {
+    let mock = MockUpstream::start().await;
+    let id = app
+        .upstream(json!({"name": "digest-upstream", "provider": "openai", "base_url": mock.base_url, "api_key": "sk-x"}))
+        .await;
+    let (key_id, key) = app.key(&[&id]).await;
+    let send = |presented: String| async move {
+        app.client
+            .post(app.url("/v1/chat/completions"))
+            .bearer_auth(presented)
+            .json(&json!({"model": "gpt-4o-mini", "messages": []}))
+            .send()
+            .await
+            .unwrap()
+    };
+    assert_eq!(send(key.clone()).await.status(), 200);
+    // Wrong keys under the live key's prefix, and under unknown ones: one answer, no bcrypt.
+    let prefix = &key[..12];
+    for i in 0..20 {
+        let wrong_here = format!("{prefix}{}", "x".repeat(key.len() - 12 - 2) + &format!("{i:02}"));
+        let res = send(wrong_here).await;
+        assert_eq!(res.status(), 401);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["message"], "invalid API key");
+        assert_eq!(send(format!("sk-auto-zz{i:02}{}", &key[12..])).await.status(), 401);
+    }
+    // Disabled: the same answer as a wrong key.
+    app.admin_json(reqwest::Method::PUT, &format!("/api/admin/keys/{key_id}"), json!({"is_active": false}))
+        .await;
+    let res = send(key.clone()).await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"]["message"], "invalid API key");
+    assert_eq!(app.state.keys.bcrypt_runs(), 0, "no bcrypt for keys with a stored digest");
+}
+
+/// A key made before digests were stored is checked by bcrypt once, then stored by its digest.
+async fn an_older_key_gets_its_digest_on_first_use(app: &TestApp) {
+    let mock = MockUpstream::start().await;
+    let upstream = app
+        .upstream(json!({"name": "legacy-upstream", "provider": "openai", "base_url": mock.base_url, "api_key": "sk-x"}))
+        .await;
+    let key = "sk-auto-legacyKEYmadeBEFOREdigestsWEREkept0123456";
+    let hash = bcrypt::hash(key, 4).unwrap();
+    let now = common::now_ms();
+    let pool = &app.state.db.pool;
+    sqlx::query(
+        "INSERT INTO api_keys (id, key_prefix, key_hash, key_encrypted, name, description, is_active, \
+         expires_at, last_used_at, created_at, updated_at) \
+         VALUES ('legacy-key', $1, $2, '', 'legacy', NULL, 1, NULL, NULL, $3, $3)",
+    )
+    .bind(&key[..12])
+    .bind(&hash)
+    .bind(now)
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO api_key_upstreams (api_key_id, upstream_id, created_at) VALUES ('legacy-key', $1, $2)")
+        .bind(&upstream)
+        .bind(now)
+        .execute(pool)
+        .await
+        .unwrap();
+    app.state.routing_changed().await;
+    let res = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(&json!({"model": "gpt-4o-mini", "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.state.keys.bcrypt_runs(), 1);
+    let expected: String = autorouter::server::crypto::digest_hex(&autorouter::server::crypto::sha256(key.as_bytes()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let stored: Option<String> = sqlx::query_scalar("SELECT key_digest FROM api_keys WHERE id = 'legacy-key'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        if stored.as_deref() == Some(expected.as_str()) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the digest was never stored");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 private_both_backends!(
     client_keys_reach_only_the_documented_endpoints,
     headers_cross_by_allowlist_both_ways,
     clients_get_generic_upstream_errors,
+    a_key_is_found_by_its_digest_and_wrong_keys_cost_no_bcrypt,
+    an_older_key_gets_its_digest_on_first_use,
 );
 
 both_backends!(

@@ -28,7 +28,7 @@ for (const locale of ["en", "zh"] as const) {
   });
 }
 
-test("pages link an icon that is served, and /favicon.ico exists", async ({ page, request }) => {
+test("pages link an icon that is served; /favicon.ico and /robots.txt exist", async ({ page, request }) => {
   await page.goto("/en/login");
   const icons = await page.locator('link[rel="icon"]').evaluateAll((links) =>
     links.map((l) => (l as HTMLLinkElement).href),
@@ -39,4 +39,7 @@ test("pages link an icon that is served, and /favicon.ico exists", async ({ page
     expect(res.status(), href).toBe(200);
     expect(res.headers()["content-type"], href).toMatch(/^image\//);
   }
+  const robots = await request.get("/robots.txt");
+  expect(robots.status()).toBe(200);
+  expect(robots.headers()["content-type"]).toMatch(/^text\/plain/);
 });

@@ -64,6 +64,6 @@ pub async fn logout_everywhere() -> Result<(), crate::model::errors::UiError> {
         .auth
         .logout_everywhere()
         .await
-        .map_err(|e| crate::server::error::ApiError::internal(e))?;
+        .map_err(crate::server::error::ApiError::internal)?;
     Ok(())
 }

@@ -41,6 +41,23 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
 }
 
 /// Writes a file readable only by its owner (mode 0600), refusing to overwrite one.
+/// Lower-case hex of a SHA-256 digest, as `api_keys.key_digest` stores it.
+pub fn digest_hex(digest: &[u8; 32]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The digest a `key_digest` column holds, if it is one.
+pub fn digest_from_hex(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
 pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;

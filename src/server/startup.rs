@@ -153,6 +153,29 @@ fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
     )
 }
 
+/// The files at the top of the site (`public/`: favicons, robots.txt), each on its own route:
+/// the pages' `/{locale}` route would otherwise take `/favicon.ico` for a locale and answer 404.
+fn site_root_files(options: &LeptosOptions) -> Router<AppState> {
+    let mut files = Router::new();
+    let Ok(entries) = std::fs::read_dir(&*options.site_root) else {
+        return files;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let plain = name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+        if plain && entry.file_type().is_ok_and(|t| t.is_file()) {
+            files = files.route_service(
+                &format!("/{name}"),
+                tower_http::services::ServeFile::new(entry.path()),
+            );
+        }
+    }
+    files
+}
+
 /// The one place the HTTP surface is assembled.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -239,6 +262,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/{*path}", any(crate::server::proxy::handler::proxy))
         .route("/api", any(rest::not_found::api_not_found))
         .route("/api/{*rest}", any(rest::not_found::api_not_found))
+        .merge(site_root_files(&state.leptos_options))
         .leptos_routes_with_context(&state, routes, page_context, app_shell)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(from_fn_with_state(state.clone(), guard_browser));

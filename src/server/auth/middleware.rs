@@ -137,6 +137,27 @@ impl LocalePage {
     }
 }
 
+/// `/` goes to the locale from the cookie, else from Accept-Language, else English.
+pub async fn root_redirect(request: Request) -> Response {
+    let headers = request.headers();
+    let from_cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|h| {
+            crate::server::auth::session::cookie_value(h, crate::model::locale::LOCALE_COOKIE)
+        })
+        .and_then(locale_from_segment);
+    let from_header = || {
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::model::locale::locale_from_accept_language)
+    };
+    let locale = from_cookie.or_else(from_header).unwrap_or(DEFAULT_LOCALE);
+    redirect(&format!("/{locale}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::LocalePage;
@@ -190,25 +211,4 @@ mod tests {
             assert_eq!(LocalePage::of(path), None, "{path}");
         }
     }
-}
-
-/// `/` goes to the locale from the cookie, else from Accept-Language, else English.
-pub async fn root_redirect(request: Request) -> Response {
-    let headers = request.headers();
-    let from_cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|h| {
-            crate::server::auth::session::cookie_value(h, crate::model::locale::LOCALE_COOKIE)
-        })
-        .and_then(locale_from_segment);
-    let from_header = || {
-        headers
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(crate::model::locale::locale_from_accept_language)
-    };
-    let locale = from_cookie.or_else(from_header).unwrap_or(DEFAULT_LOCALE);
-    redirect(&format!("/{locale}"))
 }

@@ -16,11 +16,13 @@ pub struct KeyRow {
     pub last_used_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Hex SHA-256 of the key; `None` for keys made before digests were kept.
+    pub key_digest: Option<String>,
 }
 
 const COLUMNS: &str =
     "id, key_prefix, key_hash, key_encrypted, name, description, is_active, expires_at, \
-     last_used_at, created_at, updated_at";
+     last_used_at, created_at, updated_at, key_digest";
 
 async fn replace_upstreams(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -53,6 +55,16 @@ pub async fn forget_encrypted_copies(pool: &AnyPool) -> Result<u64, sqlx::Error>
     )
 }
 
+/// Stores the digest of a key made before digests were kept, the first time it is used.
+pub async fn set_digest(pool: &AnyPool, id: &str, digest_hex: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE api_keys SET key_digest = $1 WHERE id = $2 AND key_digest IS NULL")
+        .bind(digest_hex)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 pub async fn insert(
     pool: &AnyPool,
     row: &KeyRow,
@@ -60,7 +72,7 @@ pub async fn insert(
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query(&format!(
-        "INSERT INTO api_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        "INSERT INTO api_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
     ))
     .bind(&row.id)
     .bind(&row.key_prefix)
@@ -73,6 +85,7 @@ pub async fn insert(
     .bind(row.last_used_at)
     .bind(row.created_at)
     .bind(row.updated_at)
+    .bind(&row.key_digest)
     .execute(&mut *tx)
     .await?;
     replace_upstreams(&mut tx, &row.id, upstream_ids, row.created_at).await?;

@@ -109,11 +109,25 @@ async fn authenticate(
     headers: &HeaderMap,
 ) -> Result<Arc<KeyEntry>, ProxyError> {
     let presented = presented_key(headers).ok_or(ProxyError::Auth(KeyRejection::Missing))?;
-    state
+    let key = state
         .keys
         .verify(snapshot, presented, state.clock.now_ms())
         .await
-        .map_err(ProxyError::Auth)
+        .map_err(ProxyError::Auth)?;
+    if state.keys.needs_digest(&key) {
+        // A key made before digests were kept: store its digest, so that from the next routing
+        // load on it is found without bcrypt.
+        let digest = crate::server::crypto::digest_hex(&crate::server::crypto::sha256(
+            presented.as_bytes(),
+        ));
+        let (pool, id) = (state.db.pool.clone(), key.id.clone());
+        tokio::spawn(async move {
+            if let Err(e) = crate::server::db::keys::set_digest(&pool, &id, &digest).await {
+                tracing::warn!(key_id = %id, error = %e, "cannot store the key's digest");
+            }
+        });
+    }
+    Ok(key)
 }
 
 fn model_object(id: &str, owner: &str) -> Value {

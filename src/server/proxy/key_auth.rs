@@ -1,8 +1,10 @@
-//! Client key verification: a SHA-256-keyed cache in front of bcrypt, which runs only on a cold
-//! miss, off the async workers, a few at a time, and once for a key however many requests bring
-//! it at the same moment (a client opening 64 connections with a new key). Every hit is
-//! re-checked against the routing snapshot, so a disabled, edited, deleted or expired key is
-//! refused on the very next request.
+//! Client key verification. A key is found by its SHA-256 in the routing snapshot: every key
+//! made since migration 0005 has its digest stored, so it is never bcrypt-checked, and an unknown
+//! key costs the same map lookup as a known one (no prefix or timing tells them apart). A key
+//! made before has only its bcrypt hash: a SHA-256-keyed cache sits in front of bcrypt, which
+//! runs only on a cold miss, off the async workers, a few at a time, and once for a key however
+//! many requests bring it at the same moment. Every answer is checked against the snapshot, so
+//! a disabled, edited, deleted or expired key is refused on the very next request.
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -50,6 +52,8 @@ pub struct KeyVerifier {
     bcrypt_runs: AtomicU64,
     /// One gate per key being checked: later arrivals wait for the first one's answer.
     checking: Gates,
+    /// Older keys (no stored digest) whose digest is being stored, so it is stored once.
+    upgrading: Mutex<HashSet<String>>,
     /// Requests refused for want of a valid key, and the last time a summary was logged.
     refusals: AtomicU64,
     refusals_logged: AtomicU64,
@@ -64,6 +68,7 @@ impl Default for KeyVerifier {
             bcrypt_slots: Semaphore::new(4),
             bcrypt_runs: AtomicU64::new(0),
             checking: Mutex::new(HashMap::new()),
+            upgrading: Mutex::new(HashSet::new()),
             refusals: AtomicU64::new(0),
             refusals_logged: AtomicU64::new(0),
             last_summary_ms: AtomicI64::new(0),
@@ -95,7 +100,12 @@ fn candidates<'s>(
         .keys_by_prefix
         .get(stored_prefix(presented))
         .ok_or(KeyRejection::Invalid)?;
-    let matching: Vec<&Arc<KeyEntry>> = ids.iter().filter_map(|id| snapshot.keys.get(id)).collect();
+    // A key with a stored digest was already looked up by it: only older keys need bcrypt.
+    let matching: Vec<&Arc<KeyEntry>> = ids
+        .iter()
+        .filter_map(|id| snapshot.keys.get(id))
+        .filter(|k| k.digest.is_none())
+        .collect();
     let usable: Vec<&Arc<KeyEntry>> = matching
         .iter()
         .copied()
@@ -158,6 +168,13 @@ impl KeyVerifier {
         now_ms: i64,
     ) -> Result<Arc<KeyEntry>, KeyRejection> {
         let digest = sha256(presented.as_bytes());
+        if let Some(key) = snapshot
+            .keys_by_digest
+            .get(&digest)
+            .and_then(|id| snapshot.keys.get(id))
+        {
+            return state_of(key, now_ms).map(|()| Arc::clone(key));
+        }
         if let Some(answer) = self.known(snapshot, &digest, now_ms) {
             return answer;
         }
@@ -239,6 +256,16 @@ impl KeyVerifier {
         Err(KeyRejection::Invalid)
     }
 
+    /// Whether `key`, just verified by bcrypt, still needs its digest stored: true once per key.
+    pub fn needs_digest(&self, key: &KeyEntry) -> bool {
+        key.digest.is_none()
+            && self
+                .upgrading
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key.id.clone())
+    }
+
     /// Counts a request refused for want of a valid key. Such requests are not logged row by
     /// row (anyone can send them); at most once a minute a line sums them up.
     pub fn count_refusal(&self, reason: KeyRejection) {
@@ -294,6 +321,7 @@ mod tests {
             id: "k1".into(),
             prefix: stored_prefix(key).into(),
             hash: bcrypt::hash(key, 4).unwrap(),
+            digest: None,
             is_active: active,
             expires_at,
             upstream_ids: vec![],
@@ -302,6 +330,43 @@ mod tests {
             .insert(entry.prefix.clone(), vec!["k1".into()]);
         s.keys.insert("k1".into(), Arc::new(entry));
         s
+    }
+
+    /// A key made since digests are stored: found by its SHA-256, with no bcrypt at all.
+    fn snapshot_with_digest(key: &str, active: bool) -> Snapshot {
+        let mut s = Snapshot::default();
+        let digest = sha256(key.as_bytes());
+        let entry = KeyEntry {
+            id: "k2".into(),
+            prefix: stored_prefix(key).into(),
+            hash: "not a bcrypt hash: never checked".into(),
+            digest: Some(digest),
+            is_active: active,
+            expires_at: None,
+            upstream_ids: vec![],
+        };
+        s.keys_by_prefix.insert(entry.prefix.clone(), vec!["k2".into()]);
+        s.keys_by_digest.insert(digest, "k2".into());
+        s.keys.insert("k2".into(), Arc::new(entry));
+        s
+    }
+
+    #[tokio::test]
+    async fn keys_with_a_digest_never_cost_a_bcrypt() {
+        let key = "sk-auto-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+        let v = KeyVerifier::default();
+        let snap = snapshot_with_digest(key, true);
+        assert_eq!(v.verify(&snap, key, 0).await.unwrap().id, "k2");
+        // A wrong key under the same prefix, or under another, is refused without bcrypt.
+        let same_prefix = "sk-auto-abcdXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX";
+        for wrong in [same_prefix, "sk-auto-zzzzXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"] {
+            assert_eq!(v.verify(&snap, wrong, 0).await.unwrap_err(), KeyRejection::Invalid);
+        }
+        assert_eq!(
+            v.verify(&snapshot_with_digest(key, false), key, 0).await.unwrap_err(),
+            KeyRejection::Disabled
+        );
+        assert_eq!(v.bcrypt_runs(), 0);
     }
 
     #[tokio::test]

@@ -52,6 +52,8 @@ pub struct KeyEntry {
     pub id: String,
     pub prefix: String,
     pub hash: String,
+    /// The key's SHA-256, when it was stored (every key made since migration 0005).
+    pub digest: Option<[u8; 32]>,
     pub is_active: bool,
     pub expires_at: Option<i64>,
     pub upstream_ids: Vec<String>,
@@ -67,6 +69,8 @@ impl KeyEntry {
 pub struct Snapshot {
     pub keys: FastMap<String, Arc<KeyEntry>>,
     pub keys_by_prefix: FastMap<String, Vec<String>>,
+    /// Keys by their SHA-256 (see `KeyEntry::digest`).
+    pub keys_by_digest: FastMap<[u8; 32], String>,
     pub upstreams: FastMap<String, Arc<UpstreamEntry>>,
     pub settings: Runtime,
 }
@@ -184,7 +188,15 @@ impl RoutingTable {
         }
         let mut keys = FastMap::default();
         let mut keys_by_prefix: FastMap<String, Vec<String>> = FastMap::default();
+        let mut keys_by_digest: FastMap<[u8; 32], String> = FastMap::default();
         for row in key_rows {
+            let digest = row
+                .key_digest
+                .as_deref()
+                .and_then(crate::server::crypto::digest_from_hex);
+            if let Some(d) = digest {
+                keys_by_digest.insert(d, row.id.clone());
+            }
             keys_by_prefix
                 .entry(row.key_prefix.clone())
                 .or_default()
@@ -196,6 +208,7 @@ impl RoutingTable {
                     id: row.id,
                     prefix: row.key_prefix,
                     hash: row.key_hash,
+                    digest,
                     is_active: row.is_active != 0,
                     expires_at: row.expires_at,
                 }),
@@ -205,6 +218,7 @@ impl RoutingTable {
         *current = Arc::new(Snapshot {
             keys,
             keys_by_prefix,
+            keys_by_digest,
             upstreams,
             settings,
         });

@@ -123,6 +123,9 @@ pub async fn create(state: &AppState, input: CreateApiKey) -> Result<CreatedApiK
         last_used_at: None,
         created_at: now,
         updated_at: now,
+        key_digest: Some(crate::server::crypto::digest_hex(
+            &crate::server::crypto::sha256(key.as_bytes()),
+        )),
     };
     repo::insert(&state.db.pool, &row, &upstream_ids)
         .await
