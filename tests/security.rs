@@ -698,20 +698,39 @@ async fn a_key_is_found_by_its_digest_and_wrong_keys_cost_no_bcrypt(app: &TestAp
     // Wrong keys under the live key's prefix, and under unknown ones: one answer, no bcrypt.
     let prefix = &key[..12];
     for i in 0..20 {
-        let wrong_here = format!("{prefix}{}", "x".repeat(key.len() - 12 - 2) + &format!("{i:02}"));
+        let wrong_here = format!(
+            "{prefix}{}",
+            "x".repeat(key.len() - 12 - 2) + &format!("{i:02}")
+        );
         let res = send(wrong_here).await;
         assert_eq!(res.status(), 401);
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["error"]["message"], "invalid API key");
-        assert_eq!(send(format!("sk-auto-zz{i:02}{}", &key[12..])).await.status(), 401);
+        assert_eq!(
+            send(format!("sk-auto-zz{i:02}{}", &key[12..]))
+                .await
+                .status(),
+            401
+        );
     }
     // Disabled: the same answer as a wrong key.
-    app.admin_json(reqwest::Method::PUT, &format!("/api/admin/keys/{key_id}"), json!({"is_active": false}))
-        .await;
+    app.admin_json(
+        reqwest::Method::PUT,
+        &format!("/api/admin/keys/{key_id}"),
+        json!({"is_active": false}),
+    )
+    .await;
     let res = send(key.clone()).await;
     assert_eq!(res.status(), 401);
-    assert_eq!(res.json::<Value>().await.unwrap()["error"]["message"], "invalid API key");
-    assert_eq!(app.state.keys.bcrypt_runs(), 0, "no bcrypt for keys with a stored digest");
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"]["message"],
+        "invalid API key"
+    );
+    assert_eq!(
+        app.state.keys.bcrypt_runs(),
+        0,
+        "no bcrypt for keys with a stored digest"
+    );
 }
 
 /// A key made before digests were stored is checked by bcrypt once, then stored by its digest.
@@ -752,17 +771,22 @@ async fn an_older_key_gets_its_digest_on_first_use(app: &TestApp) {
         .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(app.state.keys.bcrypt_runs(), 1);
-    let expected: String = autorouter::server::crypto::digest_hex(&autorouter::server::crypto::sha256(key.as_bytes()));
+    let expected: String =
+        autorouter::server::crypto::digest_hex(&autorouter::server::crypto::sha256(key.as_bytes()));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        let stored: Option<String> = sqlx::query_scalar("SELECT key_digest FROM api_keys WHERE id = 'legacy-key'")
-            .fetch_one(pool)
-            .await
-            .unwrap();
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT key_digest FROM api_keys WHERE id = 'legacy-key'")
+                .fetch_one(pool)
+                .await
+                .unwrap();
         if stored.as_deref() == Some(expected.as_str()) {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the digest was never stored");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the digest was never stored"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

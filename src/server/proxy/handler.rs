@@ -117,9 +117,8 @@ async fn authenticate(
     if state.keys.needs_digest(&key) {
         // A key made before digests were kept: store its digest, so that from the next routing
         // load on it is found without bcrypt.
-        let digest = crate::server::crypto::digest_hex(&crate::server::crypto::sha256(
-            presented.as_bytes(),
-        ));
+        let digest =
+            crate::server::crypto::digest_hex(&crate::server::crypto::sha256(presented.as_bytes()));
         let (pool, id) = (state.db.pool.clone(), key.id.clone());
         tokio::spawn(async move {
             if let Err(e) = crate::server::db::keys::set_digest(&pool, &id, &digest).await {

@@ -345,7 +345,8 @@ mod tests {
             expires_at: None,
             upstream_ids: vec![],
         };
-        s.keys_by_prefix.insert(entry.prefix.clone(), vec!["k2".into()]);
+        s.keys_by_prefix
+            .insert(entry.prefix.clone(), vec!["k2".into()]);
         s.keys_by_digest.insert(digest, "k2".into());
         s.keys.insert("k2".into(), Arc::new(entry));
         s
@@ -359,11 +360,19 @@ mod tests {
         assert_eq!(v.verify(&snap, key, 0).await.unwrap().id, "k2");
         // A wrong key under the same prefix, or under another, is refused without bcrypt.
         let same_prefix = "sk-auto-abcdXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX";
-        for wrong in [same_prefix, "sk-auto-zzzzXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"] {
-            assert_eq!(v.verify(&snap, wrong, 0).await.unwrap_err(), KeyRejection::Invalid);
+        for wrong in [
+            same_prefix,
+            "sk-auto-zzzzXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+        ] {
+            assert_eq!(
+                v.verify(&snap, wrong, 0).await.unwrap_err(),
+                KeyRejection::Invalid
+            );
         }
         assert_eq!(
-            v.verify(&snapshot_with_digest(key, false), key, 0).await.unwrap_err(),
+            v.verify(&snapshot_with_digest(key, false), key, 0)
+                .await
+                .unwrap_err(),
             KeyRejection::Disabled
         );
         assert_eq!(v.bcrypt_runs(), 0);
