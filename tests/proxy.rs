@@ -559,6 +559,25 @@ async fn oversized_bodies_get_413() {
         .unwrap();
     assert_eq!(res.status(), 413);
     assert_eq!(w.openai.hits(), 0);
+    // A body within the limit that arrives in many frames is gathered whole.
+    let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "y".repeat(1500)}]}).to_string();
+    let pieces: Vec<Result<bytes::Bytes, std::io::Error>> = body
+        .as_bytes()
+        .chunks(100)
+        .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+        .collect();
+    let res = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&w.key)
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            pieces,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(w.openai.last().unwrap().body, body.as_bytes());
     app.cleanup().await;
 }
 

@@ -3,12 +3,13 @@
 //! a client can tell how long each event spent in between.
 //!
 //! `autorouter-mock [ADDR]` (default 127.0.0.1:9100). A stream request may set
-//! `x-bench-events` (default 50) and `x-bench-interval-ms` (default 20).
+//! `x-bench-events` (default 50) and `x-bench-interval-ms` (default 20), in the query (which
+//! passes through the gateway as sent) or, when called directly, as headers.
 use std::convert::Infallible;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -46,10 +47,15 @@ fn anthropic_json() -> Bytes {
     )
 }
 
-fn header_num(headers: &HeaderMap, name: &str, default: u64) -> u64 {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
+fn knob(uri: &Uri, headers: &HeaderMap, name: &str, default: u64) -> u64 {
+    let from_query = uri.query().and_then(|q| {
+        q.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            (k == name).then_some(v)
+        })
+    });
+    from_query
+        .or_else(|| headers.get(name).and_then(|v| v.to_str().ok()))
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
@@ -70,12 +76,14 @@ fn json_response(body: Bytes) -> Response {
 
 /// `events` paced events, each stamped with the nanosecond it was written, then the closing ones.
 fn sse_response(
+    uri: &Uri,
     headers: &HeaderMap,
     event: fn(usize, u128) -> String,
     closing: &'static str,
 ) -> Response {
-    let events = header_num(headers, "x-bench-events", DEFAULT_EVENTS as u64) as usize;
-    let interval = Duration::from_millis(header_num(
+    let events = knob(uri, headers, "x-bench-events", DEFAULT_EVENTS as u64) as usize;
+    let interval = Duration::from_millis(knob(
+        uri,
         headers,
         "x-bench-interval-ms",
         DEFAULT_INTERVAL_MS,
@@ -126,17 +134,17 @@ fn anthropic_event(i: usize, ns: u128) -> String {
 
 const ANTHROPIC_CLOSING: &str = "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":50}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
 
-async fn chat(headers: HeaderMap, body: Bytes) -> Response {
+async fn chat(uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     if wants_stream(&body) {
-        sse_response(&headers, openai_event, OPENAI_CLOSING)
+        sse_response(&uri, &headers, openai_event, OPENAI_CLOSING)
     } else {
         json_response(openai_json())
     }
 }
 
-async fn messages(headers: HeaderMap, body: Bytes) -> Response {
+async fn messages(uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     if wants_stream(&body) {
-        sse_response(&headers, anthropic_event, ANTHROPIC_CLOSING)
+        sse_response(&uri, &headers, anthropic_event, ANTHROPIC_CLOSING)
     } else {
         json_response(anthropic_json())
     }

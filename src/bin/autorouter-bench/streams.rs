@@ -61,7 +61,8 @@ fn read_streams(
     let host = url.host_str().expect("stream URL host");
     let addr = format!("{host}:{}", url.port_or_known_default().unwrap_or(80));
     let mut request = format!(
-        "POST {} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nx-bench-events: {events}\r\nx-bench-interval-ms: {interval_ms}\r\n",
+        // The mock's knobs ride in the query: the gateway forwards only providers' headers.
+        "POST {}?x-bench-events={events}&x-bench-interval-ms={interval_ms} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
         url.path(),
         STREAM_BODY.len()
     );
@@ -147,8 +148,7 @@ pub async fn hold(
                 .post(&url)
                 .bearer_auth(&key)
                 .header("content-type", "application/json")
-                .header("x-bench-events", "120")
-                .header("x-bench-interval-ms", "1000")
+                .query(&[("x-bench-events", "120"), ("x-bench-interval-ms", "1000")])
                 .body(STREAM_BODY)
                 .send()
                 .await

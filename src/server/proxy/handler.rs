@@ -204,18 +204,9 @@ async fn handle(
     if declared.is_some_and(|n| n > limit) {
         return ctx.fail(&state, ProxyError::TooLarge(limit));
     }
-    let body = match axum::body::to_bytes(body, limit).await {
+    let body = match read_body(body, limit, declared).await {
         Ok(b) => b,
-        Err(e) => {
-            // Bodies without a Content-Length are only found too large while reading.
-            let too_large = e.to_string().contains("length limit");
-            let error = if too_large {
-                ProxyError::TooLarge(limit)
-            } else {
-                ProxyError::BadRequest("could not read the request body".into())
-            };
-            return ctx.fail(&state, error);
-        }
+        Err(e) => return ctx.fail(&state, e),
     };
     let RequestFacts {
         model,
@@ -253,6 +244,39 @@ async fn handle(
         strip_usage_chunk,
     };
     attempt_in_order(state, ctx, &candidates, snapshot.settings, request).await
+}
+
+/// The request body, at most `limit` bytes. A body in one frame (the usual small request) is
+/// kept as it arrived, uncopied; a body in several is gathered into one buffer sized from its
+/// `Content-Length`, so a large body is held once rather than as frames plus their copy.
+async fn read_body(body: Body, limit: usize, declared: Option<usize>) -> Result<Bytes, ProxyError> {
+    use futures_util::StreamExt;
+    let unreadable = |_| ProxyError::BadRequest("could not read the request body".into());
+    let mut frames = body.into_data_stream();
+    let Some(first) = frames.next().await.transpose().map_err(unreadable)? else {
+        return Ok(Bytes::new());
+    };
+    if first.len() > limit {
+        return Err(ProxyError::TooLarge(limit));
+    }
+    let Some(second) = frames.next().await.transpose().map_err(unreadable)? else {
+        return Ok(first);
+    };
+    let expected = declared.unwrap_or(first.len() + second.len()).min(limit);
+    let mut gathered = bytes::BytesMut::with_capacity(expected);
+    gathered.extend_from_slice(&first);
+    let mut frame = second;
+    loop {
+        // Bodies without a Content-Length are only found too large while reading.
+        if gathered.len() + frame.len() > limit {
+            return Err(ProxyError::TooLarge(limit));
+        }
+        gathered.extend_from_slice(&frame);
+        match frames.next().await.transpose().map_err(unreadable)? {
+            Some(next) => frame = next,
+            None => return Ok(gathered.freeze()),
+        }
+    }
 }
 
 /// The part of the client's path below `/v1/`, as it arrived (percent-encoded), for the endpoint
