@@ -5,7 +5,7 @@ use std::mem;
 use bytes::Bytes;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::json_field::top_level_field;
 use super::usage_object::{IfObject, UsageCounts};
@@ -119,24 +119,6 @@ pub enum ApiFormat {
     OpenAiEmbeddings,
     AnthropicMessages,
     Other,
-}
-
-impl ApiFormat {
-    /// Classifies the path after `/v1/`, e.g. `"chat/completions"` or `"messages?beta=true"`.
-    ///
-    /// Sub-resources such as `messages/count_tokens` or `responses/{id}` are `Other`: they do not
-    /// generate tokens.
-    pub fn from_path(path: &str) -> ApiFormat {
-        let path = path.split(['?', '#']).next().unwrap_or_default();
-        match path.trim_matches('/') {
-            "chat/completions" => ApiFormat::OpenAiChat,
-            "completions" => ApiFormat::OpenAiCompletions,
-            "responses" => ApiFormat::OpenAiResponses,
-            "embeddings" => ApiFormat::OpenAiEmbeddings,
-            "messages" => ApiFormat::AnthropicMessages,
-            _ => ApiFormat::Other,
-        }
-    }
 }
 
 /// Reads the usage of a complete (non-streaming) JSON response body.
@@ -319,11 +301,13 @@ impl TrackerState {
     }
 }
 
-/// Makes an OpenAI chat request stream its usage, so streams can be billed.
+/// Makes an OpenAI chat request stream its usage, as a tree edit: the specification that the
+/// proxy's splice (`body_edit::with_stream_usage`) is tested against.
 ///
 /// Returns `true` when it added `stream_options.include_usage`; the gateway must then remove the
 /// extra usage-only chunk (see [`UsageChunkStripper`]) because the client did not ask for it.
 /// A non-object `stream_options` is left alone so upstream rejects it as it would without us.
+#[cfg(test)]
 pub fn ensure_stream_usage(body: &mut Value) -> bool {
     let Some(obj) = body.as_object_mut() else {
         return false;
@@ -333,7 +317,7 @@ pub fn ensure_stream_usage(body: &mut Value) -> bool {
     }
     match obj.get_mut("stream_options") {
         None | Some(Value::Null) => {
-            let mut options = Map::new();
+            let mut options = serde_json::Map::new();
             options.insert("include_usage".to_owned(), Value::Bool(true));
             obj.insert("stream_options".to_owned(), Value::Object(options));
             true
@@ -860,31 +844,6 @@ data: {"type":"response.completed","sequence_number":9,"response":{"id":"resp_67
         }
         out.extend_from_slice(&stripper.finish());
         out
-    }
-
-    #[test]
-    fn from_path_classifies_endpoints() {
-        let cases = [
-            ("chat/completions", ApiFormat::OpenAiChat),
-            ("chat/completions/", ApiFormat::OpenAiChat),
-            (
-                "chat/completions?api-version=2024-10-21",
-                ApiFormat::OpenAiChat,
-            ),
-            ("completions", ApiFormat::OpenAiCompletions),
-            ("responses", ApiFormat::OpenAiResponses),
-            ("responses/?stream=true", ApiFormat::OpenAiResponses),
-            ("embeddings", ApiFormat::OpenAiEmbeddings),
-            ("messages", ApiFormat::AnthropicMessages),
-            ("messages?beta=true", ApiFormat::AnthropicMessages),
-            ("messages/count_tokens", ApiFormat::Other),
-            ("responses/resp_123", ApiFormat::Other),
-            ("models", ApiFormat::Other),
-            ("", ApiFormat::Other),
-        ];
-        for (path, expected) in cases {
-            assert_eq!(ApiFormat::from_path(path), expected, "{path}");
-        }
     }
 
     #[test]
