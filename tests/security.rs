@@ -785,8 +785,174 @@ async fn an_older_key_gets_its_digest_on_first_use(app: &TestApp) {
     }
 }
 
+/// An upstream opts in to a path outside the endpoint table; only keys that may use it reach the
+/// path, only on that upstream, only by POST, and the opt-in itself never lets a path climb.
+async fn an_upstream_opts_in_to_more_paths(app: &TestApp) {
+    let opted = MockUpstream::start().await;
+    let other = MockUpstream::start().await;
+    let bad = app
+        .admin_json(
+            reqwest::Method::POST,
+            "/api/admin/upstreams",
+            json!({"name": "climber", "provider": "openai", "base_url": opted.base_url, "api_key": "sk-x", "extra_paths": ["rerank/../files"]}),
+        )
+        .await;
+    assert_eq!(bad.0, 400, "{}", bad.1);
+    assert_eq!(bad.1["error"]["param"], "extra_paths", "{}", bad.1);
+    let with = app
+        .upstream(json!({"name": "opted-in", "provider": "openai", "base_url": opted.base_url, "api_key": "sk-x", "allowed_models": ["rerank-*"], "extra_paths": ["/v1/rerank", "rerank"]}))
+        .await;
+    let without = app
+        .upstream(json!({"name": "not-opted-in", "provider": "openai", "base_url": other.base_url, "api_key": "sk-x", "allowed_models": ["rerank-*"]}))
+        .await;
+    let (_, view) = app
+        .admin_json(
+            reqwest::Method::GET,
+            &format!("/api/admin/upstreams/{with}"),
+            json!(null),
+        )
+        .await;
+    assert_eq!(
+        view["extra_paths"],
+        json!(["rerank"]),
+        "stored once, below /v1/"
+    );
+    let (_, key) = app.key(&[&with]).await;
+    let (_, other_key) = app.key(&[&without]).await;
+    let body = r#"{"model": "rerank-1", "query": "q", "documents": ["a"]}"#;
+    let call = |key: String, method: &'static str, path: &'static str| async move {
+        let bearer = format!("Bearer {key}");
+        let headers = [
+            ("Authorization", bearer.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        raw_with_body(app, method, path, &headers, body).await
+    };
+    let (status, text) = call(key.clone(), "POST", "/v1/rerank").await;
+    assert_eq!(status, 200, "{text:.400}");
+    assert_eq!(opted.last().unwrap().path, "/v1/rerank");
+    for (method, path) in [
+        ("GET", "/v1/rerank"),
+        ("POST", "/v1/rerank/../files"),
+        ("POST", "/v1/rerank/%2e%2e/files"),
+        ("POST", "/v1/v1/rerank"),
+        ("POST", "/v1/files"),
+    ] {
+        let (status, text) = call(key.clone(), method, path).await;
+        assert_eq!(status, 404, "{method} {path}: {text:.300}");
+    }
+    let (status, _) = call(other_key, "POST", "/v1/rerank").await;
+    assert_eq!(status, 404, "a key whose upstreams did not opt in");
+    assert_eq!(other.hits(), 0);
+    assert_eq!(opted.hits(), 1);
+    // Clearing the list closes the path again.
+    let (status, _) = app
+        .admin_json(
+            reqwest::Method::PUT,
+            &format!("/api/admin/upstreams/{with}"),
+            json!({"extra_paths": []}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = call(key, "POST", "/v1/rerank").await;
+    assert_eq!(status, 404);
+    assert_eq!(opted.hits(), 1);
+}
+
+/// A flood of distinct wrong keys under a pre-digest key's prefix, from one source, costs a few
+/// bcrypt checks run one at a time: a real key's first use from elsewhere is not held up.
+async fn wrong_keys_from_one_source_cannot_delay_a_real_key(backend: common::Backend) {
+    use std::time::{Duration, Instant};
+    let Some(app) = TestApp::spawn_with(
+        backend,
+        &[
+            ("ALLOW_PRIVATE_UPSTREAMS", "true"),
+            ("TRUSTED_PROXIES", "127.0.0.1/32"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let mock = MockUpstream::start().await;
+    let upstream = app
+        .upstream(json!({"name": "legacy-upstream", "provider": "openai", "base_url": mock.base_url, "api_key": "sk-x"}))
+        .await;
+    // Two keys made before digests were kept, sharing one prefix, hashed at cost 10.
+    let real = "sk-auto-legacyREALkeyMADEbeforeDIGESTSwereKEPT0001";
+    let decoy = "sk-auto-legacyDECOYkeyMADEbeforeDIGESTSwereKEPT001";
+    let now = common::now_ms();
+    let pool = &app.state.db.pool;
+    for (id, key) in [("real", real), ("decoy", decoy)] {
+        sqlx::query(
+            "INSERT INTO api_keys (id, key_prefix, key_hash, key_encrypted, name, description, is_active, \
+             expires_at, last_used_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, '', $1, NULL, 1, NULL, NULL, $4, $4)",
+        )
+        .bind(id)
+        .bind(&key[..12])
+        .bind(bcrypt::hash(key, 10).unwrap())
+        .bind(now)
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query("INSERT INTO api_key_upstreams (api_key_id, upstream_id, created_at) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(&upstream)
+            .bind(now)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    app.state.routing_changed().await;
+    let send = |key: String, from: &'static str| {
+        let (client, url) = (app.client.clone(), app.url("/v1/chat/completions"));
+        async move {
+            let started = Instant::now();
+            let status = client
+                .post(url)
+                .bearer_auth(key)
+                .header("X-Forwarded-For", from)
+                .json(&json!({"model": "gpt-4o-mini", "messages": []}))
+                .send()
+                .await
+                .unwrap()
+                .status();
+            (status.as_u16(), started.elapsed())
+        }
+    };
+    // One key check at that cost, unhurried: what a real key's first use costs alone.
+    let (status, alone) = send(decoy.to_string(), "10.9.9.9").await;
+    assert_eq!(status, 200);
+    // Sixty distinct wrong keys under the shared prefix, all at once from one source.
+    let flood: Vec<_> = (0..60)
+        .map(|i| tokio::spawn(send(format!("sk-auto-legacyWRONG{i:0>31}"), "10.6.6.6")))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (status, real_took) = send(real.to_string(), "10.1.1.1").await;
+    assert_eq!(status, 200);
+    for task in flood {
+        assert_eq!(task.await.unwrap().0, 401);
+    }
+    assert!(
+        real_took < alone * 3 + Duration::from_millis(100),
+        "the real key took {real_took:?}; a key check alone takes {alone:?}"
+    );
+    let runs = app.state.keys.bcrypt_runs();
+    // The decoy: 1; the real key: 1 or 2 (the decoy's hash is tried first or second); the
+    // flood: at most its source's burst, each against two hashes.
+    let most = 3 + 2 * u64::from(autorouter::server::proxy::key_auth::SOURCE_BURST);
+    assert!(runs <= most, "{runs} bcrypt runs, at most {most} expected");
+    assert!(
+        app.state.keys.over_budget() >= 60 - 5,
+        "the rest were refused without bcrypt"
+    );
+    app.cleanup().await;
+}
+
 private_both_backends!(
     client_keys_reach_only_the_documented_endpoints,
+    an_upstream_opts_in_to_more_paths,
     headers_cross_by_allowlist_both_ways,
     clients_get_generic_upstream_errors,
     a_key_is_found_by_its_digest_and_wrong_keys_cost_no_bcrypt,
@@ -934,4 +1100,14 @@ async fn open_connections_are_capped_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_connections_are_capped_postgres() {
     open_connections_are_capped(common::Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_keys_from_one_source_cannot_delay_a_real_key_sqlite() {
+    wrong_keys_from_one_source_cannot_delay_a_real_key(common::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_keys_from_one_source_cannot_delay_a_real_key_postgres() {
+    wrong_keys_from_one_source_cannot_delay_a_real_key(common::Backend::Postgres).await;
 }

@@ -41,6 +41,8 @@ pub struct UpstreamView {
     pub model_redirects: BTreeMap<String, String>,
     pub is_active: bool,
     pub circuit_breaker: BreakerConfig,
+    /// Paths below `/v1/` beyond the documented endpoints that this upstream forwards.
+    pub extra_paths: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -66,6 +68,8 @@ pub struct CreateUpstream {
     pub is_active: Option<bool>,
     #[serde(default)]
     pub circuit_breaker: Option<BreakerConfig>,
+    #[serde(default)]
+    pub extra_paths: Option<Vec<String>>,
 }
 
 /// Partial update: absent fields stay as they are; an absent `api_key` keeps the stored key.
@@ -94,6 +98,8 @@ pub struct UpdateUpstream {
     pub is_active: Option<bool>,
     #[serde(default)]
     pub circuit_breaker: Option<BreakerConfig>,
+    #[serde(default)]
+    pub extra_paths: Option<Vec<String>>,
 }
 
 /// An unsaved upstream form to test; other fields of a full upstream form are ignored.
@@ -114,6 +120,31 @@ pub struct ConnectionTestResult {
     /// auth | not_found | server_error | unexpected_status | timeout | network | ssrf_blocked | invalid
     pub error_type: Option<String>,
     pub message: String,
+}
+
+/// How many extra paths one upstream may opt in to, and how long each may be.
+pub const MAX_EXTRA_PATHS: usize = 32;
+pub const MAX_EXTRA_PATH_LEN: usize = 128;
+
+/// An extra path as stored: below `/v1/` (a leading `/` or `/v1/` is dropped), segments of
+/// letters, digits and `-_.:` only, no `.` or `..` segment, no empty segment, no query.
+pub fn normalize_extra_path(raw: &str) -> Result<String, &'static str> {
+    let trimmed = raw.trim().trim_start_matches('/');
+    let path = trimmed.strip_prefix("v1/").unwrap_or(trimmed);
+    if path.is_empty() || path.len() > MAX_EXTRA_PATH_LEN {
+        return Err("must be a path below /v1/ of at most 128 characters");
+    }
+    let segment_ok = |s: &str| {
+        !s.is_empty()
+            && s != "."
+            && s != ".."
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+    };
+    if !path.split('/').all(segment_ok) {
+        return Err("may hold only letters, digits, '-', '_', '.', ':' between slashes, and no '.' or '..' segment");
+    }
+    Ok(path.to_string())
 }
 
 /// `sk-***abcd`: enough to recognise a key, never enough to use it.
@@ -138,6 +169,25 @@ mod tests {
             "sk-***0123"
         );
         assert_eq!(mask_secret("short"), "***");
+    }
+
+    #[test]
+    fn extra_paths_are_stored_below_v1_and_never_climb() {
+        assert_eq!(
+            normalize_extra_path("/v1/audio/transcriptions").unwrap(),
+            "audio/transcriptions"
+        );
+        assert_eq!(normalize_extra_path(" rerank ").unwrap(), "rerank");
+        assert_eq!(
+            normalize_extra_path("models/m:generate").unwrap(),
+            "models/m:generate"
+        );
+        for bad in [
+            "", "/", "a/../b", "..", "./x", "a//b", "a/b?x=1", "a%2e%2e", "a b", "a\\b",
+        ] {
+            assert!(normalize_extra_path(bad).is_err(), "{bad:?}");
+        }
+        assert!(normalize_extra_path(&"a".repeat(129)).is_err());
     }
 }
 

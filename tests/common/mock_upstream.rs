@@ -443,6 +443,8 @@ enum Route {
     Responses,
     Embeddings,
     Messages,
+    /// `POST /v1/rerank`: a path outside the gateway's table, reached only by an opt-in.
+    Rerank,
 }
 
 impl Route {
@@ -453,6 +455,7 @@ impl Route {
             "/v1/responses" => (Route::Responses, Method::POST),
             "/v1/embeddings" => (Route::Embeddings, Method::POST),
             "/v1/messages" => (Route::Messages, Method::POST),
+            "/v1/rerank" => (Route::Rerank, Method::POST),
             p if p.len() > "/v1/models/".len() && p.starts_with("/v1/models/") => {
                 (Route::GetModel, Method::GET)
             }
@@ -588,6 +591,9 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     };
     match route {
         Route::ListModels => return json_response(models_json(&models), &plan),
+        Route::Rerank => {
+            return json_response(r#"{"object":"rerank","results":[]}"#.to_string(), &plan)
+        }
         Route::GetModel => {
             let id = &path["/v1/models/".len()..];
             return match models.iter().find(|m| m.as_str() == id) {

@@ -7,6 +7,8 @@ use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
 
+use crate::server::http::client_ip::source_of;
+
 /// Failures allowed before the source is locked out.
 pub const FREE_FAILURES: u32 = 5;
 const FIRST_LOCKOUT_MS: i64 = 30_000;
@@ -36,21 +38,6 @@ struct Book {
 #[derive(Debug, Default)]
 pub struct LoginThrottle {
     book: Mutex<Book>,
-}
-
-/// The unit one client is judged by: an IPv4 address, or the /64 of an IPv6 address.
-pub fn source_of(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let mut s = v6.segments();
-                s[4..].fill(0);
-                IpAddr::from(s)
-            }
-        },
-    }
 }
 
 impl LoginThrottle {

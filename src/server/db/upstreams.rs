@@ -15,17 +15,29 @@ pub struct UpstreamRow {
     pub model_redirects: Option<String>,
     pub is_active: i64,
     pub breaker_config: Option<String>,
+    /// A JSON array of extra paths below `/v1/` (see migration 0006).
+    pub extra_paths: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
+impl UpstreamRow {
+    /// The stored extra paths (none when absent or unreadable).
+    pub fn extra_path_list(&self) -> Vec<String> {
+        self.extra_paths
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_default()
+    }
+}
+
 const COLUMNS: &str =
     "id, name, provider, base_url, api_key_encrypted, timeout_ms, weight, priority, \
-     allowed_models, model_redirects, is_active, breaker_config, created_at, updated_at";
+     allowed_models, model_redirects, is_active, breaker_config, extra_paths, created_at, updated_at";
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
-/// Binds `id` and the editable fields, in `COLUMNS` order ($1 to $12).
+/// Binds `id` and the editable fields, in `COLUMNS` order ($1 to $13).
 fn bind_fields<'q>(q: AnyQuery<'q>, row: &'q UpstreamRow) -> AnyQuery<'q> {
     q.bind(&row.id)
         .bind(&row.name)
@@ -39,11 +51,12 @@ fn bind_fields<'q>(q: AnyQuery<'q>, row: &'q UpstreamRow) -> AnyQuery<'q> {
         .bind(&row.model_redirects)
         .bind(row.is_active)
         .bind(&row.breaker_config)
+        .bind(&row.extra_paths)
 }
 
 pub async fn insert(pool: &AnyPool, row: &UpstreamRow) -> Result<(), sqlx::Error> {
     let sql = format!(
-        "INSERT INTO upstreams ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        "INSERT INTO upstreams ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     );
     bind_fields(sqlx::query(&sql), row)
         .bind(row.created_at)
@@ -57,7 +70,7 @@ pub async fn update(pool: &AnyPool, row: &UpstreamRow) -> Result<bool, sqlx::Err
     let sql =
         "UPDATE upstreams SET name = $2, provider = $3, base_url = $4, api_key_encrypted = $5, \
          timeout_ms = $6, weight = $7, priority = $8, allowed_models = $9, model_redirects = $10, \
-         is_active = $11, breaker_config = $12, updated_at = $13 WHERE id = $1";
+         is_active = $11, breaker_config = $12, extra_paths = $13, updated_at = $14 WHERE id = $1";
     let done = bind_fields(sqlx::query(sql), row)
         .bind(row.updated_at)
         .execute(pool)

@@ -40,6 +40,21 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, proxies: &[IpNet]) -> IpAddr
         .unwrap_or(peer)
 }
 
+/// The unit one client is judged by: an IPv4 address, or the /64 of an IPv6 address.
+pub fn source_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut s = v6.segments();
+                s[4..].fill(0);
+                IpAddr::from(s)
+            }
+        },
+    }
+}
+
 /// Whether the browser reached us over HTTPS through a trusted TLS-terminating proxy.
 pub fn forwarded_https(peer: IpAddr, headers: &HeaderMap, proxies: &[IpNet]) -> bool {
     trusted(peer, proxies) && crate::server::auth::session::request_is_https(headers)

@@ -22,6 +22,9 @@ pub enum Endpoint {
     ListModels,
     /// `GET /v1/models/{model}`, answered by the gateway likewise.
     GetModel,
+    /// A POST path outside the table that an upstream the key may use opted in to
+    /// (`extra_paths`); forwarded only to such upstreams.
+    Extra,
 }
 
 /// The table: method, path below `/v1/`, endpoint. The path is forwarded exactly as written
@@ -87,6 +90,35 @@ pub enum Refusal {
 /// Segments are compared decoded, so `ch%61t/completions` is chat completions, while any
 /// segment that would change the path's shape once an upstream decodes it is refused.
 pub fn find(method: &Method, raw_path: &str) -> Result<Endpoint, Refusal> {
+    let decoded = decode(raw_path)?;
+    if let [first, model] = decoded.as_slice() {
+        if first == "models" && !model.is_empty() && method == Method::GET {
+            return Ok(Endpoint::GetModel);
+        }
+    }
+    let joined = decoded.join("/");
+    TABLE
+        .iter()
+        .find(|(m, p, _)| m == method && *p == joined)
+        .map(|(_, _, e)| *e)
+        .ok_or(Refusal::Unknown)
+}
+
+/// The decoded path of a POST outside the table, for matching against upstreams' opt-ins
+/// (stored normalised: `normalize_extra_path`). `None` for other methods and unsafe paths.
+pub fn extra_path(method: &Method, raw_path: &str) -> Option<String> {
+    if method != Method::POST {
+        return None;
+    }
+    let joined = decode(raw_path).ok()?.join("/");
+    crate::model::upstreams::normalize_extra_path(&joined)
+        .ok()
+        .filter(|p| *p == joined)
+}
+
+/// The path's segments, decoded; refused when one would change the path's shape once an
+/// upstream decodes it.
+fn decode(raw_path: &str) -> Result<Vec<String>, Refusal> {
     let mut decoded = Vec::with_capacity(4);
     for segment in raw_path.split('/') {
         let segment = percent_encoding::percent_decode_str(segment).collect::<Vec<u8>>();
@@ -100,17 +132,7 @@ pub fn find(method: &Method, raw_path: &str) -> Result<Endpoint, Refusal> {
         }
         decoded.push(String::from_utf8(segment).map_err(|_| Refusal::Unknown)?);
     }
-    if let [first, model] = decoded.as_slice() {
-        if first == "models" && !model.is_empty() && method == Method::GET {
-            return Ok(Endpoint::GetModel);
-        }
-    }
-    let joined = decoded.join("/");
-    TABLE
-        .iter()
-        .find(|(m, p, _)| m == method && *p == joined)
-        .map(|(_, _, e)| *e)
-        .ok_or(Refusal::Unknown)
+    Ok(decoded)
 }
 
 /// The model a `GET /v1/models/{model}` asks about (decoded).

@@ -1,4 +1,5 @@
 //! `/api/proxy/v1/*` and `/v1/*`: authenticate the client key, route by model, forward, meter, log.
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,6 +43,8 @@ struct Ctx {
     record: Box<LogRecord>,
     started: Instant,
     format: ErrorFormat,
+    /// The connection's peer: who the client is, asked for only when a key needs bcrypt.
+    peer: std::net::IpAddr,
 }
 
 impl Ctx {
@@ -99,6 +102,7 @@ pub async fn proxy_request(
         }),
         started: Instant::now(),
         format: ErrorFormat::for_path(&path),
+        peer: crate::server::http::client_ip::peer_of(&parts.extensions),
     };
     handle(state, ctx, path, method, uri, headers, body).await
 }
@@ -107,11 +111,14 @@ async fn authenticate(
     state: &AppState,
     snapshot: &Snapshot,
     headers: &HeaderMap,
+    peer: std::net::IpAddr,
 ) -> Result<Arc<KeyEntry>, ProxyError> {
     let presented = presented_key(headers).ok_or(ProxyError::Auth(KeyRejection::Missing))?;
+    let source =
+        || crate::server::http::client_ip::client_ip(peer, headers, &state.config.trusted_proxies);
     let key = state
         .keys
-        .verify(snapshot, presented, state.clock.now_ms())
+        .verify(snapshot, presented, state.clock.now_ms(), source)
         .await
         .map_err(ProxyError::Auth)?;
     if state.keys.needs_digest(&key) {
@@ -170,18 +177,23 @@ async fn handle(
     body: Body,
 ) -> Response {
     let snapshot = state.routing.snapshot();
-    let key = match authenticate(&state, &snapshot, &headers).await {
+    let key = match authenticate(&state, &snapshot, &headers, ctx.peer).await {
         Ok(k) => k,
         Err(e) => return ctx.fail(&state, e),
     };
     ctx.record.api_key_id = Some(key.id.clone());
 
     let raw_path = forwarded_path(&uri, &path);
-    let endpoint = match endpoints::find(&method, raw_path) {
-        Ok(e) => e,
+    let (endpoint, extra_path) = match endpoints::find(&method, raw_path) {
+        Ok(e) => (e, None),
         Err(refusal) => {
-            tracing::info!(?refusal, %method, "path outside the endpoint table");
-            return ctx.fail(&state, ProxyError::unknown_endpoint(&method, raw_path));
+            match endpoints::extra_path(&method, raw_path).filter(|p| snapshot.opted_in(&key, p)) {
+                Some(path) => (Endpoint::Extra, Some(path)),
+                None => {
+                    tracing::info!(?refusal, %method, "path outside the endpoint table");
+                    return ctx.fail(&state, ProxyError::unknown_endpoint(&method, raw_path));
+                }
+            }
         }
     };
     match endpoint {
@@ -217,7 +229,10 @@ async fn handle(
     };
     ctx.record.model_requested = Some(model.clone());
 
-    let candidates = snapshot.candidates(&key, &model);
+    let candidates = match &extra_path {
+        None => snapshot.candidates(&key, &model),
+        Some(path) => snapshot.extra_path_candidates(&key, &model, path),
+    };
     if candidates.is_empty() {
         return ctx.fail(&state, ProxyError::ModelNotFound(model));
     }
@@ -235,7 +250,7 @@ async fn handle(
     let request = Outgoing {
         body,
         model,
-        path: endpoint.path(),
+        path: extra_path.map_or(Cow::Borrowed(endpoint.path()), Cow::Owned),
         query: uri.query().map(str::to_string),
         method,
         headers,
@@ -293,8 +308,9 @@ struct Outgoing {
     /// The client's body, with the stream's usage asked for when that was added.
     body: Bytes,
     model: String,
-    /// The endpoint's path below `/v1/`, from the table (never as the client spelled it).
-    path: &'static str,
+    /// The endpoint's path below `/v1/`, from the table or an upstream's opt-in (never as the
+    /// client spelled it).
+    path: Cow<'static, str>,
     query: Option<String>,
     method: Method,
     headers: HeaderMap,
@@ -490,7 +506,7 @@ async fn send_once(
         Ok(target) => target,
         Err(e) => return Outcome::Failed(FailureKind::Connect, None, e.to_string()),
     };
-    let uri = match target.uri(out.path, out.query.as_deref()) {
+    let uri = match target.uri(&out.path, out.query.as_deref()) {
         Ok(uri) => uri,
         Err(e) => return Outcome::Failed(FailureKind::Connect, None, e.to_string()),
     };

@@ -6,6 +6,7 @@
 //! many requests bring it at the same moment. Every answer is checked against the snapshot, so
 //! a disabled, edited, deleted or expired key is refused on the very next request.
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -19,6 +20,13 @@ use crate::server::fast_map::FastMap;
 use crate::server::service::keys::{stored_prefix, KEY_PREFIX};
 
 const MAX_CACHED: usize = 100_000;
+
+/// Wrong keys one source (an IPv4 address or an IPv6 /64) may have bcrypt-checked in a burst,
+/// and how often it earns one more try. A source's checks also run one at a time, so a flood
+/// from one source holds at most one of the bcrypt slots that real keys' first uses need.
+pub const SOURCE_BURST: u32 = 5;
+pub const SOURCE_REFILL_MS: i64 = 10_000;
+const MAX_SOURCES: usize = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum KeyRejection {
@@ -50,6 +58,9 @@ pub struct KeyVerifier {
     rejected: RwLock<HashSet<[u8; 32]>>,
     bcrypt_slots: Semaphore,
     bcrypt_runs: AtomicU64,
+    over_budget: AtomicU64,
+    /// Each source's bcrypt allowance (see `SOURCE_BURST`).
+    sources: Mutex<HashMap<IpAddr, Arc<tokio::sync::Mutex<Allowance>>>>,
     /// One gate per key being checked: later arrivals wait for the first one's answer.
     checking: Gates,
     /// Older keys (no stored digest) whose digest is being stored, so it is stored once.
@@ -67,11 +78,40 @@ impl Default for KeyVerifier {
             rejected: RwLock::new(HashSet::new()),
             bcrypt_slots: Semaphore::new(4),
             bcrypt_runs: AtomicU64::new(0),
+            over_budget: AtomicU64::new(0),
+            sources: Mutex::new(HashMap::new()),
             checking: Mutex::new(HashMap::new()),
             upgrading: Mutex::new(HashSet::new()),
             refusals: AtomicU64::new(0),
             refusals_logged: AtomicU64::new(0),
             last_summary_ms: AtomicI64::new(0),
+        }
+    }
+}
+
+/// A source's allowance of failed bcrypt checks: a token bucket, charged only by failures.
+#[derive(Debug)]
+struct Allowance {
+    tokens: u32,
+    at_ms: i64,
+}
+
+impl Allowance {
+    fn full(now_ms: i64) -> Self {
+        Self {
+            tokens: SOURCE_BURST,
+            at_ms: now_ms,
+        }
+    }
+
+    fn refill(&mut self, now_ms: i64) {
+        let earned = (now_ms - self.at_ms).max(0) / SOURCE_REFILL_MS;
+        if earned > 0 {
+            self.tokens = (self.tokens + earned.min(SOURCE_BURST as i64) as u32).min(SOURCE_BURST);
+            self.at_ms += earned * SOURCE_REFILL_MS;
+        }
+        if self.tokens == SOURCE_BURST {
+            self.at_ms = now_ms;
         }
     }
 }
@@ -161,11 +201,14 @@ impl Drop for Gate<'_> {
 }
 
 impl KeyVerifier {
+    /// Verifies `presented`. `source` (the client's address) is asked for only on the cold
+    /// path, where a key without a stored digest needs bcrypt.
     pub async fn verify(
         &self,
         snapshot: &Snapshot,
         presented: &str,
         now_ms: i64,
+        source: impl FnOnce() -> IpAddr,
     ) -> Result<Arc<KeyEntry>, KeyRejection> {
         let digest = sha256(presented.as_bytes());
         if let Some(key) = snapshot
@@ -182,10 +225,45 @@ impl KeyVerifier {
         let gate = Gate::enter(&self.checking, digest);
         let _turn = gate.lock.lock().await;
         // Whoever held the gate before may have just answered for this key.
-        match self.known(snapshot, &digest, now_ms) {
-            Some(answer) => answer,
-            None => self.bcrypt_check(presented, digest, usable).await,
+        if let Some(answer) = self.known(snapshot, &digest, now_ms) {
+            return answer;
         }
+        let allowance =
+            self.allowance_of(crate::server::http::client_ip::source_of(source()), now_ms);
+        let mut allowance = allowance.lock().await;
+        allowance.refill(now_ms);
+        if allowance.tokens == 0 {
+            self.over_budget.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("key check refused: the source's bcrypt allowance is spent");
+            return Err(KeyRejection::Invalid);
+        }
+        let answer = self.bcrypt_check(presented, digest, usable).await;
+        if answer.is_err() {
+            allowance.tokens -= 1;
+        }
+        answer
+    }
+
+    /// The source's allowance. The map is capped: when full, sources with a full allowance go
+    /// first, then (a flood from more sources than the cap) every source not being checked.
+    fn allowance_of(&self, source: IpAddr, now_ms: i64) -> Arc<tokio::sync::Mutex<Allowance>> {
+        let mut sources = self.sources.lock().unwrap_or_else(|p| p.into_inner());
+        if sources.len() >= MAX_SOURCES && !sources.contains_key(&source) {
+            sources.retain(|_, a| {
+                a.try_lock().map_or(true, |mut a| {
+                    a.refill(now_ms);
+                    a.tokens < SOURCE_BURST
+                })
+            });
+            if sources.len() >= MAX_SOURCES {
+                sources.retain(|_, a| a.try_lock().is_err());
+            }
+        }
+        Arc::clone(
+            sources
+                .entry(source)
+                .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(Allowance::full(now_ms)))),
+        )
     }
 
     /// The answer the caches already hold: a cached key (re-checked against the snapshot) or a
@@ -295,6 +373,11 @@ impl KeyVerifier {
         self.refusals.load(Ordering::Relaxed)
     }
 
+    /// Key checks refused because their source had spent its bcrypt allowance.
+    pub fn over_budget(&self) -> u64 {
+        self.over_budget.load(Ordering::Relaxed)
+    }
+
     /// How many bcrypt verifications ran (each is a cold miss).
     pub fn bcrypt_runs(&self) -> u64 {
         self.bcrypt_runs.load(Ordering::Relaxed)
@@ -314,6 +397,10 @@ impl KeyVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn local() -> IpAddr {
+        IpAddr::from([127, 0, 0, 1])
+    }
 
     fn snapshot_with(key: &str, active: bool, expires_at: Option<i64>) -> Snapshot {
         let mut s = Snapshot::default();
@@ -357,7 +444,7 @@ mod tests {
         let key = "sk-auto-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
         let v = KeyVerifier::default();
         let snap = snapshot_with_digest(key, true);
-        assert_eq!(v.verify(&snap, key, 0).await.unwrap().id, "k2");
+        assert_eq!(v.verify(&snap, key, 0, local).await.unwrap().id, "k2");
         // A wrong key under the same prefix, or under another, is refused without bcrypt.
         let same_prefix = "sk-auto-abcdXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX";
         for wrong in [
@@ -365,12 +452,12 @@ mod tests {
             "sk-auto-zzzzXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
         ] {
             assert_eq!(
-                v.verify(&snap, wrong, 0).await.unwrap_err(),
+                v.verify(&snap, wrong, 0, local).await.unwrap_err(),
                 KeyRejection::Invalid
             );
         }
         assert_eq!(
-            v.verify(&snapshot_with_digest(key, false), key, 0)
+            v.verify(&snapshot_with_digest(key, false), key, 0, local)
                 .await
                 .unwrap_err(),
             KeyRejection::Disabled
@@ -383,25 +470,27 @@ mod tests {
         let key = "sk-auto-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
         let v = KeyVerifier::default();
         let snap = snapshot_with(key, true, None);
-        assert_eq!(v.verify(&snap, key, 0).await.unwrap().id, "k1");
+        assert_eq!(v.verify(&snap, key, 0, local).await.unwrap().id, "k1");
         assert!(v.is_cached(key));
-        assert_eq!(v.verify(&snap, key, 0).await.unwrap().id, "k1");
+        assert_eq!(v.verify(&snap, key, 0, local).await.unwrap().id, "k1");
         assert_eq!(v.bcrypt_runs(), 1, "a warm key costs no bcrypt");
         // A cached key is refused as soon as the snapshot says it is disabled, expired or gone.
         assert_eq!(
-            v.verify(&snapshot_with(key, false, None), key, 0)
+            v.verify(&snapshot_with(key, false, None), key, 0, local)
                 .await
                 .unwrap_err(),
             KeyRejection::Disabled
         );
         assert_eq!(
-            v.verify(&snapshot_with(key, true, Some(10)), key, 10)
+            v.verify(&snapshot_with(key, true, Some(10)), key, 10, local)
                 .await
                 .unwrap_err(),
             KeyRejection::Expired
         );
         assert_eq!(
-            v.verify(&Snapshot::default(), key, 0).await.unwrap_err(),
+            v.verify(&Snapshot::default(), key, 0, local)
+                .await
+                .unwrap_err(),
             KeyRejection::Invalid
         );
         assert!(!v.is_cached(key));
@@ -414,15 +503,19 @@ mod tests {
         let snap = snapshot_with(key, true, None);
         let same_prefix = "sk-auto-abcdXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX";
         assert_eq!(
-            v.verify(&snap, same_prefix, 0).await.unwrap_err(),
+            v.verify(&snap, same_prefix, 0, local).await.unwrap_err(),
             KeyRejection::Invalid
         );
         assert_eq!(
-            v.verify(&snap, "sk-auto-zzzz-other", 0).await.unwrap_err(),
+            v.verify(&snap, "sk-auto-zzzz-other", 0, local)
+                .await
+                .unwrap_err(),
             KeyRejection::Invalid
         );
         assert_eq!(
-            v.verify(&snap, "sk-openai-key", 0).await.unwrap_err(),
+            v.verify(&snap, "sk-openai-key", 0, local)
+                .await
+                .unwrap_err(),
             KeyRejection::Invalid
         );
         assert!(!v.is_cached(same_prefix));
@@ -431,7 +524,7 @@ mod tests {
         assert_eq!(v.bcrypt_runs(), 1);
         for _ in 0..50 {
             assert_eq!(
-                v.verify(&snap, same_prefix, 0).await.unwrap_err(),
+                v.verify(&snap, same_prefix, 0, local).await.unwrap_err(),
                 KeyRejection::Invalid
             );
         }
@@ -449,7 +542,7 @@ mod tests {
             let (v, snap) = (Arc::clone(&v), Arc::clone(&snap));
             let presented = if i % 2 == 0 { key } else { wrong };
             tasks.push(tokio::spawn(async move {
-                (presented, v.verify(&snap, presented, 0).await)
+                (presented, v.verify(&snap, presented, 0, local).await)
             }));
         }
         for task in tasks {
@@ -463,6 +556,47 @@ mod tests {
             v.checking.lock().unwrap().is_empty(),
             "no gate is left behind"
         );
+    }
+
+    /// Wrong keys from one source: a few bcrypt checks, one at a time, then refusals without
+    /// bcrypt until the allowance returns; another source and the right key are unaffected.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_source_gets_a_bounded_number_of_bcrypt_checks() {
+        let key = "sk-auto-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+        let v = Arc::new(KeyVerifier::default());
+        let snap = Arc::new(snapshot_with(key, true, None));
+        let attacker = || IpAddr::from([10, 0, 0, 1]);
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let (v, snap) = (Arc::clone(&v), Arc::clone(&snap));
+            tasks.push(tokio::spawn(async move {
+                let wrong = format!("sk-auto-abcd{i:0>39}");
+                v.verify(&snap, &wrong, 0, attacker).await
+            }));
+        }
+        for task in tasks {
+            assert_eq!(task.await.unwrap().unwrap_err(), KeyRejection::Invalid);
+        }
+        assert_eq!(v.bcrypt_runs(), u64::from(SOURCE_BURST));
+        assert_eq!(v.over_budget(), 40 - u64::from(SOURCE_BURST));
+        // Another address in the attacker's IPv6 /64 is the same source; an IPv4 one is not.
+        let wrong = "sk-auto-abcdYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYY";
+        let v6 = || "2001:db8::1".parse::<IpAddr>().unwrap();
+        let v6_same = || "2001:db8::2".parse::<IpAddr>().unwrap();
+        for _ in 0..SOURCE_BURST {
+            let w = format!("{wrong}{}", v.bcrypt_runs());
+            let _ = v.verify(&snap, &w, 0, v6).await;
+        }
+        let runs = v.bcrypt_runs();
+        let _ = v.verify(&snap, "sk-auto-abcdZZZ", 0, v6_same).await;
+        assert_eq!(v.bcrypt_runs(), runs, "the /64 shares one allowance");
+        assert_eq!(v.verify(&snap, key, 0, local).await.unwrap().id, "k1");
+        // The allowance returns with time: one more try per SOURCE_REFILL_MS.
+        let later = SOURCE_REFILL_MS;
+        let runs = v.bcrypt_runs();
+        let _ = v.verify(&snap, "sk-auto-abcdLATER1", later, attacker).await;
+        let _ = v.verify(&snap, "sk-auto-abcdLATER2", later, attacker).await;
+        assert_eq!(v.bcrypt_runs(), runs + 1);
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub struct UpstreamEntry {
     pub model_redirects: BTreeMap<String, String>,
     pub is_active: bool,
     pub breaker: BreakerConfig,
+    /// Paths below `/v1/` beyond the endpoint table that the admin let this upstream forward.
+    pub extra_paths: Vec<String>,
     /// Why the SSRF policy refuses `base_url`, checked once per load rather than per request.
     pub address_refusal: Option<String>,
 }
@@ -91,6 +93,27 @@ impl Snapshot {
                 .then_with(|| a.name.cmp(&b.name))
         });
         out
+    }
+
+    /// Like `candidates`, for a path outside the endpoint table: only the upstreams that opted
+    /// in to `path`.
+    pub fn extra_path_candidates(
+        &self,
+        key: &KeyEntry,
+        model: &str,
+        path: &str,
+    ) -> Vec<Arc<UpstreamEntry>> {
+        let mut out = self.candidates(key, model);
+        out.retain(|u| u.extra_paths.iter().any(|p| p == path));
+        out
+    }
+
+    /// Whether any upstream this key may use opted in to `path`.
+    pub fn opted_in(&self, key: &KeyEntry, path: &str) -> bool {
+        key.upstream_ids
+            .iter()
+            .filter_map(|id| self.upstreams.get(id))
+            .any(|u| u.is_active && u.extra_paths.iter().any(|p| p == path))
     }
 
     /// Exact model names the key can reach (globs cannot be listed).
@@ -162,6 +185,7 @@ impl RoutingTable {
                 continue;
             };
             let breaker = crate::server::service::upstreams::breaker_config(&row);
+            let extra_paths = row.extra_path_list();
             let address_refusal = validate_url(&row.base_url, self.policy)
                 .err()
                 .map(|e| e.to_string());
@@ -182,6 +206,7 @@ impl RoutingTable {
                     model_redirects: parse_redirects(row.model_redirects.as_deref()),
                     is_active: row.is_active != 0,
                     breaker,
+                    extra_paths,
                     address_refusal,
                 }),
             );

@@ -106,6 +106,29 @@ fn checked_redirects(map: &BTreeMap<String, String>) -> Result<Option<String>, A
     })
 }
 
+fn checked_extra_paths(list: &[String]) -> Result<Option<String>, ApiError> {
+    use crate::model::upstreams::{normalize_extra_path, MAX_EXTRA_PATHS};
+    if list.len() > MAX_EXTRA_PATHS {
+        return Err(validate::invalid(
+            "extra_paths",
+            format!("at most {MAX_EXTRA_PATHS} paths"),
+        ));
+    }
+    let mut paths: Vec<String> = Vec::with_capacity(list.len());
+    for raw in list {
+        let path = normalize_extra_path(raw)
+            .map_err(|e| validate::invalid("extra_paths", format!("{raw:?} {e}")))?;
+        if !paths.contains(&path) {
+            paths.push(path);
+        }
+    }
+    Ok(if paths.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_string(&paths).map_err(ApiError::internal)?)
+    })
+}
+
 fn checked_api_key(raw: &str) -> Result<String, ApiError> {
     let key = raw.trim();
     if key.is_empty() {
@@ -151,6 +174,7 @@ fn view(state: &AppState, row: &UpstreamRow) -> UpstreamView {
         model_redirects: parse_redirects(row.model_redirects.as_deref()),
         is_active: row.is_active != 0,
         circuit_breaker: breaker_config(row),
+        extra_paths: row.extra_path_list(),
         created_at: to_rfc3339(row.created_at),
         updated_at: to_rfc3339(row.updated_at),
     }
@@ -191,6 +215,7 @@ pub async fn create(state: &AppState, input: CreateUpstream) -> Result<UpstreamV
     let allowed_models = checked_models(input.allowed_models.as_deref().unwrap_or_default())?;
     let model_redirects = checked_redirects(&input.model_redirects.unwrap_or_default())?;
     let breaker = checked_breaker(input.circuit_breaker.unwrap_or_default())?;
+    let extra_paths = checked_extra_paths(input.extra_paths.as_deref().unwrap_or_default())?;
     ensure_name_free(state, &name, None).await?;
 
     let row = UpstreamRow {
@@ -206,6 +231,7 @@ pub async fn create(state: &AppState, input: CreateUpstream) -> Result<UpstreamV
         model_redirects,
         is_active: i64::from(input.is_active.unwrap_or(true)),
         breaker_config: Some(serde_json::to_string(&breaker).map_err(ApiError::internal)?),
+        extra_paths,
         created_at: now,
         updated_at: now,
     };
@@ -288,6 +314,9 @@ pub async fn update(
     }
     if let Some(a) = input.is_active {
         row.is_active = i64::from(a);
+    }
+    if let Some(p) = &input.extra_paths {
+        row.extra_paths = checked_extra_paths(p)?;
     }
     if let Some(b) = input.circuit_breaker {
         row.breaker_config =

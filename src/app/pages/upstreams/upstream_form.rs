@@ -68,6 +68,7 @@ struct Fields {
     timeout: RwSignal<String>,
     models: RwSignal<String>,
     redirects: RwSignal<String>,
+    extra_paths: RwSignal<String>,
     active: RwSignal<bool>,
 }
 
@@ -86,6 +87,7 @@ impl Fields {
                 u.map(|u| format_redirects(&u.model_redirects))
                     .unwrap_or_default(),
             ),
+            extra_paths: RwSignal::new(u.map(|u| u.extra_paths.join("\n")).unwrap_or_default()),
             active: RwSignal::new(u.is_none_or(|u| u.is_active)),
         }
     }
@@ -111,6 +113,7 @@ impl Fields {
             model_redirects: Some(parse_redirects(&self.redirects.get_untracked())),
             is_active: Some(self.active.get_untracked()),
             circuit_breaker: None,
+            extra_paths: Some(lines(&self.extra_paths.get_untracked())),
         })
     }
 }
@@ -129,6 +132,7 @@ fn as_update(c: CreateUpstream) -> UpdateUpstream {
         model_redirects: c.model_redirects,
         is_active: c.is_active,
         circuit_breaker: None,
+        extra_paths: c.extra_paths,
     }
 }
 
@@ -252,6 +256,12 @@ pub fn UpstreamForm(
                 <span class="muted small">{t!(i18n, pages.upstreams.redirects_hint)}</span>
                 <FieldError error=error field="model_redirects" />
             </label>
+            <label class="field">
+                <span>{t!(i18n, pages.upstreams.extra_paths)}</span>
+                <textarea name="extra_paths" rows="2" prop:value=move || f.extra_paths.get() on:input=move |ev| f.extra_paths.set(event_target_value(&ev))></textarea>
+                <span class="muted small">{t!(i18n, pages.upstreams.extra_paths_hint)}</span>
+                <FieldError error=error field="extra_paths" />
+            </label>
             <label class="check">
                 <input type="checkbox" name="is_active" prop:checked=move || f.active.get() on:change=move |ev| f.active.set(event_target_checked(&ev)) />
                 <span>{t!(i18n, pages.upstreams.active)}</span>
@@ -282,6 +292,7 @@ const FORM_FIELDS: &[&str] = &[
     "timeout_ms",
     "allowed_models",
     "model_redirects",
+    "extra_paths",
 ];
 
 #[cfg(test)]
