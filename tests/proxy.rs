@@ -110,8 +110,12 @@ async fn openai_json_passes_through_with_swapped_auth(app: &TestApp) {
         "a fully read JSON body is complete, not abandoned"
     );
     assert_eq!(row["failover_attempts"], 1);
-    assert!(row["ttft_ms"].as_i64().is_some());
-    assert!(row["duration_ms"].as_i64().unwrap() >= row["ttft_ms"].as_i64().unwrap());
+    assert!(row["duration_ms"].as_i64().unwrap() >= row["ttfb_ms"].as_i64().unwrap());
+    assert_eq!(
+        row["ttft_ms"],
+        Value::Null,
+        "a JSON answer has no first token"
+    );
     assert!(!logs
         .iter()
         .any(|l| l.to_string().contains(UPSTREAM_KEY) || l.to_string().contains(&w.key)));
@@ -175,7 +179,75 @@ async fn openai_stream_arrives_chunk_by_chunk_and_is_accounted(app: &TestApp) {
     assert_eq!(row["prompt_tokens"], 11);
     assert_eq!(row["completion_tokens"], 7);
     assert!(row["ttft_ms"].as_i64().unwrap() < row["duration_ms"].as_i64().unwrap());
+    assert!(row["ttfb_ms"].as_i64().unwrap() < row["ttft_ms"].as_i64().unwrap());
     assert_eq!(row["error_message"], Value::Null);
+}
+
+/// Time to first byte and time to first token, on the three stream formats: the mock sends its
+/// opening events (a role-only chunk, `response.created`, `message_start`...) at once and its
+/// first content delta one or more delays later, so the two times differ by at least the delay.
+async fn first_byte_and_first_token_are_timed_apart(app: &TestApp) {
+    let w = world(app).await;
+    const DELAY_MS: i64 = 150;
+    let delay = DELAY_MS.to_string();
+    let calls = [
+        (
+            "/v1/chat/completions",
+            json!({"model": "gpt-4o-mini", "stream": true, "messages": []}),
+            false,
+        ),
+        (
+            "/v1/responses",
+            json!({"model": "gpt-4o-mini", "stream": true, "input": "hi"}),
+            false,
+        ),
+        (
+            "/v1/messages",
+            json!({"model": "claude-3-5-sonnet-20241022", "stream": true, "max_tokens": 8, "messages": []}),
+            true,
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (path, body, anthropic) in calls {
+        let request = app
+            .client
+            .post(app.url(path))
+            .query(&[
+                ("x-mock-chunk-delay-ms", delay.as_str()),
+                ("x-mock-events", "2"),
+            ])
+            .json(&body);
+        let request = if anthropic {
+            request
+                .header("x-api-key", &w.key)
+                .header("anthropic-version", "2023-06-01")
+        } else {
+            request.bearer_auth(&w.key)
+        };
+        let res = request.send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        ids.push((path, request_id(&res)));
+        res.bytes().await.unwrap();
+    }
+    let logs = app.logs(3).await;
+    for (path, rid) in ids {
+        let row = log_for(&logs, &rid);
+        let ttfb = row["ttfb_ms"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{path}: {row}"));
+        let ttft = row["ttft_ms"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{path}: {row}"));
+        assert!(
+            ttfb < DELAY_MS,
+            "{path}: the opening event comes at once ({row})"
+        );
+        assert!(
+            ttft - ttfb >= DELAY_MS - 2,
+            "{path}: content comes a delay later ({row})"
+        );
+        assert!(ttft <= row["duration_ms"].as_i64().unwrap(), "{path}");
+    }
 }
 
 async fn openai_stream_keeps_usage_chunk_the_client_asked_for(app: &TestApp) {
@@ -1108,6 +1180,7 @@ private_both_backends!(
     openai_json_passes_through_with_swapped_auth,
     openai_stream_arrives_chunk_by_chunk_and_is_accounted,
     openai_stream_keeps_usage_chunk_the_client_asked_for,
+    first_byte_and_first_token_are_timed_apart,
     anthropic_messages_json_and_stream,
     responses_and_embeddings_are_accounted,
     redirects_rewrite_the_model_sent,

@@ -90,7 +90,7 @@ async fn figures_follow_the_requests(app: &TestApp) {
     assert_eq!(o["total_tokens"], tokens);
     assert!(o["avg_duration_ms"].as_f64().is_some());
     assert!(o["p95_duration_ms"].as_i64().unwrap() >= 25, "{o}");
-    assert!(o["avg_ttft_ms"].as_f64().is_some());
+    assert!(o["avg_ttfb_ms"].as_f64().is_some());
 
     let t = stats(app, "/api/admin/stats/timeseries?range=today").await;
     assert_eq!(t["granularity"], "hour");

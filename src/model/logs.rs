@@ -20,6 +20,10 @@ pub struct RequestLogView {
     pub reasoning_tokens: i64,
     pub cache_creation_tokens: i64,
     pub cache_read_tokens: i64,
+    /// Time to the first byte forwarded to the client.
+    pub ttfb_ms: Option<i64>,
+    /// Time to the first content token of a stream (text, tool-call or reasoning delta);
+    /// `None` for an answer that is not a stream, or one that carried no content.
     pub ttft_ms: Option<i64>,
     pub duration_ms: Option<i64>,
     pub error_message: Option<String>,

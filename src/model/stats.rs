@@ -24,7 +24,10 @@ pub struct Overview {
     pub avg_duration_ms: Option<f64>,
     /// The upper bound of the latency bucket holding the 95th percentile.
     pub p95_duration_ms: Option<i64>,
+    /// Over streams that carried content: time to their first content token.
     pub avg_ttft_ms: Option<f64>,
+    /// Over every answer: time to its first byte.
+    pub avg_ttfb_ms: Option<f64>,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub total_tokens: u64,

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::api::stats::load_dashboard;
 use crate::app::components::bar_chart::{BarChart, ChartSeries};
 use crate::app::components::page_header::PageHeader;
-use crate::app::time::{browser_tz_offset_minutes, bucket_label};
+use crate::app::time::{browser_zone, bucket_label, now_ms, Zone};
 use crate::i18n::*;
 use crate::model::stats::{Dashboard, LeaderRow, RANGES};
 
@@ -48,7 +48,7 @@ fn Leaders(
 }
 
 #[component]
-fn Figures(data: Dashboard, tz: i32) -> impl IntoView {
+fn Figures(data: Dashboard, tz: Zone) -> impl IntoView {
     let i18n = use_i18n();
     let o = data.overview.clone();
     let hourly = data.timeseries.granularity == "hour";
@@ -87,6 +87,7 @@ fn Figures(data: Dashboard, tz: i32) -> impl IntoView {
             <div class="card stat"><span class="stat-label">{t!(i18n, pages.dashboard.avg_latency)}</span><span class="stat-value">{fmt_ms(o.avg_duration_ms)}</span></div>
             <div class="card stat"><span class="stat-label">{t!(i18n, pages.dashboard.p95_latency)}</span><span class="stat-value">{p95}</span></div>
             <div class="card stat"><span class="stat-label">{t!(i18n, pages.dashboard.avg_ttft)}</span><span class="stat-value">{fmt_ms(o.avg_ttft_ms)}</span></div>
+            <div class="card stat"><span class="stat-label">{t!(i18n, pages.dashboard.avg_ttfb)}</span><span class="stat-value">{fmt_ms(o.avg_ttfb_ms)}</span></div>
             <div class="card stat"><span class="stat-label">{t!(i18n, pages.dashboard.tokens)}</span><span class="stat-value">{o.total_tokens}</span></div>
         </div>
         <Show when=move || empty>
@@ -111,17 +112,17 @@ pub fn DashboardPage() -> impl IntoView {
     let i18n = use_i18n();
     let range = RwSignal::new("today".to_string());
     // The server renders in UTC; once hydrated, the browser's zone takes over.
-    let tz = RwSignal::new(0i32);
+    let tz = RwSignal::new(Zone::Utc);
     let tick = RwSignal::new(0u32);
     Effect::new(move |_| {
-        tz.set(browser_tz_offset_minutes());
+        tz.set(browser_zone());
         if let Ok(handle) = set_interval_with_handle(move || tick.update(|t| *t += 1), REFRESH) {
             on_cleanup(move || handle.clear());
         }
     });
     let data = Resource::new(
         move || (range.get(), tz.get(), tick.get()),
-        |(r, tz, _)| load_dashboard(r, tz),
+        |(r, tz, _)| load_dashboard(r, tz.offset_minutes_at(now_ms())),
     );
     let range_label = move |r: &str| match r {
         "today" => t_string!(i18n, pages.dashboard.range_today).to_string(),

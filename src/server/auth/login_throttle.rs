@@ -3,9 +3,9 @@
 //! global failure budget. It only ever slows *failures*: the right token is checked first and
 //! always let in, so strangers failing from the admin's own address (a shared NAT) cannot lock
 //! the admin out.
+use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::Mutex;
 
 use crate::server::http::client_ip::source_of;
 
@@ -45,7 +45,7 @@ impl LoginThrottle {
     /// locked out (the failure that locks it is still answered as a plain failure), or when all
     /// sources together have used up the minute's failure budget.
     pub fn record_failure(&self, ip: IpAddr, now_ms: i64) -> Option<u64> {
-        let mut book = self.book.lock().unwrap_or_else(|p| p.into_inner());
+        let mut book = self.book.lock();
         while book
             .recent
             .front()
@@ -102,16 +102,12 @@ impl LoginThrottle {
 
     /// A right token from `ip`: its source starts again from zero.
     pub fn record_success(&self, ip: IpAddr) {
-        self.book
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .sources
-            .remove(&source_of(ip));
+        self.book.lock().sources.remove(&source_of(ip));
     }
 
     #[cfg(test)]
     fn tracked(&self) -> usize {
-        self.book.lock().unwrap().sources.len()
+        self.book.lock().sources.len()
     }
 }
 

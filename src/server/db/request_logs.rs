@@ -21,6 +21,9 @@ pub struct LogRecord {
     pub status_code: Option<i64>,
     pub is_stream: bool,
     pub usage: Usage,
+    /// Time to the first byte forwarded to the client.
+    pub ttfb_ms: Option<i64>,
+    /// Time to the first content token of a stream (text, tool-call or reasoning delta).
     pub ttft_ms: Option<i64>,
     pub duration_ms: Option<i64>,
     pub error_message: Option<String>,
@@ -30,7 +33,7 @@ pub struct LogRecord {
     pub created_at: i64,
 }
 
-const COLUMNS: [&str; 23] = [
+const COLUMNS: [&str; 24] = [
     "request_id",
     "api_key_id",
     "upstream_id",
@@ -47,6 +50,7 @@ const COLUMNS: [&str; 23] = [
     "reasoning_tokens",
     "cache_creation_tokens",
     "cache_read_tokens",
+    "ttfb_ms",
     "ttft_ms",
     "duration_ms",
     "error_message",
@@ -56,7 +60,7 @@ const COLUMNS: [&str; 23] = [
     "created_at",
 ];
 
-/// Rows per INSERT statement, largest first: 23 x 200 parameters stays under SQLite's and
+/// Rows per INSERT statement, largest first: 24 x 200 parameters stays under SQLite's and
 /// PostgreSQL's limits. A batch is cut into statements of these sizes only, so the connection
 /// keeps four prepared INSERTs and never parses one again; a statement for every row count would
 /// be parsed afresh for each batch below the largest size (at a few hundred requests a second
@@ -168,6 +172,7 @@ pub async fn insert_batch_on(
                 .bind(r.usage.reasoning_tokens)
                 .bind(r.usage.cache_creation_tokens)
                 .bind(r.usage.cache_read_tokens)
+                .bind(r.ttfb_ms)
                 .bind(r.ttft_ms)
                 .bind(r.duration_ms)
                 .bind(r.error_message.as_deref())
@@ -216,6 +221,9 @@ pub struct LogRow {
     pub reasoning_tokens: i64,
     pub cache_creation_tokens: i64,
     pub cache_read_tokens: i64,
+    /// Time to the first byte forwarded to the client.
+    pub ttfb_ms: Option<i64>,
+    /// Time to the first content token of a stream (text, tool-call or reasoning delta).
     pub ttft_ms: Option<i64>,
     pub duration_ms: Option<i64>,
     pub error_message: Option<String>,

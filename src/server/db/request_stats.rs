@@ -34,6 +34,8 @@ pub struct Counters {
     pub duration_count: i64,
     pub ttft_ms_sum: i64,
     pub ttft_count: i64,
+    pub ttfb_ms_sum: i64,
+    pub ttfb_count: i64,
     pub latency: [i64; BUCKETS],
 }
 
@@ -55,6 +57,10 @@ impl Counters {
             self.ttft_ms_sum += t;
             self.ttft_count += 1;
         }
+        if let Some(t) = r.ttfb_ms {
+            self.ttfb_ms_sum += t;
+            self.ttfb_count += 1;
+        }
     }
 
     pub fn merge(&mut self, o: &Counters) {
@@ -67,6 +73,8 @@ impl Counters {
         self.duration_count += o.duration_count;
         self.ttft_ms_sum += o.ttft_ms_sum;
         self.ttft_count += o.ttft_count;
+        self.ttfb_ms_sum += o.ttfb_ms_sum;
+        self.ttfb_count += o.ttfb_count;
         for (a, b) in self.latency.iter_mut().zip(o.latency) {
             *a += b;
         }
@@ -142,7 +150,7 @@ pub fn hour_of(ms: i64) -> i64 {
     ms.div_euclid(HOUR_MS) * HOUR_MS
 }
 
-const COUNTER_COLUMNS: [&str; 9] = [
+const COUNTER_COLUMNS: [&str; 11] = [
     "requests",
     "successes",
     "prompt_tokens",
@@ -152,6 +160,8 @@ const COUNTER_COLUMNS: [&str; 9] = [
     "duration_count",
     "ttft_ms_sum",
     "ttft_count",
+    "ttfb_ms_sum",
+    "ttfb_count",
 ];
 
 fn all_counter_columns() -> Vec<String> {
@@ -173,6 +183,8 @@ fn counter_values(c: &Counters) -> Vec<i64> {
         c.duration_count,
         c.ttft_ms_sum,
         c.ttft_count,
+        c.ttfb_ms_sum,
+        c.ttfb_count,
     ]
     .into_iter()
     .chain(c.latency)
@@ -270,6 +282,8 @@ pub async fn since(
                 duration_count: v(6)?,
                 ttft_ms_sum: v(7)?,
                 ttft_count: v(8)?,
+                ttfb_ms_sum: v(9)?,
+                ttfb_count: v(10)?,
                 latency,
             },
         ));

@@ -1,7 +1,7 @@
 //! Per-upstream circuit breakers driven by caller-supplied Unix-millisecond time, built so an open breaker always recovers.
+use parking_lot::Mutex;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::server::fast_map::FastMap;
 use serde::{Deserialize, Serialize};
@@ -385,14 +385,8 @@ impl Registry {
         Self::default()
     }
 
-    // A panic elsewhere while holding the lock cannot leave a breaker
-    // half-updated in a way that matters more than refusing all traffic would.
-    fn lock(&self) -> MutexGuard<'_, FastMap<String, Breaker>> {
-        self.breakers.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     fn with<R>(&self, id: &str, now_ms: i64, f: impl FnOnce(&mut Breaker) -> R) -> R {
-        let mut map = self.lock();
+        let mut map = self.breakers.lock();
         // Looking up first avoids allocating the key on every request.
         if let Some(breaker) = map.get_mut(id) {
             return f(breaker);
@@ -408,7 +402,8 @@ impl Registry {
 
     /// Unknown ids report `Closed` without being created.
     pub fn peek(&self, id: &str, cfg: &BreakerConfig, now_ms: i64) -> State {
-        self.lock()
+        self.breakers
+            .lock()
             .get(id)
             .map_or(State::Closed, |b| b.peek(cfg, now_ms))
     }
@@ -431,18 +426,19 @@ impl Registry {
     }
 
     pub fn release(&self, id: &str, admission: Admission) {
-        if let Some(breaker) = self.lock().get_mut(id) {
+        if let Some(breaker) = self.breakers.lock().get_mut(id) {
             breaker.release(admission);
         }
     }
 
     pub fn snapshot(&self, id: &str) -> Option<Breaker> {
-        self.lock().get(id).cloned()
+        self.breakers.lock().get(id).cloned()
     }
 
     /// Sorted by id; sorting happens after the lock is released.
     pub fn all(&self) -> Vec<(String, Breaker)> {
         let mut all: Vec<_> = self
+            .breakers
             .lock()
             .iter()
             .map(|(id, b)| (id.clone(), b.clone()))
@@ -463,7 +459,7 @@ impl Registry {
     /// bookkeeping: probes counted elsewhere (or before a restart) will never
     /// report back here, and adopting them would leak slots.
     pub fn replace(&self, id: &str, mut breaker: Breaker) {
-        let mut map = self.lock();
+        let mut map = self.breakers.lock();
         let (in_flight, last_probe) = map
             .get(id)
             .map_or((0, None), |b| (b.probes_in_flight, b.last_probe_at_ms));
@@ -473,7 +469,7 @@ impl Registry {
     }
 
     pub fn remove(&self, id: &str) -> Option<Breaker> {
-        self.lock().remove(id)
+        self.breakers.lock().remove(id)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The breakers the proxy consults, tied to the database: transitions are queued for the sync
 //! job to persist off the request path, forced states are written before the admin gets an
 //! answer, and rows written by other instances are adopted.
-use std::sync::{Mutex, PoisonError};
+use parking_lot::Mutex;
 
 use tokio::sync::mpsc;
 
@@ -123,10 +123,7 @@ impl BreakerStore {
     /// Drops a deleted upstream's breaker.
     pub fn forget(&self, id: &str) {
         self.registry.remove(id);
-        self.versions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(id);
+        self.versions.lock().remove(id);
     }
 
     /// Writes the current state of one breaker.
@@ -137,7 +134,6 @@ impl BreakerStore {
         repo::upsert(&db.pool, &to_row(id, &breaker)).await?;
         self.versions
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
             .insert(id.to_owned(), breaker.updated_at_ms);
         Ok(())
     }
@@ -147,7 +143,7 @@ impl BreakerStore {
     pub async fn pull(&self, db: &Database) -> Result<usize, sqlx::Error> {
         let rows = repo::list_all(&db.pool).await?;
         let mut adopted = 0;
-        let mut versions = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut versions = self.versions.lock();
         for row in rows {
             if versions.get(&row.upstream_id) == Some(&row.updated_at) {
                 continue;

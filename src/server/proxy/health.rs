@@ -1,6 +1,6 @@
 //! What this process knows about each upstream's health, from active checks and from real
 //! traffic. Unhealthy upstreams are tried after healthy ones, never dropped.
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use parking_lot::Mutex;
 
 use crate::server::db::upstream_health::HealthRow;
 use crate::server::fast_map::FastMap;
@@ -56,12 +56,8 @@ pub struct HealthBook {
 }
 
 impl HealthBook {
-    fn lock(&self) -> MutexGuard<'_, FastMap<String, Health>> {
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     fn with(&self, id: &str, f: impl FnOnce(&mut Health)) {
-        let mut map = self.lock();
+        let mut map = self.entries.lock();
         match map.get_mut(id) {
             Some(h) => f(h),
             None => f(map.entry(id.to_owned()).or_default()),
@@ -70,7 +66,7 @@ impl HealthBook {
 
     /// Unknown upstreams count as healthy.
     pub fn is_healthy(&self, id: &str) -> bool {
-        self.lock().get(id).and_then(|h| h.healthy) != Some(false)
+        self.entries.lock().get(id).and_then(|h| h.healthy) != Some(false)
     }
 
     pub fn record_check(&self, id: &str, now_ms: i64, outcome: CheckOutcome<'_>) {
@@ -101,11 +97,12 @@ impl HealthBook {
     }
 
     pub fn get(&self, id: &str) -> Option<Health> {
-        self.lock().get(id).cloned()
+        self.entries.lock().get(id).cloned()
     }
 
     pub fn rows(&self) -> Vec<HealthRow> {
-        self.lock()
+        self.entries
+            .lock()
             .iter()
             .map(|(id, h)| HealthRow {
                 upstream_id: id.clone(),
@@ -122,7 +119,7 @@ impl HealthBook {
 
     /// Start-up: what the previous run (or another instance) last wrote.
     pub fn load(&self, rows: Vec<HealthRow>) {
-        let mut map = self.lock();
+        let mut map = self.entries.lock();
         for row in rows {
             // Every success stamps `last_success_at`, so a healthy row without one was never
             // judged (the column's default), which loads as unknown again.
@@ -148,7 +145,7 @@ impl HealthBook {
     }
 
     pub fn forget(&self, id: &str) {
-        self.lock().remove(id);
+        self.entries.lock().remove(id);
     }
 }
 

@@ -5,10 +5,11 @@
 //! runs only on a cold miss, off the async workers, a few at a time, and once for a key however
 //! many requests bring it at the same moment. Every answer is checked against the snapshot, so
 //! a disabled, edited, deleted or expired key is refused on the very next request.
+use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use subtle::ConstantTimeEq;
@@ -173,13 +174,7 @@ struct Gate<'g> {
 
 impl<'g> Gate<'g> {
     fn enter(gates: &'g Gates, digest: [u8; 32]) -> Self {
-        let lock = Arc::clone(
-            gates
-                .lock()
-                .expect("key check gates lock")
-                .entry(digest)
-                .or_default(),
-        );
+        let lock = Arc::clone(gates.lock().entry(digest).or_default());
         Self {
             gates,
             digest,
@@ -190,7 +185,7 @@ impl<'g> Gate<'g> {
 
 impl Drop for Gate<'_> {
     fn drop(&mut self) {
-        let mut gates = self.gates.lock().expect("key check gates lock");
+        let mut gates = self.gates.lock();
         if gates
             .get(&self.digest)
             .is_some_and(|g| Arc::ptr_eq(g, &self.lock))
@@ -247,7 +242,7 @@ impl KeyVerifier {
     /// The source's allowance. The map is capped: when full, sources with a full allowance go
     /// first, then (a flood from more sources than the cap) every source not being checked.
     fn allowance_of(&self, source: IpAddr, now_ms: i64) -> Arc<tokio::sync::Mutex<Allowance>> {
-        let mut sources = self.sources.lock().unwrap_or_else(|p| p.into_inner());
+        let mut sources = self.sources.lock();
         if sources.len() >= MAX_SOURCES && !sources.contains_key(&source) {
             sources.retain(|_, a| {
                 a.try_lock().map_or(true, |mut a| {
@@ -274,24 +269,18 @@ impl KeyVerifier {
         digest: &[u8; 32],
         now_ms: i64,
     ) -> Option<Result<Arc<KeyEntry>, KeyRejection>> {
-        let cached = self
-            .cache
-            .read()
-            .expect("key cache lock")
-            .get(digest)
-            .cloned();
+        let cached = self.cache.read().get(digest).cloned();
         if let Some(id) = cached {
             return Some(match snapshot.keys.get(&id) {
                 Some(key) => state_of(key, now_ms).map(|()| Arc::clone(key)),
                 None => {
-                    self.cache.write().expect("key cache lock").remove(digest);
+                    self.cache.write().remove(digest);
                     Err(KeyRejection::Invalid)
                 }
             });
         }
         self.rejected
             .read()
-            .expect("key cache lock")
             .contains(digest)
             .then_some(Err(KeyRejection::Invalid))
     }
@@ -318,7 +307,7 @@ impl KeyVerifier {
             .await
             .unwrap_or(false);
             if ok {
-                let mut cache = self.cache.write().expect("key cache lock");
+                let mut cache = self.cache.write();
                 if cache.len() >= MAX_CACHED {
                     cache.clear();
                 }
@@ -326,7 +315,7 @@ impl KeyVerifier {
                 return Ok(Arc::clone(key));
             }
         }
-        let mut rejected = self.rejected.write().expect("key cache lock");
+        let mut rejected = self.rejected.write();
         if rejected.len() >= MAX_CACHED {
             rejected.clear();
         }
@@ -336,12 +325,7 @@ impl KeyVerifier {
 
     /// Whether `key`, just verified by bcrypt, still needs its digest stored: true once per key.
     pub fn needs_digest(&self, key: &KeyEntry) -> bool {
-        key.digest.is_none()
-            && self
-                .upgrading
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(key.id.clone())
+        key.digest.is_none() && self.upgrading.lock().insert(key.id.clone())
     }
 
     /// Counts a request refused for want of a valid key. Such requests are not logged row by
@@ -388,7 +372,6 @@ impl KeyVerifier {
         let digest = sha256(presented.as_bytes());
         self.cache
             .read()
-            .expect("key cache lock")
             .keys()
             .any(|k| bool::from(k.ct_eq(&digest)))
     }
@@ -552,10 +535,7 @@ mod tests {
             }
         }
         assert_eq!(v.bcrypt_runs(), 2, "one bcrypt for each distinct key");
-        assert!(
-            v.checking.lock().unwrap().is_empty(),
-            "no gate is left behind"
-        );
+        assert!(v.checking.lock().is_empty(), "no gate is left behind");
     }
 
     /// Wrong keys from one source: a few bcrypt checks, one at a time, then refusals without

@@ -1,6 +1,7 @@
 //! The response body on its way to the client: forwarded chunk by chunk as it arrives, while
-//! usage and time to first byte are read from the passing bytes. Its log record is submitted
-//! when the stream ends, fails, idles out, or the client goes away.
+//! usage, the time to the first byte and (of a stream) to the first content token are read from
+//! the passing bytes. Its log record is submitted when the stream ends, fails, idles out, or
+//! the client goes away.
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -87,6 +88,14 @@ impl Meter {
         }
     }
 
+    /// Whether a stream has carried its first content token (never, for a JSON answer).
+    fn first_content_seen(&self) -> bool {
+        match self {
+            Meter::Sse { tracker, .. } => tracker.first_content_seen(),
+            Meter::Json { .. } => false,
+        }
+    }
+
     fn usage(&self) -> Option<super::usage::Usage> {
         match self {
             Meter::Sse { tracker, .. } => tracker.usage(),
@@ -113,6 +122,8 @@ pub struct MeteredBody {
     meter: Meter,
     log: Option<PendingLog>,
     first_byte: Option<Instant>,
+    /// When the first content token went out (streams only).
+    first_token: Option<Instant>,
     ended: bool,
     /// With a Content-Length, hyper stops polling once that many bytes went out and drops the
     /// body without asking for its end; counting lets the log record a complete response.
@@ -136,6 +147,7 @@ impl MeteredBody {
             meter,
             log: Some(log),
             first_byte: None,
+            first_token: None,
             ended: false,
             remaining: None,
             _in_flight: in_flight,
@@ -153,9 +165,9 @@ impl MeteredBody {
             return;
         };
         pending.record.duration_ms = Some(pending.started.elapsed().as_millis() as i64);
-        pending.record.ttft_ms = self
-            .first_byte
-            .map(|t| t.duration_since(pending.started).as_millis() as i64);
+        let since_start = |t: Instant| t.duration_since(pending.started).as_millis() as i64;
+        pending.record.ttfb_ms = self.first_byte.map(since_start);
+        pending.record.ttft_ms = self.first_token.map(since_start);
         if let Some(u) = self.meter.usage() {
             pending.record.usage = u;
         }
@@ -183,8 +195,12 @@ impl Stream for MeteredBody {
                     if out.is_empty() {
                         continue;
                     }
-                    if this.first_byte.is_none() {
-                        this.first_byte = Some(Instant::now());
+                    if this.first_token.is_none() {
+                        let now = Instant::now();
+                        this.first_byte.get_or_insert(now);
+                        if this.meter.first_content_seen() {
+                            this.first_token = Some(now);
+                        }
                     }
                     if let Some(left) = this.remaining.as_mut() {
                         *left = left.saturating_sub(out.len() as u64);

@@ -1,8 +1,9 @@
 //! An in-memory snapshot of keys, permissions and upstreams, so the proxy's hot path never
 //! touches the database. Reloaded after every admin change and on an interval (other instances).
 //! The gateway settings ride along, so a changed strategy applies to the next request.
+use parking_lot::RwLock;
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use super::model_rules::{parse_model_list, parse_redirects, resolve_redirect, serves, Provider};
 use super::provider_auth::Credential;
@@ -163,7 +164,7 @@ impl RoutingTable {
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.current.read().expect("routing table lock").clone()
+        self.current.read().clone()
     }
 
     pub async fn reload(&self, db: &Database, cipher: &Cipher) -> Result<(), ReloadError> {
@@ -239,7 +240,7 @@ impl RoutingTable {
                 }),
             );
         }
-        let mut current = self.current.write().expect("routing table lock");
+        let mut current = self.current.write();
         *current = Arc::new(Snapshot {
             keys,
             keys_by_prefix,

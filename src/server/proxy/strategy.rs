@@ -1,12 +1,13 @@
 //! Orders an upstream's candidates into attempts: priority tier first, health second, strategy last.
 
 use crate::server::fast_map::FastMap;
+use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::Arc;
 
 /// How the first choice is made among equally ranked candidates.
 #[derive(
@@ -178,16 +179,17 @@ impl Balancer {
 
     /// Marks a request as started on `id`; the returned guard ends it, even on cancel or panic.
     pub fn start(&self, id: &str) -> InFlight {
-        let existing = read(&self.in_flight).get(id).cloned();
+        let existing = self.in_flight.read().get(id).cloned();
         let counter = existing.unwrap_or_else(|| {
-            Arc::clone(write(&self.in_flight).entry(id.to_owned()).or_default())
+            Arc::clone(self.in_flight.write().entry(id.to_owned()).or_default())
         });
         counter.fetch_add(1, Ordering::Relaxed);
         InFlight { counter }
     }
 
     pub fn in_flight(&self, id: &str) -> u64 {
-        read(&self.in_flight)
+        self.in_flight
+            .read()
             .get(id)
             .map_or(0, |counter| counter.load(Ordering::Relaxed))
     }
@@ -195,15 +197,17 @@ impl Balancer {
     /// Drops all state of a deleted upstream. Guards still alive keep decrementing their own
     /// (now detached) counter, so a re-created upstream with the same id starts from zero.
     pub fn forget(&self, id: &str) {
-        lock(&self.groups).retain(|_, state| !state.ids.iter().any(|known| known == id));
-        write(&self.in_flight).remove(id);
+        self.groups
+            .lock()
+            .retain(|_, state| !state.ids.iter().any(|known| known == id));
+        self.in_flight.write().remove(id);
     }
 
     fn round_robin(&self, group: &mut [usize], candidates: &[Candidate]) {
         sort_by_id(group, candidates);
         let key = group_key(group, candidates);
         let turn = {
-            let mut groups = lock(&self.groups);
+            let mut groups = self.groups.lock();
             let state = group_state(&mut groups, key, group, candidates);
             let turn = state.cursor;
             state.cursor = state.cursor.wrapping_add(1);
@@ -220,7 +224,7 @@ impl Balancer {
         let key = group_key(group, candidates);
         let total: i64 = group.iter().map(|&i| candidates[i].weight()).sum();
         let best = {
-            let mut groups = lock(&self.groups);
+            let mut groups = self.groups.lock();
             let current = &mut group_state(&mut groups, key, group, candidates).current;
             let mut best = 0;
             for (pos, &i) in group.iter().enumerate() {
@@ -254,7 +258,7 @@ impl Balancer {
             &mut heap
         };
         {
-            let counters = read(&self.in_flight);
+            let counters = self.in_flight.read();
             for (slot, &i) in snapshot.iter_mut().zip(group.iter()) {
                 let busy = counters
                     .get(&candidates[i].id)
@@ -304,20 +308,6 @@ fn group_state<'a>(
         *state = GroupState::new(group, candidates);
     }
     state
-}
-
-// The state is only counters; after a panic elsewhere it is still usable, and refusing to route
-// would turn one bug into an outage.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -483,11 +473,11 @@ mod tests {
         drop(second);
         assert_eq!(b.in_flight("a"), 0);
 
-        let result = std::panic::catch_unwind(|| {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let _guard = b.start("a");
             assert_eq!(b.in_flight("a"), 1);
             panic!("request handler blew up");
-        });
+        }));
         assert!(result.is_err());
         assert_eq!(b.in_flight("a"), 0);
     }

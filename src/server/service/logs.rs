@@ -42,6 +42,7 @@ fn view(r: LogRow) -> RequestLogView {
         reasoning_tokens: r.reasoning_tokens,
         cache_creation_tokens: r.cache_creation_tokens,
         cache_read_tokens: r.cache_read_tokens,
+        ttfb_ms: r.ttfb_ms,
         ttft_ms: r.ttft_ms,
         duration_ms: r.duration_ms,
         error_message: r.error_message,

@@ -113,6 +113,7 @@ pub async fn overview(state: &AppState, q: &StatsQuery) -> Result<Overview, ApiE
         avg_duration_ms: avg(total.duration_ms_sum, total.duration_count),
         p95_duration_ms: total.latency_quantile_ms(0.95),
         avg_ttft_ms: avg(total.ttft_ms_sum, total.ttft_count),
+        avg_ttfb_ms: avg(total.ttfb_ms_sum, total.ttfb_count),
         prompt_tokens: total.prompt_tokens.max(0) as u64,
         completion_tokens: total.completion_tokens.max(0) as u64,
         total_tokens: total.total_tokens.max(0) as u64,

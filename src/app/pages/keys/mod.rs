@@ -14,7 +14,7 @@ use crate::app::components::modal::Modal;
 use crate::app::components::page_header::PageHeader;
 use crate::app::components::pager::Pager;
 use crate::app::components::toasts::use_toasts;
-use crate::app::time::{browser_tz_offset_minutes, local_time};
+use crate::app::time::{browser_zone, local_time, Zone};
 use crate::i18n::*;
 use crate::model::keys::{ApiKeyView, KeysScreen, UpdateApiKey};
 use crate::model::named::{name_of, Named};
@@ -36,7 +36,7 @@ fn KeyRow(
     key: ApiKeyView,
     upstreams: Vec<Named>,
     reveal_allowed: bool,
-    tz: i32,
+    tz: Zone,
     dialog: RwSignal<Dialog>,
     changed: RwSignal<u32>,
 ) -> impl IntoView {
@@ -142,7 +142,7 @@ fn KeyRow(
 fn KeysTable(
     screen: KeysScreen,
     searching: bool,
-    tz: i32,
+    tz: Zone,
     dialog: RwSignal<Dialog>,
     changed: RwSignal<u32>,
 ) -> impl IntoView {
@@ -190,8 +190,8 @@ pub fn KeysPage() -> impl IntoView {
     let page = RwSignal::new(1u32);
     let search = RwSignal::new(String::new());
     let changed = RwSignal::new(0u32);
-    let tz = RwSignal::new(0i32);
-    Effect::new(move |_| tz.set(browser_tz_offset_minutes()));
+    let tz = RwSignal::new(Zone::Utc);
+    Effect::new(move |_| tz.set(browser_zone()));
     let data = Resource::new(
         move || (page.get(), search.get(), changed.get()),
         |(p, s, _)| list_keys(p, s),

@@ -1,12 +1,12 @@
 //! One request log row, and the detail it expands to: models, routing and failover history.
 use leptos::prelude::*;
 
-use crate::app::time::local_time;
+use crate::app::time::{local_time, Zone};
 use crate::i18n::*;
 use crate::model::logs::RequestLogView;
 use crate::model::named::{name_of, Named};
 
-const COLUMNS: usize = 10;
+const COLUMNS: usize = 11;
 
 fn status_class(code: Option<i64>) -> &'static str {
     match code {
@@ -42,7 +42,7 @@ pub fn LogRow(
     log: RequestLogView,
     keys: Vec<Named>,
     upstreams: Vec<Named>,
-    tz: i32,
+    tz: Zone,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let open = RwSignal::new(false);
@@ -79,6 +79,7 @@ pub fn LogRow(
             <td><span class=status_class(log.status_code) data-testid="log-status">{log.status_code.map_or("—".into(), |c| c.to_string())}</span></td>
             <td>{if log.is_stream { t_string!(i18n, common.yes) } else { t_string!(i18n, common.no) }}</td>
             <td class="num">{log.total_tokens}</td>
+            <td class="num">{ms(log.ttfb_ms)}</td>
             <td class="num">{ms(log.ttft_ms)}</td>
             <td class="num">{ms(log.duration_ms)}</td>
         </tr>

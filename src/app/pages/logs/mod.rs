@@ -10,7 +10,7 @@ use crate::api::logs::list_logs;
 use crate::app::components::load_state::{LoadError, Loading};
 use crate::app::components::page_header::PageHeader;
 use crate::app::components::pager::Pager;
-use crate::app::time::{browser_tz_offset_minutes, now_ms, rfc3339_of_ms};
+use crate::app::time::{browser_zone, now_ms, rfc3339_of_ms, Zone};
 use crate::i18n::*;
 use crate::model::logs::{LogQuery, LogsScreen};
 use log_row::LogRow;
@@ -54,7 +54,7 @@ impl Filters {
 }
 
 #[component]
-fn LogsTable(screen: LogsScreen, tz: i32) -> impl IntoView {
+fn LogsTable(screen: LogsScreen, tz: Zone) -> impl IntoView {
     let i18n = use_i18n();
     if screen.page.items.is_empty() {
         return view! { <div class="card empty-state" data-testid="empty-state"><p>{t!(i18n, pages.logs.empty)}</p></div> }.into_any();
@@ -76,7 +76,8 @@ fn LogsTable(screen: LogsScreen, tz: i32) -> impl IntoView {
                     <th>{t!(i18n, pages.logs.status)}</th>
                     <th>{t!(i18n, pages.logs.stream)}</th>
                     <th class="num">{t!(i18n, pages.logs.tokens)}</th>
-                    <th class="num">{t!(i18n, pages.logs.ttft)}</th>
+                    <th class="num" title=move || t_string!(i18n, pages.logs.ttfb_hint)>{t!(i18n, pages.logs.ttfb)}</th>
+                    <th class="num" title=move || t_string!(i18n, pages.logs.ttft_hint)>{t!(i18n, pages.logs.ttft)}</th>
                     <th class="num">{t!(i18n, pages.logs.duration)}</th>
                 </tr></thead>
                 <tbody>
@@ -103,8 +104,8 @@ pub fn LogsPage() -> impl IntoView {
     let page = RwSignal::new(1u32);
     let refresh = RwSignal::new(0u32);
     let tick = RwSignal::new(0u32);
-    let tz = RwSignal::new(0i32);
-    Effect::new(move |_| tz.set(browser_tz_offset_minutes()));
+    let tz = RwSignal::new(Zone::Utc);
+    Effect::new(move |_| tz.set(browser_zone()));
     Effect::new(move |_| {
         let secs = refresh.get();
         if secs > 0 {
