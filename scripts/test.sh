@@ -20,6 +20,9 @@ step "tools"
 step "rustfmt"
 cargo fmt --all -- --check
 
+step "dependency direction"
+python3 scripts/check_deps.py
+
 step "clippy (ssr)"
 cargo clippy --features ssr --all-targets -- -D warnings
 

@@ -1223,7 +1223,7 @@ async fn https_upstreams_must_present_a_trusted_certificate() {
         acceptor.accept(tcp).await.is_ok()
     });
     let client = autorouter::server::http::upstream_client::build_proxy(
-        autorouter::server::proxy::ssrf::SsrfPolicy {
+        autorouter::server::http::ssrf::SsrfPolicy {
             allow_private: true,
         },
     );
@@ -1237,7 +1237,7 @@ async fn https_upstreams_must_present_a_trusted_certificate() {
     let Err(err) = client.send(target.origin(), request).await else {
         panic!("an untrusted certificate is refused");
     };
-    let chain = autorouter::server::proxy::metered_body::error_chain(&err);
+    let chain = autorouter::server::text::error_chain(&err);
     assert!(
         chain.contains("invalid peer certificate: UnknownIssuer"),
         "{chain}"

@@ -717,7 +717,7 @@ async fn log_writer_replaces_a_connection_the_database_dropped() {
     let db = Database::connect_url_without_migrations(&url, DatabaseKind::Postgres)
         .await
         .unwrap();
-    let writer = autorouter::server::jobs::log_writer::LogWriter::spawn(db.clone());
+    let writer = autorouter::server::proxy::log_writer::LogWriter::spawn(db.clone());
     let record = |id: &str| LogRecord {
         request_id: id.into(),
         method: "POST".into(),

@@ -1,6 +1,21 @@
 //! Client API keys as the admin API and the UI exchange them.
 use serde::{Deserialize, Serialize};
 
+/// What every client key starts with.
+pub const KEY_PREFIX: &str = "sk-auto-";
+/// How much of a key is stored in the clear, to find and show it by.
+pub const STORED_PREFIX_LEN: usize = 12;
+
+/// The part of a key stored in the clear.
+pub fn stored_prefix(key: &str) -> &str {
+    let end = key
+        .char_indices()
+        .nth(STORED_PREFIX_LEN)
+        .map(|(i, _)| i)
+        .unwrap_or(key.len());
+    &key[..end]
+}
+
 /// A key as listed: never the full secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiKeyView {

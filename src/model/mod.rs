@@ -11,3 +11,4 @@ pub mod session;
 pub mod settings;
 pub mod stats;
 pub mod upstreams;
+pub mod usage;

@@ -76,8 +76,6 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// A connection must send a request's headers within this long (`HEADER_READ_TIMEOUT_SECONDS`).
     pub header_read_timeout_secs: u64,
-    /// A kept-alive connection with no request in flight closes after this long (`IDLE_TIMEOUT_SECONDS`).
-    pub idle_timeout_secs: u64,
     /// Open client connections at most; more wait in the listen queue (`MAX_CONNECTIONS`).
     pub max_connections: usize,
 }
@@ -342,12 +340,6 @@ impl Config {
                 get("HEADER_READ_TIMEOUT_SECONDS").as_deref(),
                 10,
                 1..=300,
-            )?,
-            idle_timeout_secs: parse_num(
-                "IDLE_TIMEOUT_SECONDS",
-                get("IDLE_TIMEOUT_SECONDS").as_deref(),
-                60,
-                1..=3600,
             )?,
             max_connections: parse_num(
                 "MAX_CONNECTIONS",

@@ -68,7 +68,7 @@ pub async fn build_state(
     let db = Database::connect(&config).await?;
     let allow_private = config.allow_private_upstreams;
     let http = crate::server::http::upstream_client::UpstreamClients::new(
-        crate::server::proxy::ssrf::SsrfPolicy { allow_private },
+        crate::server::http::ssrf::SsrfPolicy { allow_private },
     )
     .map_err(StartupError::HttpClient)?;
     let (breakers, breaker_changes) = crate::server::proxy::breaker_store::BreakerStore::new();
@@ -86,10 +86,10 @@ pub async fn build_state(
         clock,
         http,
         routing: Arc::new(crate::server::proxy::routing_table::RoutingTable::new(
-            crate::server::proxy::ssrf::SsrfPolicy { allow_private },
+            crate::server::http::ssrf::SsrfPolicy { allow_private },
         )),
         keys: Arc::new(crate::server::proxy::key_auth::KeyVerifier::default()),
-        logs: crate::server::jobs::log_writer::LogWriter::spawn(db.clone()),
+        logs: crate::server::proxy::log_writer::LogWriter::spawn(db.clone()),
         breakers: Arc::new(breakers),
         health: Arc::new(crate::server::proxy::health::HealthBook::default()),
         balancer: Arc::new(crate::server::proxy::strategy::Balancer::new()),

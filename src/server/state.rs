@@ -12,10 +12,10 @@ use super::config::Config;
 use super::crypto::Cipher;
 use super::db::Database;
 use super::http::upstream_client::UpstreamClients;
-use super::jobs::log_writer::LogWriter;
 use super::proxy::breaker_store::BreakerStore;
 use super::proxy::health::HealthBook;
 use super::proxy::key_auth::KeyVerifier;
+use super::proxy::log_writer::LogWriter;
 use super::proxy::routing_table::RoutingTable;
 use super::proxy::strategy::Balancer;
 

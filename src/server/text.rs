@@ -20,6 +20,22 @@ pub fn cut_owned(s: &str, max: usize) -> String {
     }
 }
 
+/// An error with its whole cause chain, for the log: the useful part (a refused address, a reset
+/// connection) sits several sources deep. hyper's errors carry no URL.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    causes(e)
+        .map(|cause| cause.to_string())
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// The error, then its source, then that one's, to the root cause.
+pub fn causes<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |cause| cause.source())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use autorouter::server::config::DatabaseKind;
 use autorouter::server::db::request_logs::LogRecord;
 use autorouter::server::db::Database;
-use autorouter::server::jobs::log_writer::LogWriter;
+use autorouter::server::proxy::log_writer::LogWriter;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]

@@ -109,27 +109,6 @@ pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
-/// Whether the client reached us over HTTPS (directly or through a TLS-terminating proxy).
-pub fn request_is_https(headers: &axum::http::HeaderMap) -> bool {
-    let forwarded_proto = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(',')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case("https")
-        })
-        .unwrap_or(false);
-    let forwarded = headers
-        .get("forwarded")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.to_ascii_lowercase().contains("proto=https"))
-        .unwrap_or(false);
-    forwarded_proto || forwarded
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

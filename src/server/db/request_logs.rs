@@ -6,7 +6,7 @@ use sqlx::{AnyConnection, AnyPool, Connection};
 use super::Database;
 use crate::server::config::DatabaseKind;
 
-use crate::server::proxy::usage::Usage;
+use crate::model::usage::Usage;
 
 /// One proxied request, as the log writer stores it.
 #[derive(Debug, Clone, Default)]

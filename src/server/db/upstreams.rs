@@ -22,6 +22,14 @@ pub struct UpstreamRow {
 }
 
 impl UpstreamRow {
+    /// The stored breaker settings (the defaults when absent or unreadable).
+    pub fn breaker(&self) -> crate::model::upstreams::BreakerConfig {
+        self.breaker_config
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_default()
+    }
+
     /// The stored extra paths (none when absent or unreadable).
     pub fn extra_path_list(&self) -> Vec<String> {
         self.extra_paths

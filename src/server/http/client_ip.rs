@@ -57,7 +57,28 @@ pub fn source_of(ip: IpAddr) -> IpAddr {
 
 /// Whether the browser reached us over HTTPS through a trusted TLS-terminating proxy.
 pub fn forwarded_https(peer: IpAddr, headers: &HeaderMap, proxies: &[IpNet]) -> bool {
-    trusted(peer, proxies) && crate::server::auth::session::request_is_https(headers)
+    trusted(peer, proxies) && request_is_https(headers)
+}
+
+/// Whether the forwarding headers say the client reached the proxy over HTTPS.
+fn request_is_https(headers: &axum::http::HeaderMap) -> bool {
+    let forwarded_proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(',')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("https")
+        })
+        .unwrap_or(false);
+    let forwarded = headers
+        .get("forwarded")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.to_ascii_lowercase().contains("proto=https"))
+        .unwrap_or(false);
+    forwarded_proto || forwarded
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Cross-cutting HTTP plumbing.
+//! HTTP plumbing under both the admin side and the data plane: serving connections, client
+//! identity, request ids, security headers, and the upstream client with its SSRF guard.
 pub mod bearer;
 pub mod client_ip;
 pub mod front;
@@ -6,5 +7,6 @@ pub mod per_core;
 pub mod request_id;
 pub mod security_headers;
 pub mod serve;
+pub mod ssrf;
 pub mod upstream_client;
 pub mod upstream_pool;

@@ -14,7 +14,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use thread_local::ThreadLocal;
 
 use super::upstream_pool::{Connector, UpstreamPool};
-use crate::server::proxy::ssrf::{GuardedResolver, SsrfPolicy};
+use crate::server::http::ssrf::{GuardedResolver, SsrfPolicy};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);

@@ -28,7 +28,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use tower::Service;
 
 use crate::server::fast_map::FastMap;
-use crate::server::proxy::ssrf::GuardedResolver;
+use crate::server::http::ssrf::GuardedResolver;
 
 /// TCP, then TLS for `https`; names resolved through the SSRF guard.
 pub type Connector = HttpsConnector<HttpConnector<GuardedResolver>>;
@@ -285,8 +285,8 @@ impl Body for PooledBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::http::ssrf::SsrfPolicy;
     use crate::server::http::upstream_client::build_proxy;
-    use crate::server::proxy::ssrf::SsrfPolicy;
     use http_body_util::BodyExt;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};

@@ -1,7 +1,6 @@
 //! Background tasks.
 pub mod breaker_sync;
 pub mod health_check;
-pub mod log_writer;
 pub mod memory_trim;
 pub mod retention;
 pub mod routing_refresh;

@@ -20,16 +20,17 @@ use super::errors::{ErrorFormat, ProxyError};
 use super::failover::{Attempt, FailureKind, History};
 use super::headers::{client_response_headers, is_event_stream, upstream_request_headers};
 use super::key_auth::{presented_key, KeyRejection};
-use super::metered_body::{causes, error_chain, Meter, MeteredBody, PendingLog};
+use super::metered_body::{Meter, MeteredBody, PendingLog};
 use super::request_body::{read_facts, RequestFacts};
 use super::routing_table::{KeyEntry, Snapshot, UpstreamEntry};
 use super::strategy::{Candidate, InFlight};
 use super::usage::ApiFormat;
 use crate::server::db::request_logs::LogRecord;
+use crate::server::db::settings::Runtime;
 use crate::server::http::request_id::RequestId;
 use crate::server::http::upstream_pool::{PooledBody, SendError};
-use crate::server::service::settings::Runtime;
 use crate::server::state::AppState;
+use crate::server::text::{causes, error_chain};
 use crate::server::timefmt::to_rfc3339;
 
 /// What a log row keeps of a client's path and of an error's detail, at most (bytes).

@@ -16,9 +16,9 @@ use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
 use super::routing_table::{KeyEntry, Snapshot};
+use crate::model::keys::{stored_prefix, KEY_PREFIX};
 use crate::server::crypto::sha256;
 use crate::server::fast_map::FastMap;
-use crate::server::service::keys::{stored_prefix, KEY_PREFIX};
 
 const MAX_CACHED: usize = 100_000;
 

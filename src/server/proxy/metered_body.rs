@@ -14,7 +14,8 @@ use futures_util::Stream;
 use super::strategy::InFlight;
 use super::usage::{usage_from_json, ApiFormat, SseUsageTracker, UsageChunkStripper};
 use crate::server::db::request_logs::LogRecord;
-use crate::server::jobs::log_writer::LogWriter;
+use crate::server::proxy::log_writer::LogWriter;
+use crate::server::text::error_chain;
 
 /// A non-streamed body is copied aside for usage up to this size (it is forwarded regardless).
 const JSON_USAGE_CAP: usize = 8 * 1024 * 1024;
@@ -249,20 +250,4 @@ impl Drop for MeteredBody {
             self.submit(Some("client disconnected before the response ended".into()));
         }
     }
-}
-
-/// An error with its whole cause chain, for the log: the useful part (a refused address, a reset
-/// connection) sits several sources deep. hyper's errors carry no URL.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    causes(e)
-        .map(|cause| cause.to_string())
-        .collect::<Vec<_>>()
-        .join(": ")
-}
-
-/// The error, then its source, then that one's, to the root cause.
-pub fn causes<'a>(
-    e: &'a (dyn std::error::Error + 'static),
-) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
-    std::iter::successors(Some(e), |cause| cause.source())
 }

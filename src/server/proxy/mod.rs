@@ -1,4 +1,4 @@
-//! The data plane: key verification, routing, forwarding, usage accounting, SSRF guard.
+//! The data plane: key verification, routing, forwarding, usage accounting, the request log.
 pub mod body_edit;
 pub mod breaker;
 pub mod breaker_store;
@@ -10,12 +10,12 @@ pub mod headers;
 pub mod health;
 pub mod json_field;
 pub mod key_auth;
+pub mod log_writer;
 pub mod metered_body;
 pub mod model_rules;
 pub mod provider_auth;
 pub mod request_body;
 pub mod routing_table;
-pub mod ssrf;
 pub mod strategy;
 pub mod upstream_target;
 pub mod usage;

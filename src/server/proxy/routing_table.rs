@@ -7,14 +7,14 @@ use std::sync::Arc;
 
 use super::model_rules::{parse_model_list, parse_redirects, resolve_redirect, serves, Provider};
 use super::provider_auth::Credential;
-use super::ssrf::{validate_url, SsrfPolicy};
 use super::upstream_target::{TargetError, UpstreamTarget};
 use crate::model::upstreams::BreakerConfig;
 use crate::server::crypto::Cipher;
+use crate::server::db::settings::{load_runtime, Runtime};
 use crate::server::db::{keys as key_repo, upstreams as upstream_repo, Database};
 use crate::server::fast_map::FastMap;
+use crate::server::http::ssrf::{validate_url, SsrfPolicy};
 use crate::server::secret::Secret;
-use crate::server::service::settings::{load_runtime, Runtime};
 
 #[derive(Debug)]
 pub struct UpstreamEntry {
@@ -185,7 +185,7 @@ impl RoutingTable {
                 tracing::error!(upstream_id = %row.id, "cannot decrypt upstream key (wrong ENCRYPTION_KEY?); upstream skipped");
                 continue;
             };
-            let breaker = crate::server::service::upstreams::breaker_config(&row);
+            let breaker = row.breaker();
             let extra_paths = row.extra_path_list();
             let address_refusal = validate_url(&row.base_url, self.policy)
                 .err()

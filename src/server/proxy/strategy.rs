@@ -3,62 +3,11 @@
 use crate::server::fast_map::FastMap;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
-use std::fmt;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// How the first choice is made among equally ranked candidates.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Strategy {
-    RoundRobin,
-    #[default]
-    Weighted,
-    LeastConnections,
-}
-
-impl Strategy {
-    pub const ALL: [Strategy; 3] = [
-        Strategy::RoundRobin,
-        Strategy::Weighted,
-        Strategy::LeastConnections,
-    ];
-
-    /// The same spelling serde uses, so config files and API payloads agree.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Strategy::RoundRobin => "round_robin",
-            Strategy::Weighted => "weighted",
-            Strategy::LeastConnections => "least_connections",
-        }
-    }
-}
-
-impl fmt::Display for Strategy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown strategy {0:?}: expected one of round_robin, weighted, least_connections")]
-pub struct ParseStrategyError(pub String);
-
-impl FromStr for Strategy {
-    type Err = ParseStrategyError;
-
-    // Exact names only, matching serde, so a value accepted here is accepted everywhere.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Strategy::ALL
-            .into_iter()
-            .find(|strategy| strategy.as_str() == s)
-            .ok_or_else(|| ParseStrategyError(s.to_owned()))
-    }
-}
+pub use crate::model::settings::{ParseStrategyError, Strategy};
 
 /// One upstream that may serve the request, as the caller sees it right now.
 #[derive(Debug, Clone)]

@@ -12,28 +12,13 @@ use super::usage_object::{IfObject, UsageCounts};
 
 /// A usage event is a few hundred bytes; anything this large is not one, and holding more would
 /// let a misbehaving upstream grow the gateway's memory without bound.
+pub use crate::model::usage::Usage;
+
 const MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
 
 /// Buffers are reused across events to avoid per-chunk allocation, but one big event must not pin
 /// megabytes for the rest of a long stream.
 const RETAINED_CAPACITY: usize = 64 * 1024;
-
-/// Token counts of one request, normalised across API formats.
-///
-/// `cached_tokens` is the generic "prompt tokens served from cache" figure for every format;
-/// `cache_creation_tokens` and `cache_read_tokens` are only filled for Anthropic, whose cache
-/// writes and reads are priced separately.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct Usage {
-    pub prompt_tokens: i64,
-    pub completion_tokens: i64,
-    pub total_tokens: i64,
-    pub cached_tokens: i64,
-    pub reasoning_tokens: i64,
-    pub cache_creation_tokens: i64,
-    pub cache_read_tokens: i64,
-}
 
 impl Usage {
     /// Chat Completions, legacy Completions and Embeddings share this shape.

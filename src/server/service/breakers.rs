@@ -5,12 +5,12 @@ use crate::model::breakers::BreakerView;
 use crate::server::db::upstreams::{self as upstream_repo, UpstreamRow};
 use crate::server::error::ApiError;
 use crate::server::proxy::breaker::Breaker;
-use crate::server::service::upstreams::{breaker_config, load};
+use crate::server::service::upstreams::load;
 use crate::server::state::AppState;
 use crate::server::timefmt::to_rfc3339;
 
 fn view(state: &AppState, row: &UpstreamRow, breaker: Option<Breaker>) -> BreakerView {
-    let config = breaker_config(row);
+    let config = row.breaker();
     let now = state.clock.now_ms();
     let b = breaker.unwrap_or_else(|| Breaker::new(row.created_at));
     BreakerView {

@@ -3,7 +3,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
 use super::{db_error, validate};
-use crate::model::keys::{ApiKeyView, CreateApiKey, CreatedApiKey, RevealedApiKey, UpdateApiKey};
+use crate::model::keys::{
+    stored_prefix, ApiKeyView, CreateApiKey, CreatedApiKey, RevealedApiKey, UpdateApiKey,
+    KEY_PREFIX,
+};
 use crate::model::named::Named;
 use crate::model::page::{Page, PageRequest};
 use crate::server::crypto::random_bytes;
@@ -13,8 +16,6 @@ use crate::server::error::ApiError;
 use crate::server::state::AppState;
 use crate::server::timefmt::{parse_rfc3339, to_rfc3339};
 
-pub const KEY_PREFIX: &str = "sk-auto-";
-pub const STORED_PREFIX_LEN: usize = 12;
 /// Keys carry 256 random bits, so bcrypt is defence in depth rather than the only barrier.
 const BCRYPT_COST: u32 = 10;
 
@@ -23,15 +24,6 @@ pub fn generate_key() -> String {
         "{KEY_PREFIX}{}",
         URL_SAFE_NO_PAD.encode(random_bytes::<32>())
     )
-}
-
-pub fn stored_prefix(key: &str) -> &str {
-    let end = key
-        .char_indices()
-        .nth(STORED_PREFIX_LEN)
-        .map(|(i, _)| i)
-        .unwrap_or(key.len());
-    &key[..end]
 }
 
 fn view(row: &KeyRow, upstream_ids: Vec<String>, now: i64) -> ApiKeyView {

@@ -11,11 +11,11 @@ use crate::model::upstreams::{
 };
 use crate::server::db::upstreams::{self as repo, UpstreamRow};
 use crate::server::error::ApiError;
+use crate::server::http::ssrf::{validate_url, SsrfError, SsrfPolicy};
 use crate::server::proxy::model_rules::{
     parse_model_list, parse_redirects, validate_model_patterns, validate_redirects, Provider,
 };
 use crate::server::proxy::provider_auth::apply_upstream_auth;
-use crate::server::proxy::ssrf::{validate_url, SsrfError, SsrfPolicy};
 use crate::server::state::AppState;
 use crate::server::timefmt::to_rfc3339;
 
@@ -148,13 +148,6 @@ fn checked_api_key(raw: &str) -> Result<String, ApiError> {
     Ok(key.to_string())
 }
 
-pub fn breaker_config(row: &UpstreamRow) -> BreakerConfig {
-    row.breaker_config
-        .as_deref()
-        .and_then(|s| serde_json::from_str(s).ok())
-        .unwrap_or_default()
-}
-
 fn view(state: &AppState, row: &UpstreamRow) -> UpstreamView {
     let masked = state
         .cipher
@@ -173,7 +166,7 @@ fn view(state: &AppState, row: &UpstreamRow) -> UpstreamView {
         allowed_models: parse_model_list(row.allowed_models.as_deref()),
         model_redirects: parse_redirects(row.model_redirects.as_deref()),
         is_active: row.is_active != 0,
-        circuit_breaker: breaker_config(row),
+        circuit_breaker: row.breaker(),
         extra_paths: row.extra_path_list(),
         created_at: to_rfc3339(row.created_at),
         updated_at: to_rfc3339(row.updated_at),

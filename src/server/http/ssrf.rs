@@ -353,7 +353,7 @@ impl tower::Service<hyper_util::client::legacy::connect::dns::Name> for GuardedR
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::proxy::metered_body::error_chain;
+    use crate::server::text::error_chain;
 
     const STRICT: SsrfPolicy = SsrfPolicy {
         allow_private: false,
