@@ -48,7 +48,7 @@ async fn main() {
         eprintln!();
     }
     autorouter::server::jobs::memory_trim::spawn();
-    let logs = state.logs.clone();
+    let logs = state.plane.logs.clone();
     let app = match startup::Application::bind(state, addr).await {
         Ok(a) => a,
         Err(e) => {

@@ -342,9 +342,7 @@ both_backends!(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reveal_returns_the_key_when_allowed() {
-    let app = TestApp::spawn_with(common::Backend::Sqlite, &[("ALLOW_KEY_REVEAL", "true")])
-        .await
-        .unwrap();
+    let app = TestApp::spawn_with(common::Backend::Sqlite, &[("ALLOW_KEY_REVEAL", "true")]).await;
     let upstream = create_upstream(&app, "reveal").await;
     let (_, created) = send(
         &app,

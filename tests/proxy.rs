@@ -440,8 +440,8 @@ async fn bad_keys_get_401_in_the_callers_format_and_are_counted(app: &TestApp) {
         "refused requests never reach an upstream"
     );
     // Anyone can send these: they are counted, not stored row by row.
-    assert_eq!(app.state.keys.refusals(), 3);
-    app.state.logs.flush().await;
+    assert_eq!(app.state.plane.keys.refusals(), 3);
+    app.state.plane.logs.flush().await;
     let (status, page) = app
         .admin_json(reqwest::Method::GET, "/api/admin/logs", Value::Null)
         .await;
@@ -538,7 +538,7 @@ async fn disabled_deleted_and_expired_keys_are_refused_on_the_next_request(app: 
     assert_eq!(s, 201, "{created}");
     let short = created["key_value"].as_str().unwrap().to_string();
     assert_eq!(call(short.clone()).await, 200);
-    tokio::time::sleep(Duration::from_millis(2300)).await;
+    app.clock.advance(Duration::from_millis(2300));
     assert_eq!(call(short).await, 401, "expired");
 }
 
@@ -604,8 +604,7 @@ async fn oversized_bodies_get_413() {
             ("MAX_REQUEST_BODY_BYTES", "2048"),
         ],
     )
-    .await
-    .unwrap();
+    .await;
     let w = world(&app).await;
     let big = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x".repeat(5000)}]});
     let res = app
@@ -793,7 +792,7 @@ async fn connection_tests_report_their_outcome(app: &TestApp) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ssrf_is_refused_at_save_test_and_connect_without_the_private_switch() {
-    let app = TestApp::spawn(common::Backend::Sqlite).await.unwrap();
+    let app = TestApp::spawn(common::Backend::Sqlite).await;
     let mock = MockUpstream::start().await;
     let (s, e) = app
         .admin_json(
@@ -1161,7 +1160,7 @@ async fn breaker_opens_skips_half_opens_and_closes(app: &TestApp) {
     assert_eq!(b.hits(), 3);
     // After the open duration one probe goes through; its success closes the breaker.
     a.reset();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.clock.advance(Duration::from_millis(1100));
     assert_eq!(chat(app, &key, false).await.status(), 200);
     assert_eq!(a.hits(), 1, "half-open probe");
     assert_eq!(chat(app, &key, false).await.status(), 200);
@@ -1262,8 +1261,7 @@ async fn cors_covers_the_proxy_when_configured() {
             ("CORS_ORIGINS", origin),
         ],
     )
-    .await
-    .unwrap();
+    .await;
     let w = world(&app).await;
     let preflight = app
         .client

@@ -178,9 +178,7 @@ both_backends!(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_keys_page_may_reveal_a_key_when_the_server_allows_it() {
-    let app = TestApp::spawn_with(common::Backend::Sqlite, &[("ALLOW_KEY_REVEAL", "true")])
-        .await
-        .unwrap();
+    let app = TestApp::spawn_with(common::Backend::Sqlite, &[("ALLOW_KEY_REVEAL", "true")]).await;
     let (_, upstream) = call(
         &app,
         "upstreams/create",

@@ -78,6 +78,11 @@ pub struct Config {
     pub header_read_timeout_secs: u64,
     /// Open client connections at most; more wait in the listen queue (`MAX_CONNECTIONS`).
     pub max_connections: usize,
+    /// How often the routing snapshot is reloaded, for changes made through other instances
+    /// (`ROUTING_REFRESH_MS`).
+    pub routing_refresh_ms: u64,
+    /// How often breaker states other instances changed are adopted (`BREAKER_SYNC_MS`).
+    pub breaker_sync_ms: u64,
 }
 
 /// `TRUSTED_PROXIES`: comma-separated addresses (`10.0.0.5`) or networks (`10.0.0.0/8`).
@@ -347,6 +352,18 @@ impl Config {
                 10_000,
                 1..=1_000_000,
             )?,
+            routing_refresh_ms: parse_num(
+                "ROUTING_REFRESH_MS",
+                get("ROUTING_REFRESH_MS").as_deref(),
+                5_000,
+                50..=3_600_000,
+            )?,
+            breaker_sync_ms: parse_num(
+                "BREAKER_SYNC_MS",
+                get("BREAKER_SYNC_MS").as_deref(),
+                2_000,
+                50..=3_600_000,
+            )?,
         })
     }
 }
@@ -445,7 +462,7 @@ mod tests {
     }
 
     #[test]
-    fn postgres_and_listen_and_cors_are_read() {
+    fn database_url_listen_and_cors_are_read() {
         let c = config(&[
             ("DATABASE_URL", "postgres://u@h/db"),
             ("PORT", "8080"),

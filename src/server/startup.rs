@@ -26,6 +26,7 @@ use crate::server::http::front::Front;
 use crate::server::http::per_core::Workers;
 use crate::server::http::request_id::assign_request_id;
 use crate::server::http::serve::Limits;
+use crate::server::proxy::data_plane::{DataPlane, RequestLimits};
 use crate::server::rest;
 use crate::server::secret::Secret;
 use crate::server::state::AppState;
@@ -72,6 +73,24 @@ pub async fn build_state(
     )
     .map_err(StartupError::HttpClient)?;
     let (breakers, breaker_changes) = crate::server::proxy::breaker_store::BreakerStore::new();
+    let plane = Arc::new(DataPlane {
+        clock: clock.clone(),
+        db: db.clone(),
+        cipher: cipher.clone(),
+        limits: RequestLimits {
+            max_body_bytes: config.max_body_bytes,
+            trusted_proxies: config.trusted_proxies.clone(),
+        },
+        http,
+        routing: crate::server::proxy::routing_table::RoutingTable::new(
+            crate::server::http::ssrf::SsrfPolicy { allow_private },
+        ),
+        keys: crate::server::proxy::key_auth::KeyVerifier::default(),
+        logs: crate::server::proxy::log_writer::LogWriter::spawn(db.clone()),
+        breakers,
+        health: crate::server::proxy::health::HealthBook::default(),
+        balancer: crate::server::proxy::strategy::Balancer::new(),
+    });
     let state = AppState::new(crate::server::state::Shared {
         leptos_options,
         config: Arc::new(config),
@@ -84,28 +103,22 @@ pub async fn build_state(
             db.pool.clone(),
         )),
         clock,
-        http,
-        routing: Arc::new(crate::server::proxy::routing_table::RoutingTable::new(
-            crate::server::http::ssrf::SsrfPolicy { allow_private },
-        )),
-        keys: Arc::new(crate::server::proxy::key_auth::KeyVerifier::default()),
-        logs: crate::server::proxy::log_writer::LogWriter::spawn(db.clone()),
-        breakers: Arc::new(breakers),
-        health: Arc::new(crate::server::proxy::health::HealthBook::default()),
-        balancer: Arc::new(crate::server::proxy::strategy::Balancer::new()),
+        plane,
     });
     state
+        .plane
         .routing
         .reload(&state.db, &state.cipher)
         .await
         .map_err(|e| StartupError::Routing(e.to_string()))?;
     // Breakers and health carry over a restart (and come from other instances).
     state
+        .plane
         .breakers
         .pull(&state.db)
         .await
         .map_err(StartupError::State)?;
-    state.health.load(
+    state.plane.health.load(
         crate::server::db::upstream_health::list_all(&state.db.pool)
             .await
             .map_err(StartupError::State)?,
@@ -277,6 +290,25 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The proxy's handler for the front door to call without the router, unless a router-wide
+/// layer (CORS) must see proxied requests too.
+fn direct_proxy(state: &AppState) -> Option<crate::server::http::front::Direct> {
+    if !state.config.cors_origins.is_empty() {
+        return None;
+    }
+    let plane = Arc::clone(&state.plane);
+    Some(Arc::new(move |id, path, request| {
+        // Boxed where it is made: the handler's future is kilobytes, and unboxed it would be
+        // copied into the span's wrapper, into the caller's future and its box in turn.
+        Box::pin(crate::server::proxy::handler::proxy_request(
+            Arc::clone(&plane),
+            id,
+            path,
+            request,
+        ))
+    }))
+}
+
 /// A bound, not yet serving, application: tests bind port 0 and read the real port.
 pub struct Application {
     listener: TcpListener,
@@ -291,7 +323,7 @@ impl Application {
             .map_err(|source| StartupError::Bind { addr, source })?;
         Ok(Self {
             listener,
-            front: Front::new(router(state.clone()), &state),
+            front: Front::new(router(state.clone()), direct_proxy(&state)),
             limits: Limits::from_config(&state.config),
         })
     }

@@ -11,13 +11,7 @@ use super::clock::SharedClock;
 use super::config::Config;
 use super::crypto::Cipher;
 use super::db::Database;
-use super::http::upstream_client::UpstreamClients;
-use super::proxy::breaker_store::BreakerStore;
-use super::proxy::health::HealthBook;
-use super::proxy::key_auth::KeyVerifier;
-use super::proxy::log_writer::LogWriter;
-use super::proxy::routing_table::RoutingTable;
-use super::proxy::strategy::Balancer;
+use super::proxy::data_plane::DataPlane;
 
 /// Cheap to clone (one reference count): axum clones the state for every layer of every request.
 #[derive(Clone)]
@@ -37,6 +31,13 @@ impl Deref for AppState {
     }
 }
 
+/// The proxy's routes take the data plane alone.
+impl FromRef<AppState> for Arc<DataPlane> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.plane)
+    }
+}
+
 /// leptos_axum reads its options from the router state.
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
@@ -51,21 +52,13 @@ pub struct Shared {
     pub cipher: Cipher,
     pub auth: Arc<AdminAuth>,
     pub clock: SharedClock,
-    /// The HTTP clients for upstreams (one per thread): SSRF-guarded resolver, no redirects.
-    pub http: UpstreamClients,
-    pub routing: Arc<RoutingTable>,
-    pub keys: Arc<KeyVerifier>,
-    pub logs: Arc<LogWriter>,
-    pub breakers: Arc<BreakerStore>,
-    pub health: Arc<HealthBook>,
-    pub balancer: Arc<Balancer>,
+    /// What proxied requests read; admin operations tell it about changes.
+    pub plane: Arc<DataPlane>,
 }
 
 impl Shared {
     /// Called after every admin write, so the proxy sees the change on its very next request.
     pub async fn routing_changed(&self) {
-        if let Err(e) = self.routing.reload(&self.db, &self.cipher).await {
-            tracing::error!(error = %e, "routing table reload failed; the previous snapshot stays in use");
-        }
+        self.plane.reload().await;
     }
 }

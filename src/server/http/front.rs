@@ -1,12 +1,12 @@
 //! The service every connection is served by. A proxied request (`/v1/*`, `/api/proxy/v1/*`)
-//! goes straight to the proxy handler, with its id and span; everything else goes through the
-//! axum router (pages, admin API, server functions, health).
-//!
-//! The router's middleware and route matching did nothing for a proxied request (the browser
-//! guard lets these paths through) yet cost it about 7% of the gateway's CPU under load. When
-//! a router-wide layer must see proxied requests too (CORS), every request takes the router.
+//! goes straight to the proxy (the `Direct` handler start-up gives it), with its id and span;
+//! everything else goes through the axum router (pages, admin API, server functions, health).
+//! The router's middleware and route matching do nothing for a proxied request (the browser
+//! guard lets these paths through); when a router-wide layer must see proxied requests too
+//! (CORS), start-up gives no `Direct` and every request takes the router.
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -18,19 +18,21 @@ use tower::Service;
 use tracing::Instrument;
 
 use super::request_id::{finish, new_request_id, request_span};
-use crate::server::proxy::handler::proxy_request;
-use crate::server::state::AppState;
+
+/// Serves a proxied request that skips the router: the request id, the path below `/v1/`,
+/// and the request.
+pub type Direct =
+    Arc<dyn Fn(String, String, Request) -> BoxFuture<'static, Response> + Send + Sync>;
 
 #[derive(Clone)]
 pub struct Front {
     router: Router,
     /// `None` when every request must take the router.
-    direct: Option<AppState>,
+    direct: Option<Direct>,
 }
 
 impl Front {
-    pub fn new(router: Router, state: &AppState) -> Self {
-        let direct = state.config.cors_origins.is_empty().then(|| state.clone());
+    pub fn new(router: Router, direct: Option<Direct>) -> Self {
         Self { router, direct }
     }
 }
@@ -61,10 +63,10 @@ impl Service<Request> for Connection {
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
-        if let Some(state) = &self.front.direct {
+        if let Some(direct) = &self.front.direct {
             if let Some(path) = direct_path(request.uri().path()) {
                 let path = path.to_string();
-                return Box::pin(serve_direct(state.clone(), path, request));
+                return Box::pin(serve_direct(Arc::clone(direct), path, request));
             }
         }
         request.extensions_mut().insert(ConnectInfo(self.peer));
@@ -73,16 +75,14 @@ impl Service<Request> for Connection {
 }
 
 async fn serve_direct(
-    state: AppState,
+    direct: Direct,
     path: String,
     request: Request,
 ) -> Result<Response, Infallible> {
     let id = new_request_id();
     let span = request_span(&id, request.method(), request.uri().path());
     let started = Instant::now();
-    // Boxed where it is made: the handler's future is kilobytes, and unboxed it would be copied
-    // into the span's wrapper, into this future and into the connection's box in turn.
-    let mut response = Box::pin(proxy_request(state, id.clone(), path, request))
+    let mut response = direct(id.clone(), path, request)
         .instrument(span.clone())
         .await;
     finish(&span, started, &id, &mut response);

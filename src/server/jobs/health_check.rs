@@ -23,6 +23,7 @@ pub fn spawn(state: AppState) {
         loop {
             tokio::time::sleep(POLL).await;
             let interval = state
+                .plane
                 .routing
                 .snapshot()
                 .settings

@@ -4,11 +4,11 @@ use std::time::Duration;
 
 use crate::server::state::AppState;
 
-pub const REFRESH_EVERY: Duration = Duration::from_secs(5);
-
+/// Every `ROUTING_REFRESH_MS` (5 s by default).
 pub fn spawn(state: AppState) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(REFRESH_EVERY);
+        let every = Duration::from_millis(state.config.routing_refresh_ms);
+        let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
         loop {

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::body_edit::{self, Edit};
 use super::breaker::{Admission, State as BreakerState};
+use super::data_plane::DataPlane;
 use super::endpoints::{self, Endpoint};
 use super::errors::{ErrorFormat, ProxyError};
 use super::failover::{Attempt, FailureKind, History};
@@ -29,7 +30,6 @@ use crate::server::db::request_logs::LogRecord;
 use crate::server::db::settings::Runtime;
 use crate::server::http::request_id::RequestId;
 use crate::server::http::upstream_pool::{PooledBody, SendError};
-use crate::server::state::AppState;
 use crate::server::text::{causes, error_chain};
 use crate::server::timefmt::to_rfc3339;
 
@@ -50,13 +50,18 @@ struct Ctx {
 
 impl Ctx {
     /// Answers with an error and logs the request, including refusals.
-    fn fail(self, state: &AppState, error: ProxyError) -> Response {
+    fn fail(self, state: &DataPlane, error: ProxyError) -> Response {
         let detail = error.to_string();
         self.fail_with_detail(state, error, detail)
     }
 
     /// Like `fail`, but the log keeps a detail the client must not see (internal addresses).
-    fn fail_with_detail(mut self, state: &AppState, error: ProxyError, detail: String) -> Response {
+    fn fail_with_detail(
+        mut self,
+        state: &DataPlane,
+        error: ProxyError,
+        detail: String,
+    ) -> Response {
         if let ProxyError::Auth(reason) = &error {
             // Anyone can send these, as fast as they like: counted, not stored row by row.
             state.keys.count_refusal(*reason);
@@ -72,7 +77,7 @@ impl Ctx {
 
 /// The router's entry (used when a layer such as CORS must see proxied requests too).
 pub async fn proxy(
-    State(state): State<AppState>,
+    State(state): State<Arc<DataPlane>>,
     Extension(RequestId(request_id)): Extension<RequestId>,
     Path(path): Path<String>,
     request: Request,
@@ -83,7 +88,7 @@ pub async fn proxy(
 /// One proxied request, from the router (`proxy`) or straight from `front`: `path` is the part
 /// below `/v1/`, decoded by the router's `Path` or checked by `front` to need no decoding.
 pub async fn proxy_request(
-    state: AppState,
+    state: Arc<DataPlane>,
     request_id: String,
     path: String,
     request: Request,
@@ -109,14 +114,14 @@ pub async fn proxy_request(
 }
 
 async fn authenticate(
-    state: &AppState,
+    state: &DataPlane,
     snapshot: &Snapshot,
     headers: &HeaderMap,
     peer: std::net::IpAddr,
 ) -> Result<Arc<KeyEntry>, ProxyError> {
     let presented = presented_key(headers).ok_or(ProxyError::Auth(KeyRejection::Missing))?;
     let source =
-        || crate::server::http::client_ip::client_ip(peer, headers, &state.config.trusted_proxies);
+        || crate::server::http::client_ip::client_ip(peer, headers, &state.limits.trusted_proxies);
     let key = state
         .keys
         .verify(snapshot, presented, state.clock.now_ms(), source)
@@ -159,7 +164,7 @@ fn model_entry(snapshot: &Snapshot, key: &KeyEntry, model: &str) -> Option<Respo
 }
 
 /// Logs a request the gateway answered itself, with that answer.
-fn answer_locally(state: &AppState, ctx: Ctx, response: Response) -> Response {
+fn answer_locally(state: &DataPlane, ctx: Ctx, response: Response) -> Response {
     let mut record = ctx.record;
     record.status_code = Some(response.status().as_u16() as i64);
     record.duration_ms = Some(ctx.started.elapsed().as_millis() as i64);
@@ -169,7 +174,7 @@ fn answer_locally(state: &AppState, ctx: Ctx, response: Response) -> Response {
 
 #[allow(clippy::too_many_arguments)]
 async fn handle(
-    state: AppState,
+    state: Arc<DataPlane>,
     mut ctx: Ctx,
     path: String,
     method: Method,
@@ -209,7 +214,7 @@ async fn handle(
         _ => {}
     }
 
-    let limit = state.config.max_body_bytes;
+    let limit = state.limits.max_body_bytes;
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -354,7 +359,7 @@ enum Outcome {
 /// Tries the candidates in the balancer's order, failing over on connect errors, timeouts,
 /// 5xx and 429 (never to the same upstream twice, never after a byte reached the client).
 async fn attempt_in_order(
-    state: AppState,
+    state: Arc<DataPlane>,
     mut ctx: Ctx,
     candidates: &[Arc<UpstreamEntry>],
     settings: Runtime,
@@ -469,7 +474,7 @@ async fn attempt_in_order(
 }
 
 fn finish_failed(
-    state: &AppState,
+    state: &DataPlane,
     mut ctx: Ctx,
     history: History,
     error: ProxyError,
@@ -498,7 +503,7 @@ fn attempt(
 
 /// One upstream request, up to its response headers (the timeout covers time to first byte).
 async fn send_once(
-    state: &AppState,
+    state: &DataPlane,
     upstream: &UpstreamEntry,
     out: &Outgoing,
     body: Bytes,
@@ -548,7 +553,7 @@ async fn send_once(
 
 /// Forwards the chosen upstream's answer chunk by chunk, metering usage on the way.
 fn stream_back(
-    state: &AppState,
+    state: &DataPlane,
     mut ctx: Ctx,
     upstream: &UpstreamEntry,
     out: &Outgoing,

@@ -2,6 +2,7 @@
 pub mod body_edit;
 pub mod breaker;
 pub mod breaker_store;
+pub mod data_plane;
 pub mod endpoints;
 pub mod errors;
 pub mod failover;

@@ -34,19 +34,20 @@ pub async fn list(state: &AppState) -> Result<Vec<BreakerView>, ApiError> {
         .map_err(db_error)?;
     Ok(rows
         .iter()
-        .map(|row| view(state, row, state.breakers.get(&row.id)))
+        .map(|row| view(state, row, state.plane.breakers.get(&row.id)))
         .collect())
 }
 
 pub async fn get(state: &AppState, id: &str) -> Result<BreakerView, ApiError> {
     let row = load(state, id).await?;
-    Ok(view(state, &row, state.breakers.get(id)))
+    Ok(view(state, &row, state.plane.breakers.get(id)))
 }
 
 /// Takes the upstream out of rotation until `force_close`.
 pub async fn force_open(state: &AppState, id: &str) -> Result<BreakerView, ApiError> {
     let row = load(state, id).await?;
     let b = state
+        .plane
         .breakers
         .force_open(&state.db, id, state.clock.now_ms())
         .await
@@ -60,6 +61,7 @@ pub async fn force_open(state: &AppState, id: &str) -> Result<BreakerView, ApiEr
 pub async fn force_close(state: &AppState, id: &str) -> Result<BreakerView, ApiError> {
     let row = load(state, id).await?;
     let b = state
+        .plane
         .breakers
         .reset(&state.db, id, state.clock.now_ms())
         .await

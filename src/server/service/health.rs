@@ -42,11 +42,11 @@ async fn check_one(state: &AppState, u: Arc<UpstreamEntry>) -> HealthCheckResult
             error: &result.message,
         }
     };
-    state.health.record_check(&u.id, now, outcome);
+    state.plane.health.record_check(&u.id, now, outcome);
     HealthCheckResult {
         upstream_id: u.id.clone(),
         upstream_name: u.name.clone(),
-        healthy: state.health.is_healthy(&u.id),
+        healthy: state.plane.health.is_healthy(&u.id),
         latency_ms: result.latency_ms,
         error: (!result.success).then_some(result.message),
     }
@@ -55,7 +55,7 @@ async fn check_one(state: &AppState, u: Arc<UpstreamEntry>) -> HealthCheckResult
 /// One round over every active upstream (`GET {base}/models`, which spends no tokens), then
 /// the health table is written in one transaction.
 pub async fn check_all(state: &AppState) -> Result<Vec<HealthCheckResult>, ApiError> {
-    let snapshot = state.routing.snapshot();
+    let snapshot = state.plane.routing.snapshot();
     let mut upstreams: Vec<Arc<UpstreamEntry>> = snapshot
         .upstreams
         .values()
@@ -69,7 +69,7 @@ pub async fn check_all(state: &AppState) -> Result<Vec<HealthCheckResult>, ApiEr
         .collect()
         .await;
     results.sort_by(|a, b| a.upstream_name.cmp(&b.upstream_name));
-    upstream_health::upsert_all(&state.db.pool, &state.health.rows())
+    upstream_health::upsert_all(&state.db.pool, &state.plane.health.rows())
         .await
         .map_err(db_error)?;
     Ok(results)
@@ -111,7 +111,7 @@ pub async fn list(
             vec![None; 3]
         };
         let ms = |v: Option<i64>| v.map(|v| v.max(0) as u64);
-        let h = state.health.get(&row.id).unwrap_or_default();
+        let h = state.plane.health.get(&row.id).unwrap_or_default();
         out.push(UpstreamHealthView {
             upstream_id: row.id,
             upstream_name: row.name,

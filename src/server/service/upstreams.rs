@@ -327,9 +327,7 @@ pub async fn delete(state: &AppState, id: &str) -> Result<(), ApiError> {
     if repo::delete(&state.db.pool, id).await.map_err(db_error)? {
         state.routing_changed().await;
         // The database rows went with the upstream (ON DELETE CASCADE); so does what memory held.
-        state.breakers.forget(id);
-        state.health.forget(id);
-        state.balancer.forget(id);
+        state.plane.forget_upstream(id);
         tracing::info!(upstream_id = %id, "upstream deleted");
         Ok(())
     } else {
@@ -427,6 +425,7 @@ pub(crate) async fn probe(
     );
     let started = Instant::now();
     let sent = state
+        .plane
         .http
         .tester()
         .get(format!("{base}/models"))

@@ -1,0 +1,55 @@
+//! The data plane as one value: everything a proxied request reads, built once at start-up,
+//! and the narrow interface through which the rest of the gateway tells it about changes.
+use std::sync::Arc;
+
+use super::breaker_store::BreakerStore;
+use super::health::HealthBook;
+use super::key_auth::KeyVerifier;
+use super::log_writer::LogWriter;
+use super::routing_table::RoutingTable;
+use super::strategy::Balancer;
+use crate::server::clock::SharedClock;
+use crate::server::crypto::Cipher;
+use crate::server::db::Database;
+use crate::server::http::upstream_client::UpstreamClients;
+
+/// The limits a request is held to, from the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct RequestLimits {
+    pub max_body_bytes: usize,
+    /// Reverse proxies whose forwarding headers name the client (`TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+pub struct DataPlane {
+    pub clock: SharedClock,
+    /// For what the proxy writes itself: a pre-digest key's digest, breaker states.
+    pub db: Database,
+    /// Decrypts upstream keys when the routing snapshot is reloaded.
+    pub cipher: Cipher,
+    pub limits: RequestLimits,
+    /// The HTTP clients for upstreams (one per thread): SSRF-guarded resolver, no redirects.
+    pub http: UpstreamClients,
+    pub routing: RoutingTable,
+    pub keys: KeyVerifier,
+    pub logs: Arc<LogWriter>,
+    pub breakers: BreakerStore,
+    pub health: HealthBook,
+    pub balancer: Balancer,
+}
+
+impl DataPlane {
+    /// Keys, upstreams or settings changed: the next request routes by the new snapshot.
+    pub async fn reload(&self) {
+        if let Err(e) = self.routing.reload(&self.db, &self.cipher).await {
+            tracing::error!(error = %e, "routing table reload failed; the previous snapshot stays in use");
+        }
+    }
+
+    /// An upstream was deleted: its breaker, health and balancing state go with it.
+    pub fn forget_upstream(&self, id: &str) {
+        self.breakers.forget(id);
+        self.health.forget(id);
+        self.balancer.forget(id);
+    }
+}
