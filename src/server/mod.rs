@@ -1,17 +1,17 @@
 //! Everything that runs only on the server (`ssr`).
-pub mod auth;
+pub(crate) mod auth;
 pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod db;
-pub mod error;
-pub mod fast_map;
+pub(crate) mod error;
+pub(crate) mod fast_map;
 pub mod http;
 pub mod jobs;
 pub mod proxy;
-pub mod rest;
-pub mod secret;
-pub mod service;
+pub(crate) mod rest;
+pub(crate) mod secret;
+pub(crate) mod service;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -127,16 +127,6 @@ pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<KeyRow>, sqlx::Error
         .await
 }
 
-/// Keys whose stored prefix matches, active or not (the caller decides what a disabled match means).
-pub async fn find_by_prefix(pool: &AnyPool, prefix: &str) -> Result<Vec<KeyRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM api_keys WHERE key_prefix = $1"
-    ))
-    .bind(prefix)
-    .fetch_all(pool)
-    .await
-}
-
 /// Every key (the routing table keeps them in memory).
 pub async fn list_all(pool: &AnyPool) -> Result<Vec<KeyRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys"))

@@ -184,8 +184,10 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     }
 }
 
-/// Why `ip` is refused as an upstream address, or `None` if it is public.
-pub fn classify(ip: IpAddr) -> Option<&'static str> {
+/// Why `ip` is refused as an upstream address, or `None` if it is public (the tests' view of
+/// `category`).
+#[cfg(test)]
+fn classify(ip: IpAddr) -> Option<&'static str> {
     category(ip).map(Category::reason)
 }
 

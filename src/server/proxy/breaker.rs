@@ -436,7 +436,8 @@ impl Registry {
     }
 
     /// Sorted by id; sorting happens after the lock is released.
-    pub fn all(&self) -> Vec<(String, Breaker)> {
+    #[cfg(test)]
+    fn all(&self) -> Vec<(String, Breaker)> {
         let mut all: Vec<_> = self
             .breakers
             .lock()

@@ -389,7 +389,6 @@ mod tests {
         let mut s = Snapshot::default();
         let entry = KeyEntry {
             id: "k1".into(),
-            prefix: stored_prefix(key).into(),
             hash: bcrypt::hash(key, 4).unwrap(),
             digest: None,
             is_active: active,
@@ -397,7 +396,7 @@ mod tests {
             upstream_ids: vec![],
         };
         s.keys_by_prefix
-            .insert(entry.prefix.clone(), vec!["k1".into()]);
+            .insert(stored_prefix(key).into(), vec!["k1".into()]);
         s.keys.insert("k1".into(), Arc::new(entry));
         s
     }
@@ -408,7 +407,6 @@ mod tests {
         let digest = sha256(key.as_bytes());
         let entry = KeyEntry {
             id: "k2".into(),
-            prefix: stored_prefix(key).into(),
             hash: "not a bcrypt hash: never checked".into(),
             digest: Some(digest),
             is_active: active,
@@ -416,7 +414,7 @@ mod tests {
             upstream_ids: vec![],
         };
         s.keys_by_prefix
-            .insert(entry.prefix.clone(), vec!["k2".into()]);
+            .insert(stored_prefix(key).into(), vec!["k2".into()]);
         s.keys_by_digest.insert(digest, "k2".into());
         s.keys.insert("k2".into(), Arc::new(entry));
         s

@@ -53,7 +53,6 @@ impl UpstreamEntry {
 #[derive(Debug, Clone)]
 pub struct KeyEntry {
     pub id: String,
-    pub prefix: String,
     pub hash: String,
     /// The key's SHA-256, when it was stored (every key made since migration 0005).
     pub digest: Option<[u8; 32]>,
@@ -232,7 +231,6 @@ impl RoutingTable {
                 Arc::new(KeyEntry {
                     upstream_ids: perms.remove(&row.id).unwrap_or_default(),
                     id: row.id,
-                    prefix: row.key_prefix,
                     hash: row.key_hash,
                     digest,
                     is_active: row.is_active != 0,

@@ -136,7 +136,8 @@ impl Balancer {
         InFlight { counter }
     }
 
-    pub fn in_flight(&self, id: &str) -> u64 {
+    #[cfg(test)]
+    fn in_flight(&self, id: &str) -> u64 {
         self.in_flight
             .read()
             .get(id)
