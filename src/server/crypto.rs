@@ -30,7 +30,7 @@ fn decode_key(raw: &str) -> Result<[u8; 32], CryptoError> {
     bytes.try_into().map_err(|_| CryptoError::BadKey)
 }
 
-pub fn random_bytes<const N: usize>() -> [u8; N] {
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut buf = [0u8; N];
     rand::rng().fill_bytes(&mut buf);
     buf
@@ -47,7 +47,7 @@ pub fn digest_hex(digest: &[u8; 32]) -> String {
 }
 
 /// The digest a `key_digest` column holds, if it is one.
-pub fn digest_from_hex(hex: &str) -> Option<[u8; 32]> {
+pub(crate) fn digest_from_hex(hex: &str) -> Option<[u8; 32]> {
     if hex.len() != 64 || !hex.is_ascii() {
         return None;
     }
@@ -58,7 +58,7 @@ pub fn digest_from_hex(hex: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -76,7 +76,7 @@ pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 
 /// Symmetric encryption of secrets at rest (upstream keys, client key copies).
 #[derive(Clone)]
-pub struct Cipher {
+pub(crate) struct Cipher {
     fernet: std::sync::Arc<fernet::Fernet>,
     raw: [u8; 32],
 }
@@ -88,7 +88,7 @@ impl std::fmt::Debug for Cipher {
 }
 
 impl Cipher {
-    pub fn from_key(raw: [u8; 32]) -> Self {
+    pub(crate) fn from_key(raw: [u8; 32]) -> Self {
         let encoded = URL_SAFE.encode(raw);
         let fernet =
             fernet::Fernet::new(&encoded).expect("a 32-byte key is always a valid Fernet key");
@@ -99,7 +99,7 @@ impl Cipher {
     }
 
     /// Loads the key from its configured source, generating the data-dir key file on first start.
-    pub fn load(source: &EncryptionKeySource) -> Result<(Self, bool), CryptoError> {
+    pub(crate) fn load(source: &EncryptionKeySource) -> Result<(Self, bool), CryptoError> {
         match source {
             EncryptionKeySource::Inline(key) => {
                 Ok((Self::from_key(decode_key(key.expose())?), false))
@@ -126,11 +126,11 @@ impl Cipher {
         }
     }
 
-    pub fn encrypt(&self, plaintext: &str) -> String {
+    pub(crate) fn encrypt(&self, plaintext: &str) -> String {
         self.fernet.encrypt(plaintext.as_bytes())
     }
 
-    pub fn decrypt(&self, token: &str) -> Result<String, CryptoError> {
+    pub(crate) fn decrypt(&self, token: &str) -> Result<String, CryptoError> {
         let bytes = self
             .fernet
             .decrypt(token)
@@ -139,7 +139,7 @@ impl Cipher {
     }
 
     /// Derives an independent sub-key (e.g. for signing sessions) so the Fernet key itself is never reused.
-    pub fn derive(&self, purpose: &str, extra: &[u8]) -> [u8; 32] {
+    pub(crate) fn derive(&self, purpose: &str, extra: &[u8]) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update(b"autorouter:");
         h.update(purpose.as_bytes());

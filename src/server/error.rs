@@ -8,7 +8,7 @@ use super::auth::AuthError;
 use crate::model::errors::{FieldProblem, UiError};
 
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     #[error("authentication required: send a valid admin session or `Authorization: Bearer <ADMIN_TOKEN>`")]
     Unauthorized,
     #[error("too many failed attempts; retry in {0} seconds")]
@@ -34,7 +34,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+    pub(crate) fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Internal(Box::new(e))
     }
 

@@ -4,4 +4,4 @@
 //! resist collision attacks. So it is only for maps whose keys a client cannot choose: ids the
 //! gateway generated (upstreams, keys), origins an admin configured, and digests of keys that
 //! passed bcrypt. Maps a client can fill, such as the digests of rejected keys, keep std's hasher.
-pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;

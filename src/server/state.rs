@@ -18,7 +18,7 @@ use super::proxy::data_plane::DataPlane;
 pub struct AppState(Arc<Shared>);
 
 impl AppState {
-    pub fn new(shared: Shared) -> Self {
+    pub(crate) fn new(shared: Shared) -> Self {
         Self(Arc::new(shared))
     }
 }
@@ -49,7 +49,7 @@ pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub config: Arc<Config>,
     pub db: Database,
-    pub cipher: Cipher,
+    pub(crate) cipher: Cipher,
     pub auth: Arc<AdminAuth>,
     pub clock: SharedClock,
     /// What proxied requests read; admin operations tell it about changes.

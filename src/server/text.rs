@@ -1,7 +1,7 @@
 //! Bounding text a caller controls before it is stored or echoed.
 
 /// At most `max` bytes of `s`, cut at a character boundary; `true` when something was cut.
-pub fn cut(s: &str, max: usize) -> (&str, bool) {
+pub(crate) fn cut(s: &str, max: usize) -> (&str, bool) {
     if s.len() <= max {
         return (s, false);
     }
@@ -13,7 +13,7 @@ pub fn cut(s: &str, max: usize) -> (&str, bool) {
 }
 
 /// Like `cut`, owned, with `…` marking a cut.
-pub fn cut_owned(s: &str, max: usize) -> String {
+pub(crate) fn cut_owned(s: &str, max: usize) -> String {
     match cut(s, max) {
         (whole, false) => whole.to_string(),
         (part, true) => format!("{part}…"),
@@ -30,7 +30,7 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// The error, then its source, then that one's, to the root cause.
-pub fn causes<'a>(
+pub(crate) fn causes<'a>(
     e: &'a (dyn std::error::Error + 'static),
 ) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
     std::iter::successors(Some(e), |cause| cause.source())

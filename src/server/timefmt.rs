@@ -9,7 +9,7 @@ pub fn to_rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
+pub(crate) fn parse_rfc3339(s: &str) -> Result<i64, String> {
     let t = OffsetDateTime::parse(s.trim(), &Rfc3339)
         .map_err(|_| format!("{s:?} is not an RFC 3339 time such as 2030-01-31T12:00:00Z"))?;
     Ok((t.unix_timestamp_nanos() / 1_000_000) as i64)

@@ -10,7 +10,7 @@ use crate::server::crypto::{random_bytes, sha256, write_private_file};
 use crate::server::secret::Secret;
 
 #[derive(Clone)]
-pub struct AdminToken {
+pub(crate) struct AdminToken {
     hash: [u8; 32],
 }
 
@@ -28,7 +28,7 @@ pub struct AdminTokenError {
 }
 
 impl AdminToken {
-    pub fn from_plain(token: &str) -> Self {
+    pub(crate) fn from_plain(token: &str) -> Self {
         Self {
             hash: sha256(token.as_bytes()),
         }
@@ -36,7 +36,7 @@ impl AdminToken {
 
     /// Resolves the configured token. Returns the plain token only when it was generated just now,
     /// so the caller can print it exactly once.
-    pub fn load(
+    pub(crate) fn load(
         source: &AdminTokenSource,
     ) -> Result<(Self, Option<Secret<String>>), AdminTokenError> {
         match source {
@@ -45,11 +45,11 @@ impl AdminToken {
         }
     }
 
-    pub fn verify(&self, presented: &str) -> bool {
+    pub(crate) fn verify(&self, presented: &str) -> bool {
         sha256(presented.as_bytes()).ct_eq(&self.hash).into()
     }
 
-    pub fn hash(&self) -> &[u8; 32] {
+    pub(crate) fn hash(&self) -> &[u8; 32] {
         &self.hash
     }
 }

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use crate::server::http::client_ip::source_of;
 
 /// Failures allowed before the source is locked out.
-pub const FREE_FAILURES: u32 = 5;
+pub(crate) const FREE_FAILURES: u32 = 5;
 const FIRST_LOCKOUT_MS: i64 = 30_000;
 const MAX_LOCKOUT_MS: i64 = 15 * 60_000;
 /// A quiet source starts again from zero after this long.
@@ -18,7 +18,7 @@ const FORGET_AFTER_MS: i64 = 15 * 60_000;
 /// Sources tracked at most; past this the least recently failing one is forgotten.
 const MAX_TRACKED: usize = 10_000;
 /// Failures from all sources together, per minute, before every failure is answered as throttled.
-pub const GLOBAL_FAILURES_PER_MINUTE: usize = 300;
+pub(crate) const GLOBAL_FAILURES_PER_MINUTE: usize = 300;
 const MINUTE_MS: i64 = 60_000;
 
 #[derive(Debug, Clone, Copy)]
@@ -36,7 +36,7 @@ struct Book {
 }
 
 #[derive(Debug, Default)]
-pub struct LoginThrottle {
+pub(crate) struct LoginThrottle {
     book: Mutex<Book>,
 }
 
@@ -44,7 +44,7 @@ impl LoginThrottle {
     /// Records a failed attempt from `ip`. `Some(retry_after_secs)` when the source was already
     /// locked out (the failure that locks it is still answered as a plain failure), or when all
     /// sources together have used up the minute's failure budget.
-    pub fn record_failure(&self, ip: IpAddr, now_ms: i64) -> Option<u64> {
+    pub(crate) fn record_failure(&self, ip: IpAddr, now_ms: i64) -> Option<u64> {
         let mut book = self.book.lock();
         while book
             .recent
@@ -101,7 +101,7 @@ impl LoginThrottle {
     }
 
     /// A right token from `ip`: its source starts again from zero.
-    pub fn record_success(&self, ip: IpAddr) {
+    pub(crate) fn record_success(&self, ip: IpAddr) {
         self.book.lock().sources.remove(&source_of(ip));
     }
 

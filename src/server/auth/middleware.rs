@@ -12,7 +12,7 @@ use crate::server::state::AppState;
 const PUBLIC_UI_FUNCTIONS: &[&str] = &["/api/ui/login", "/api/ui/logout"];
 
 /// The client's address as the admin throttle judges it (see `http::client_ip`).
-pub fn client_ip(state: &AppState, request: &Request) -> std::net::IpAddr {
+pub(crate) fn client_ip(state: &AppState, request: &Request) -> std::net::IpAddr {
     use crate::server::http::client_ip;
     client_ip::client_ip(
         client_ip::peer_of(request.extensions()),
@@ -24,7 +24,7 @@ pub fn client_ip(state: &AppState, request: &Request) -> std::net::IpAddr {
 /// For `/api/admin/*` and the UI's server functions: an admin session or the admin token. No
 /// path is exempt here: under `/api/admin` this layer sees the path with that prefix stripped,
 /// so an exemption by path would also open `/api/admin/api/ui/login`.
-pub async fn require_admin(
+pub(crate) async fn require_admin(
     State(state): State<AppState>,
     request: Request,
     next: Next,
@@ -57,7 +57,7 @@ fn redirect(to: &str) -> Response {
 /// - pages are judged on the decoded path, as the router decodes the locale parameter: any page
 ///   under a locale needs a session except its login page, which sends a signed-in admin on to
 ///   the dashboard.
-pub async fn guard_browser(
+pub(crate) async fn guard_browser(
     State(state): State<AppState>,
     request: Request,
     next: Next,
@@ -138,7 +138,7 @@ impl LocalePage {
 }
 
 /// `/` goes to the locale from the cookie, else from Accept-Language, else English.
-pub async fn root_redirect(request: Request) -> Response {
+pub(crate) async fn root_redirect(request: Request) -> Response {
     let headers = request.headers();
     let from_cookie = headers
         .get_all(header::COOKIE)

@@ -37,7 +37,7 @@ pub struct AdminAuth {
 }
 
 impl AdminAuth {
-    pub fn new(
+    pub(crate) fn new(
         token: AdminToken,
         session_key: [u8; 32],
         clock: SharedClock,

@@ -8,10 +8,10 @@ use sha2::Sha256;
 
 use crate::server::crypto::random_bytes;
 
-pub const SESSION_COOKIE: &str = "ar_session";
+pub(crate) const SESSION_COOKIE: &str = "ar_session";
 /// The name over HTTPS: browsers accept a `__Host-` cookie only from a secure origin, for the
 /// whole host, never set by a sibling domain.
-pub const SECURE_SESSION_COOKIE: &str = "__Host-ar_session";
+pub(crate) const SECURE_SESSION_COOKIE: &str = "__Host-ar_session";
 
 fn cookie_name(secure: bool) -> &'static str {
     if secure {
@@ -20,17 +20,17 @@ fn cookie_name(secure: bool) -> &'static str {
         SESSION_COOKIE
     }
 }
-pub const SESSION_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
+pub(crate) const SESSION_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
 
 type HmacSha256 = Hmac<Sha256>;
 
 #[derive(Clone)]
-pub struct SessionSigner {
+pub(crate) struct SessionSigner {
     key: [u8; 32],
 }
 
 impl SessionSigner {
-    pub fn new(key: [u8; 32]) -> Self {
+    pub(crate) fn new(key: [u8; 32]) -> Self {
         Self { key }
     }
 
@@ -41,7 +41,7 @@ impl SessionSigner {
     }
 
     /// `v1.<expires_ms>.<nonce>.<signature>`
-    pub fn issue(&self, now_ms: i64) -> String {
+    pub(crate) fn issue(&self, now_ms: i64) -> String {
         let payload = format!(
             "v1.{}.{}",
             now_ms + SESSION_TTL_MS,
@@ -52,7 +52,7 @@ impl SessionSigner {
     }
 
     /// The session a cookie value carries, if this gateway signed it and it has not expired.
-    pub fn verify(&self, value: &str, now_ms: i64) -> Option<Session> {
+    pub(crate) fn verify(&self, value: &str, now_ms: i64) -> Option<Session> {
         let (payload, sig) = value.rsplit_once('.')?;
         let sig = URL_SAFE_NO_PAD.decode(sig).ok()?;
         // verify_slice compares in constant time.
@@ -76,14 +76,14 @@ impl SessionSigner {
 
 /// One signed-in browser's session.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
+pub(crate) struct Session {
     pub nonce: String,
     pub issued_ms: i64,
     pub expires_ms: i64,
 }
 
 /// The `Set-Cookie` value that stores a session.
-pub fn session_cookie(value: &str, secure: bool) -> String {
+pub(crate) fn session_cookie(value: &str, secure: bool) -> String {
     format!(
         "{}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
         cookie_name(secure),
@@ -93,7 +93,7 @@ pub fn session_cookie(value: &str, secure: bool) -> String {
 }
 
 /// The `Set-Cookie` value that removes the session.
-pub fn clear_session_cookie(secure: bool) -> String {
+pub(crate) fn clear_session_cookie(secure: bool) -> String {
     format!(
         "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
         cookie_name(secure),
@@ -102,7 +102,7 @@ pub fn clear_session_cookie(secure: bool) -> String {
 }
 
 /// Finds one cookie's value in a `Cookie` header.
-pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     header.split(';').find_map(|pair| {
         let (k, v) = pair.trim().split_once('=')?;
         (k == name).then_some(v)

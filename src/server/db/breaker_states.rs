@@ -2,7 +2,7 @@
 use sqlx::AnyPool;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct BreakerRow {
+pub(crate) struct BreakerRow {
     pub upstream_id: String,
     pub state: String,
     pub failure_count: i64,
@@ -18,7 +18,7 @@ const COLUMNS: &str = "upstream_id, state, failure_count, success_count, last_fa
                        opened_at, last_probe_at, forced, updated_at";
 
 /// Inserts or replaces the row. A row for an upstream deleted meanwhile is skipped, not an error.
-pub async fn upsert(pool: &AnyPool, row: &BreakerRow) -> Result<(), sqlx::Error> {
+pub(crate) async fn upsert(pool: &AnyPool, row: &BreakerRow) -> Result<(), sqlx::Error> {
     let sql = format!(
         "INSERT INTO circuit_breaker_states ({COLUMNS}) \
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM upstreams WHERE id = $1) \
@@ -42,7 +42,7 @@ pub async fn upsert(pool: &AnyPool, row: &BreakerRow) -> Result<(), sqlx::Error>
     Ok(())
 }
 
-pub async fn list_all(pool: &AnyPool) -> Result<Vec<BreakerRow>, sqlx::Error> {
+pub(crate) async fn list_all(pool: &AnyPool) -> Result<Vec<BreakerRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM circuit_breaker_states ORDER BY upstream_id"
     ))

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use sqlx::AnyPool;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct KeyRow {
+pub(crate) struct KeyRow {
     pub id: String,
     pub key_prefix: String,
     pub key_hash: String,
@@ -46,7 +46,7 @@ async fn replace_upstreams(
 }
 
 /// Deletes every revealable copy of a client key; returns how many there were.
-pub async fn forget_encrypted_copies(pool: &AnyPool) -> Result<u64, sqlx::Error> {
+pub(crate) async fn forget_encrypted_copies(pool: &AnyPool) -> Result<u64, sqlx::Error> {
     Ok(
         sqlx::query("UPDATE api_keys SET key_encrypted = '' WHERE key_encrypted <> ''")
             .execute(pool)
@@ -56,7 +56,11 @@ pub async fn forget_encrypted_copies(pool: &AnyPool) -> Result<u64, sqlx::Error>
 }
 
 /// Stores the digest of a key made before digests were kept, the first time it is used.
-pub async fn set_digest(pool: &AnyPool, id: &str, digest_hex: &str) -> Result<(), sqlx::Error> {
+pub(crate) async fn set_digest(
+    pool: &AnyPool,
+    id: &str,
+    digest_hex: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE api_keys SET key_digest = $1 WHERE id = $2 AND key_digest IS NULL")
         .bind(digest_hex)
         .bind(id)
@@ -65,7 +69,7 @@ pub async fn set_digest(pool: &AnyPool, id: &str, digest_hex: &str) -> Result<()
     Ok(())
 }
 
-pub async fn insert(
+pub(crate) async fn insert(
     pool: &AnyPool,
     row: &KeyRow,
     upstream_ids: &[String],
@@ -93,7 +97,7 @@ pub async fn insert(
 }
 
 /// Saves the editable fields, and the permissions when given.
-pub async fn update(
+pub(crate) async fn update(
     pool: &AnyPool,
     row: &KeyRow,
     upstream_ids: Option<&[String]>,
@@ -120,7 +124,7 @@ pub async fn update(
     Ok(true)
 }
 
-pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<KeyRow>, sqlx::Error> {
+pub(crate) async fn get(pool: &AnyPool, id: &str) -> Result<Option<KeyRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"))
         .bind(id)
         .fetch_optional(pool)
@@ -128,14 +132,16 @@ pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<KeyRow>, sqlx::Error
 }
 
 /// Every key (the routing table keeps them in memory).
-pub async fn list_all(pool: &AnyPool) -> Result<Vec<KeyRow>, sqlx::Error> {
+pub(crate) async fn list_all(pool: &AnyPool) -> Result<Vec<KeyRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys"))
         .fetch_all(pool)
         .await
 }
 
 /// Every key's upstream permissions.
-pub async fn all_permissions(pool: &AnyPool) -> Result<HashMap<String, Vec<String>>, sqlx::Error> {
+pub(crate) async fn all_permissions(
+    pool: &AnyPool,
+) -> Result<HashMap<String, Vec<String>>, sqlx::Error> {
     let mut out: HashMap<String, Vec<String>> = HashMap::new();
     let rows = sqlx::query_as::<_, (String, String)>(
         "SELECT api_key_id, upstream_id FROM api_key_upstreams ORDER BY created_at, upstream_id",
@@ -158,7 +164,7 @@ fn like_pattern(search: &str) -> String {
     format!("%{escaped}%")
 }
 
-pub async fn list_page(
+pub(crate) async fn list_page(
     pool: &AnyPool,
     search: Option<&str>,
     limit: i64,
@@ -189,7 +195,7 @@ pub async fn list_page(
     Ok((rows, total))
 }
 
-pub async fn delete(pool: &AnyPool, id: &str) -> Result<bool, sqlx::Error> {
+pub(crate) async fn delete(pool: &AnyPool, id: &str) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("DELETE FROM api_keys WHERE id = $1")
         .bind(id)
         .execute(pool)
@@ -198,7 +204,7 @@ pub async fn delete(pool: &AnyPool, id: &str) -> Result<bool, sqlx::Error> {
 }
 
 /// Upstream permissions of the given keys.
-pub async fn upstream_ids_for(
+pub(crate) async fn upstream_ids_for(
     pool: &AnyPool,
     key_ids: &[String],
 ) -> Result<HashMap<String, Vec<String>>, sqlx::Error> {
@@ -222,7 +228,7 @@ pub async fn upstream_ids_for(
 }
 
 /// Every key's id and name, by name (the logs page names keys and filters by them).
-pub async fn names(pool: &AnyPool) -> Result<Vec<(String, String)>, sqlx::Error> {
+pub(crate) async fn names(pool: &AnyPool) -> Result<Vec<(String, String)>, sqlx::Error> {
     sqlx::query_as("SELECT id, name FROM api_keys ORDER BY name, id")
         .fetch_all(pool)
         .await

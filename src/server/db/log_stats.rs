@@ -3,13 +3,13 @@ use sqlx::AnyPool;
 
 /// Requests attributed to one upstream since `since_ms`, and how many it answered below 500.
 #[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
-pub struct UpstreamCounts {
+pub(crate) struct UpstreamCounts {
     pub upstream_id: String,
     pub requests: i64,
     pub successes: i64,
 }
 
-pub async fn upstream_counts(
+pub(crate) async fn upstream_counts(
     pool: &AnyPool,
     since_ms: i64,
 ) -> Result<Vec<UpstreamCounts>, sqlx::Error> {
@@ -26,7 +26,7 @@ pub async fn upstream_counts(
 
 /// The nearest-rank percentiles (`ps` in 0..=1) of one upstream's request durations since
 /// `since_ms`; one indexed, offset-limited query per percentile.
-pub async fn upstream_duration_percentiles(
+pub(crate) async fn upstream_duration_percentiles(
     pool: &AnyPool,
     upstream_id: &str,
     since_ms: i64,

@@ -6,17 +6,17 @@ use sqlx::{Any, AnyPool, Transaction};
 
 use super::request_logs::LogRecord;
 
-pub const HOUR_MS: i64 = 3_600_000;
+pub(crate) const HOUR_MS: i64 = 3_600_000;
 
 /// Upper bounds (ms, inclusive) of the latency buckets; one more bucket holds the rest. The
 /// migration that created the table lists the same bounds.
-pub const LATENCY_BOUNDS_MS: [i64; 15] = [
+pub(crate) const LATENCY_BOUNDS_MS: [i64; 15] = [
     25, 50, 100, 200, 300, 500, 750, 1_000, 1_500, 2_000, 3_000, 5_000, 10_000, 30_000, 60_000,
 ];
-pub const BUCKETS: usize = LATENCY_BOUNDS_MS.len() + 1;
+pub(crate) const BUCKETS: usize = LATENCY_BOUNDS_MS.len() + 1;
 
 /// The bucket a duration falls in.
-pub fn bucket_of(duration_ms: i64) -> usize {
+pub(crate) fn bucket_of(duration_ms: i64) -> usize {
     LATENCY_BOUNDS_MS
         .iter()
         .position(|&bound| duration_ms <= bound)
@@ -24,7 +24,7 @@ pub fn bucket_of(duration_ms: i64) -> usize {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Counters {
+pub(crate) struct Counters {
     pub requests: i64,
     pub successes: i64,
     pub prompt_tokens: i64,
@@ -40,7 +40,7 @@ pub struct Counters {
 }
 
 impl Counters {
-    pub fn add_record(&mut self, r: &LogRecord) {
+    pub(crate) fn add_record(&mut self, r: &LogRecord) {
         self.requests += 1;
         if r.status_code.is_some_and(|s| (200..400).contains(&s)) {
             self.successes += 1;
@@ -63,7 +63,7 @@ impl Counters {
         }
     }
 
-    pub fn merge(&mut self, o: &Counters) {
+    pub(crate) fn merge(&mut self, o: &Counters) {
         self.requests += o.requests;
         self.successes += o.successes;
         self.prompt_tokens += o.prompt_tokens;
@@ -82,7 +82,7 @@ impl Counters {
 
     /// The upper bound of the bucket holding the `p` quantile (0..=1): an estimate no lower
     /// than the true value, to the buckets' resolution. `None` without durations.
-    pub fn latency_quantile_ms(&self, p: f64) -> Option<i64> {
+    pub(crate) fn latency_quantile_ms(&self, p: f64) -> Option<i64> {
         let n: i64 = self.latency.iter().sum();
         if n == 0 {
             return None;
@@ -106,16 +106,16 @@ impl Counters {
 
 /// What a row counts by: every request is counted once in each dimension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Dimension {
+pub(crate) enum Dimension {
     Key,
     Upstream,
     Model,
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 3] = [Dimension::Key, Dimension::Upstream, Dimension::Model];
+    pub(crate) const ALL: [Dimension; 3] = [Dimension::Key, Dimension::Upstream, Dimension::Model];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Dimension::Key => "key",
             Dimension::Upstream => "upstream",
@@ -139,14 +139,14 @@ impl Dimension {
 
 /// One row: a key, an upstream or a model ("" for none) in one hour.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Slot {
+pub(crate) struct Slot {
     pub hour_start: i64,
     pub dimension: Dimension,
     pub value: String,
 }
 
 /// The start of the UTC hour holding `ms`.
-pub fn hour_of(ms: i64) -> i64 {
+pub(crate) fn hour_of(ms: i64) -> i64 {
     ms.div_euclid(HOUR_MS) * HOUR_MS
 }
 
@@ -192,7 +192,7 @@ fn counter_values(c: &Counters) -> Vec<i64> {
 }
 
 /// Adds a batch of log records to their hourly rows, inside the batch's transaction.
-pub async fn add_batch(
+pub(crate) async fn add_batch(
     tx: &mut Transaction<'_, Any>,
     records: &[LogRecord],
 ) -> Result<(), sqlx::Error> {
@@ -238,7 +238,7 @@ pub async fn add_batch(
 }
 
 /// The rows of `dimensions` from `since_ms` on.
-pub async fn since(
+pub(crate) async fn since(
     pool: &AnyPool,
     since_ms: i64,
     dimension: Dimension,
@@ -292,7 +292,7 @@ pub async fn since(
 }
 
 /// Requests and tokens per value of one dimension from `since_ms` on, summed by the database.
-pub async fn totals_by_value(
+pub(crate) async fn totals_by_value(
     pool: &AnyPool,
     since_ms: i64,
     dimension: Dimension,
@@ -308,7 +308,7 @@ pub async fn totals_by_value(
 }
 
 /// Retention: hourly rows before `cutoff_ms` go with the logs they summarised.
-pub async fn delete_before(pool: &AnyPool, cutoff_ms: i64) -> Result<u64, sqlx::Error> {
+pub(crate) async fn delete_before(pool: &AnyPool, cutoff_ms: i64) -> Result<u64, sqlx::Error> {
     let done = sqlx::query("DELETE FROM request_stats_hourly WHERE hour_start < $1")
         .bind(hour_of(cutoff_ms))
         .execute(pool)

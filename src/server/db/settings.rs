@@ -8,13 +8,13 @@ pub(crate) const LB_STRATEGY: &str = "lb_strategy";
 pub(crate) const MAX_ATTEMPTS: &str = "max_attempts";
 pub(crate) const HEALTH_INTERVAL: &str = "health_check_interval_seconds";
 
-pub const MAX_ATTEMPTS_RANGE: std::ops::RangeInclusive<u32> = 1..=10;
+pub(crate) const MAX_ATTEMPTS_RANGE: std::ops::RangeInclusive<u32> = 1..=10;
 /// 0 turns active checks off; otherwise up to a day.
-pub const HEALTH_INTERVAL_RANGE: std::ops::RangeInclusive<u32> = 0..=86_400;
+pub(crate) const HEALTH_INTERVAL_RANGE: std::ops::RangeInclusive<u32> = 0..=86_400;
 
 /// The settings as the proxy and the jobs use them, parsed once per routing reload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Runtime {
+pub(crate) struct Runtime {
     pub strategy: Strategy,
     pub max_attempts: usize,
     pub health_check_interval_seconds: u32,
@@ -65,22 +65,22 @@ fn from_pairs(pairs: Vec<(String, String)>) -> GatewaySettings {
     s
 }
 
-pub async fn load(pool: &AnyPool) -> Result<GatewaySettings, sqlx::Error> {
+pub(crate) async fn load(pool: &AnyPool) -> Result<GatewaySettings, sqlx::Error> {
     Ok(from_pairs(all(pool).await?))
 }
 
-pub async fn load_runtime(pool: &AnyPool) -> Result<Runtime, sqlx::Error> {
+pub(crate) async fn load_runtime(pool: &AnyPool) -> Result<Runtime, sqlx::Error> {
     Ok(runtime(&load(pool).await?))
 }
 
-pub async fn all(pool: &AnyPool) -> Result<Vec<(String, String)>, sqlx::Error> {
+pub(crate) async fn all(pool: &AnyPool) -> Result<Vec<(String, String)>, sqlx::Error> {
     sqlx::query_as("SELECT key, value FROM settings ORDER BY key")
         .fetch_all(pool)
         .await
 }
 
 /// Writes every pair in one transaction, so a partial update is never half applied.
-pub async fn put_all(
+pub(crate) async fn put_all(
     pool: &AnyPool,
     pairs: &[(&str, String)],
     now_ms: i64,

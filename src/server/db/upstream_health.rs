@@ -2,7 +2,7 @@
 use sqlx::AnyPool;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct HealthRow {
+pub(crate) struct HealthRow {
     pub upstream_id: String,
     pub is_healthy: i64,
     pub last_check_at: Option<i64>,
@@ -17,7 +17,7 @@ const COLUMNS: &str = "upstream_id, is_healthy, last_check_at, last_success_at, 
                        consecutive_failures, latency_ms, last_error, updated_at";
 
 /// Writes all rows in one transaction; rows of upstreams deleted meanwhile are skipped.
-pub async fn upsert_all(pool: &AnyPool, rows: &[HealthRow]) -> Result<(), sqlx::Error> {
+pub(crate) async fn upsert_all(pool: &AnyPool, rows: &[HealthRow]) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -46,7 +46,7 @@ pub async fn upsert_all(pool: &AnyPool, rows: &[HealthRow]) -> Result<(), sqlx::
     tx.commit().await
 }
 
-pub async fn list_all(pool: &AnyPool) -> Result<Vec<HealthRow>, sqlx::Error> {
+pub(crate) async fn list_all(pool: &AnyPool) -> Result<Vec<HealthRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM upstream_health ORDER BY upstream_id"
     ))

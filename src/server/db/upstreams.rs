@@ -2,7 +2,7 @@
 use sqlx::AnyPool;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct UpstreamRow {
+pub(crate) struct UpstreamRow {
     pub id: String,
     pub name: String,
     pub provider: String,
@@ -23,7 +23,7 @@ pub struct UpstreamRow {
 
 impl UpstreamRow {
     /// The stored breaker settings (the defaults when absent or unreadable).
-    pub fn breaker(&self) -> crate::model::upstreams::BreakerConfig {
+    pub(crate) fn breaker(&self) -> crate::model::upstreams::BreakerConfig {
         self.breaker_config
             .as_deref()
             .and_then(|s| serde_json::from_str(s).ok())
@@ -31,7 +31,7 @@ impl UpstreamRow {
     }
 
     /// The stored extra paths (none when absent or unreadable).
-    pub fn extra_path_list(&self) -> Vec<String> {
+    pub(crate) fn extra_path_list(&self) -> Vec<String> {
         self.extra_paths
             .as_deref()
             .and_then(|s| serde_json::from_str(s).ok())
@@ -62,7 +62,7 @@ fn bind_fields<'q>(q: AnyQuery<'q>, row: &'q UpstreamRow) -> AnyQuery<'q> {
         .bind(&row.extra_paths)
 }
 
-pub async fn insert(pool: &AnyPool, row: &UpstreamRow) -> Result<(), sqlx::Error> {
+pub(crate) async fn insert(pool: &AnyPool, row: &UpstreamRow) -> Result<(), sqlx::Error> {
     let sql = format!(
         "INSERT INTO upstreams ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     );
@@ -74,7 +74,7 @@ pub async fn insert(pool: &AnyPool, row: &UpstreamRow) -> Result<(), sqlx::Error
     Ok(())
 }
 
-pub async fn update(pool: &AnyPool, row: &UpstreamRow) -> Result<bool, sqlx::Error> {
+pub(crate) async fn update(pool: &AnyPool, row: &UpstreamRow) -> Result<bool, sqlx::Error> {
     let sql =
         "UPDATE upstreams SET name = $2, provider = $3, base_url = $4, api_key_encrypted = $5, \
          timeout_ms = $6, weight = $7, priority = $8, allowed_models = $9, model_redirects = $10, \
@@ -86,14 +86,17 @@ pub async fn update(pool: &AnyPool, row: &UpstreamRow) -> Result<bool, sqlx::Err
     Ok(done.rows_affected() > 0)
 }
 
-pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<UpstreamRow>, sqlx::Error> {
+pub(crate) async fn get(pool: &AnyPool, id: &str) -> Result<Option<UpstreamRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM upstreams WHERE id = $1"))
         .bind(id)
         .fetch_optional(pool)
         .await
 }
 
-pub async fn find_by_name(pool: &AnyPool, name: &str) -> Result<Option<UpstreamRow>, sqlx::Error> {
+pub(crate) async fn find_by_name(
+    pool: &AnyPool,
+    name: &str,
+) -> Result<Option<UpstreamRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM upstreams WHERE name = $1"))
         .bind(name)
         .fetch_optional(pool)
@@ -101,7 +104,7 @@ pub async fn find_by_name(pool: &AnyPool, name: &str) -> Result<Option<UpstreamR
 }
 
 /// Every upstream, lowest priority number first (the routing order).
-pub async fn list_all(pool: &AnyPool) -> Result<Vec<UpstreamRow>, sqlx::Error> {
+pub(crate) async fn list_all(pool: &AnyPool) -> Result<Vec<UpstreamRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM upstreams ORDER BY priority, name"
     ))
@@ -109,7 +112,7 @@ pub async fn list_all(pool: &AnyPool) -> Result<Vec<UpstreamRow>, sqlx::Error> {
     .await
 }
 
-pub async fn list_page(
+pub(crate) async fn list_page(
     pool: &AnyPool,
     limit: i64,
     offset: i64,
@@ -127,7 +130,7 @@ pub async fn list_page(
     Ok((rows, total))
 }
 
-pub async fn delete(pool: &AnyPool, id: &str) -> Result<bool, sqlx::Error> {
+pub(crate) async fn delete(pool: &AnyPool, id: &str) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("DELETE FROM upstreams WHERE id = $1")
         .bind(id)
         .execute(pool)
@@ -136,7 +139,10 @@ pub async fn delete(pool: &AnyPool, id: &str) -> Result<bool, sqlx::Error> {
 }
 
 /// The ids among `ids` that exist.
-pub async fn existing_ids(pool: &AnyPool, ids: &[String]) -> Result<Vec<String>, sqlx::Error> {
+pub(crate) async fn existing_ids(
+    pool: &AnyPool,
+    ids: &[String],
+) -> Result<Vec<String>, sqlx::Error> {
     if ids.is_empty() {
         return Ok(vec![]);
     }
@@ -153,7 +159,7 @@ pub async fn existing_ids(pool: &AnyPool, ids: &[String]) -> Result<Vec<String>,
 }
 
 /// Every upstream's id and name, by name.
-pub async fn names(pool: &AnyPool) -> Result<Vec<(String, String)>, sqlx::Error> {
+pub(crate) async fn names(pool: &AnyPool) -> Result<Vec<(String, String)>, sqlx::Error> {
     sqlx::query_as("SELECT id, name FROM upstreams ORDER BY name, id")
         .fetch_all(pool)
         .await

@@ -1,7 +1,7 @@
 //! The token in `Authorization: Bearer <token>`.
 use axum::http::{header, HeaderMap};
 
-pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

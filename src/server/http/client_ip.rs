@@ -12,7 +12,7 @@ fn trusted(ip: IpAddr, proxies: &[IpNet]) -> bool {
 }
 
 /// The connection's peer (loopback when the request came without one, as in-process calls do).
-pub fn peer_of(extensions: &Extensions) -> IpAddr {
+pub(crate) fn peer_of(extensions: &Extensions) -> IpAddr {
     extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip())
@@ -21,7 +21,7 @@ pub fn peer_of(extensions: &Extensions) -> IpAddr {
 
 /// The client's address: behind trusted proxies, the right-most `X-Forwarded-For` hop that is
 /// not itself a trusted proxy (the left-most hops are whatever the client chose to write).
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, proxies: &[IpNet]) -> IpAddr {
+pub(crate) fn client_ip(peer: IpAddr, headers: &HeaderMap, proxies: &[IpNet]) -> IpAddr {
     if !trusted(peer, proxies) {
         return peer;
     }
@@ -41,7 +41,7 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, proxies: &[IpNet]) -> IpAddr
 }
 
 /// The unit one client is judged by: an IPv4 address, or the /64 of an IPv6 address.
-pub fn source_of(ip: IpAddr) -> IpAddr {
+pub(crate) fn source_of(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -56,7 +56,7 @@ pub fn source_of(ip: IpAddr) -> IpAddr {
 }
 
 /// Whether the browser reached us over HTTPS through a trusted TLS-terminating proxy.
-pub fn forwarded_https(peer: IpAddr, headers: &HeaderMap, proxies: &[IpNet]) -> bool {
+pub(crate) fn forwarded_https(peer: IpAddr, headers: &HeaderMap, proxies: &[IpNet]) -> bool {
     trusted(peer, proxies) && request_is_https(headers)
 }
 

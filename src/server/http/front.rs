@@ -21,25 +21,25 @@ use super::request_id::{finish, new_request_id, request_span};
 
 /// Serves a proxied request that skips the router: the request id, the path below `/v1/`,
 /// and the request.
-pub type Direct =
+pub(crate) type Direct =
     Arc<dyn Fn(String, String, Request) -> BoxFuture<'static, Response> + Send + Sync>;
 
 #[derive(Clone)]
-pub struct Front {
+pub(crate) struct Front {
     router: Router,
     /// `None` when every request must take the router.
     direct: Option<Direct>,
 }
 
 impl Front {
-    pub fn new(router: Router, direct: Option<Direct>) -> Self {
+    pub(crate) fn new(router: Router, direct: Option<Direct>) -> Self {
         Self { router, direct }
     }
 }
 
 impl Front {
     /// The service for one accepted connection, knowing its peer (for `ConnectInfo`).
-    pub fn connection(&self, peer: SocketAddr) -> Connection {
+    pub(crate) fn connection(&self, peer: SocketAddr) -> Connection {
         Connection {
             front: self.clone(),
             peer,
@@ -48,7 +48,7 @@ impl Front {
 }
 
 #[derive(Clone)]
-pub struct Connection {
+pub(crate) struct Connection {
     front: Front,
     peer: SocketAddr,
 }

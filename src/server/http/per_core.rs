@@ -19,7 +19,7 @@ use super::serve::{spawn_connection, Limits, Slots};
 type Dealt = (std::net::TcpStream, SocketAddr, OwnedSemaphorePermit);
 
 /// Worker threads are named this plus their index (Linux keeps 15 bytes of a thread's name).
-pub const WORKER_NAME: &str = "ar-http-";
+pub(crate) const WORKER_NAME: &str = "ar-http-";
 
 /// The worker threads: stop with `shutdown`, then wait with `finished`.
 pub struct Workers {
@@ -30,7 +30,7 @@ pub struct Workers {
 impl Workers {
     /// Starts `threads` workers serving `front` and the acceptor (on the calling runtime) that
     /// feeds them from `listener`.
-    pub fn start(
+    pub(crate) fn start(
         listener: TcpListener,
         front: Front,
         limits: Limits,

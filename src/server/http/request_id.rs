@@ -8,24 +8,24 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::{Instrument, Span};
 
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub(crate) const REQUEST_ID_HEADER: &str = "x-request-id";
 
 #[derive(Debug, Clone)]
-pub struct RequestId(pub String);
+pub(crate) struct RequestId(pub String);
 
 /// Time-ordered (UUIDv7): the log table's indexes grow at their end instead of splitting pages
 /// all over, which keeps batched log inserts several times faster.
-pub fn new_request_id() -> String {
+pub(crate) fn new_request_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
 
 /// The span a request's work runs in.
-pub fn request_span(id: &str, method: &Method, path: &str) -> Span {
+pub(crate) fn request_span(id: &str, method: &Method, path: &str) -> Span {
     tracing::info_span!("request", request_id = %id, method = %method, path = %path)
 }
 
 /// Logs the outcome in the request's span and stamps the id on the response.
-pub fn finish(span: &Span, started: Instant, id: &str, response: &mut Response) {
+pub(crate) fn finish(span: &Span, started: Instant, id: &str, response: &mut Response) {
     span.in_scope(|| {
         tracing::debug!(
             status = response.status().as_u16(),
@@ -38,7 +38,7 @@ pub fn finish(span: &Span, started: Instant, id: &str, response: &mut Response) 
     }
 }
 
-pub async fn assign_request_id(mut request: Request, next: Next) -> Response {
+pub(crate) async fn assign_request_id(mut request: Request, next: Next) -> Response {
     let id = new_request_id();
     request.extensions_mut().insert(RequestId(id.clone()));
     let span = request_span(&id, request.method(), request.uri().path());

@@ -8,7 +8,7 @@ use axum::response::Response;
 /// Sets the page's CSP from the nonce leptos_axum made for this render (its hydration scripts
 /// and ours carry it). Scripts run only from our origin or with that nonce; WebAssembly may be
 /// compiled (the hydration bundle); nothing may frame the dashboard.
-pub fn content_security_policy() {
+pub(crate) fn content_security_policy() {
     use leptos::prelude::use_context;
     let (Some(nonce), Some(response)) = (
         leptos::nonce::use_nonce(),
@@ -28,7 +28,7 @@ pub fn content_security_policy() {
 }
 
 /// Headers every answer of the router carries (pages, static files, the admin API).
-pub async fn on_every_answer(request: Request, next: Next) -> Response {
+pub(crate) async fn on_every_answer(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(

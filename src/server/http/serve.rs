@@ -19,7 +19,7 @@ use crate::server::config::Config;
 
 /// What bounds one client's hold on the server.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// A request's headers must arrive within this long from when the connection starts
     /// waiting for them; a client trickling them in, or idling between requests, is cut off.
     pub header_read_timeout: Duration,
@@ -28,7 +28,7 @@ pub struct Limits {
 }
 
 impl Limits {
-    pub fn from_config(config: &Config) -> Self {
+    pub(crate) fn from_config(config: &Config) -> Self {
         Self {
             header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
             max_connections: config.max_connections,
@@ -39,14 +39,14 @@ impl Limits {
 /// Open-connection slots: the acceptor takes one before it accepts, the connection gives it
 /// back when it closes.
 #[derive(Clone)]
-pub struct Slots(Arc<Semaphore>);
+pub(crate) struct Slots(Arc<Semaphore>);
 
 impl Slots {
-    pub fn new(limits: &Limits) -> Self {
+    pub(crate) fn new(limits: &Limits) -> Self {
         Self(Arc::new(Semaphore::new(limits.max_connections.max(1))))
     }
 
-    pub async fn take(&self) -> OwnedSemaphorePermit {
+    pub(crate) async fn take(&self) -> OwnedSemaphorePermit {
         Arc::clone(&self.0)
             .acquire_owned()
             .await
@@ -55,7 +55,7 @@ impl Slots {
 }
 
 /// Serves one connection until it closes or `graceful` shuts it down.
-pub fn spawn_connection(
+pub(crate) fn spawn_connection(
     io: TcpStream,
     peer: SocketAddr,
     slot: OwnedSemaphorePermit,
@@ -87,7 +87,7 @@ pub fn spawn_connection(
 }
 
 /// Accepts and serves on the calling runtime until `shutdown`, then waits for open requests.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     front: Front,
     limits: Limits,

@@ -7,7 +7,7 @@ use url::{Host, Url};
 /// Why an upstream URL was refused. Messages are shown to admins, so they never
 /// echo the raw URL (it may carry credentials), only the scheme, host or address.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-pub enum SsrfError {
+pub(crate) enum SsrfError {
     #[error("not a valid URL: {0}")]
     InvalidUrl(String),
     #[error("only http and https upstreams are allowed (got {0}:)")]
@@ -28,7 +28,7 @@ pub enum SsrfError {
 
 impl SsrfError {
     /// A stable code for the UI's message, and the value it names.
-    pub fn reason(&self) -> (&'static str, Option<String>) {
+    pub(crate) fn reason(&self) -> (&'static str, Option<String>) {
         match self {
             SsrfError::InvalidUrl(_) | SsrfError::MissingHost => ("url_invalid", None),
             SsrfError::Scheme(s) => ("url_scheme", Some(s.clone())),
@@ -202,7 +202,7 @@ pub struct SsrfPolicy {
 
 impl SsrfPolicy {
     /// `Err` carries the same reason string as [`classify`].
-    pub fn check_ip(&self, ip: IpAddr) -> Result<(), &'static str> {
+    pub(crate) fn check_ip(&self, ip: IpAddr) -> Result<(), &'static str> {
         match category(ip) {
             None => Ok(()),
             Some(c) if self.allow_private && c.liftable() => Ok(()),
@@ -229,7 +229,7 @@ fn strip_brackets(host: &str) -> &str {
 /// because no resolver ever sees them; DNS names are only checked at connect
 /// time (see [`resolve_checked`] and [`GuardedResolver`]) since their answers
 /// can change after saving.
-pub fn validate_url(raw: &str, policy: SsrfPolicy) -> Result<Url, SsrfError> {
+pub(crate) fn validate_url(raw: &str, policy: SsrfPolicy) -> Result<Url, SsrfError> {
     let url = Url::parse(raw).map_err(|e| SsrfError::InvalidUrl(e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(SsrfError::Scheme(url.scheme().to_owned()));
@@ -261,7 +261,7 @@ pub fn validate_url(raw: &str, policy: SsrfPolicy) -> Result<Url, SsrfError> {
 /// Resolves `host` and checks every answer. All must pass: a name that returns
 /// one public and one private address is refused, since the connector may pick
 /// either.
-pub async fn resolve_checked(
+pub(crate) async fn resolve_checked(
     host: &str,
     port: u16,
     policy: SsrfPolicy,
@@ -303,12 +303,12 @@ pub async fn resolve_checked(
 /// - With an HTTP proxy configured, the resolver only sees the proxy's name
 ///   and the proxy reaches the upstream unchecked; build with `.no_proxy()`.
 #[derive(Debug, Clone)]
-pub struct GuardedResolver {
+pub(crate) struct GuardedResolver {
     policy: SsrfPolicy,
 }
 
 impl GuardedResolver {
-    pub fn new(policy: SsrfPolicy) -> Self {
+    pub(crate) fn new(policy: SsrfPolicy) -> Self {
         Self { policy }
     }
 }

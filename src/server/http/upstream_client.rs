@@ -19,7 +19,7 @@ use crate::server::http::ssrf::{GuardedResolver, SsrfPolicy};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
-pub struct UpstreamClients {
+pub(crate) struct UpstreamClients {
     policy: SsrfPolicy,
     /// Built at start-up, so a client that cannot be built stops the start, not a request.
     tester: reqwest::Client,
@@ -27,7 +27,7 @@ pub struct UpstreamClients {
 }
 
 impl UpstreamClients {
-    pub fn new(policy: SsrfPolicy) -> Result<Self, reqwest::Error> {
+    pub(crate) fn new(policy: SsrfPolicy) -> Result<Self, reqwest::Error> {
         Ok(Self {
             policy,
             tester: build_tester(policy)?,
@@ -36,12 +36,12 @@ impl UpstreamClients {
     }
 
     /// The connection tester's client (off the proxy path).
-    pub fn tester(&self) -> &reqwest::Client {
+    pub(crate) fn tester(&self) -> &reqwest::Client {
         &self.tester
     }
 
     /// This thread's upstream connections.
-    pub fn proxy(&self) -> &UpstreamPool {
+    pub(crate) fn proxy(&self) -> &UpstreamPool {
         self.proxy.get_or(|| build_proxy(self.policy))
     }
 }
@@ -66,7 +66,7 @@ pub fn build_proxy(policy: SsrfPolicy) -> UpstreamPool {
 }
 
 /// TCP with the guarded resolver, then TLS for `https` origins.
-pub fn connector(policy: SsrfPolicy) -> Connector {
+pub(crate) fn connector(policy: SsrfPolicy) -> Connector {
     let mut tcp = HttpConnector::new_with_resolver(GuardedResolver::new(policy));
     tcp.enforce_http(false);
     tcp.set_nodelay(true);

@@ -31,7 +31,7 @@ use crate::server::fast_map::FastMap;
 use crate::server::http::ssrf::GuardedResolver;
 
 /// TCP, then TLS for `https`; names resolved through the SSRF guard.
-pub type Connector = HttpsConnector<HttpConnector<GuardedResolver>>;
+pub(crate) type Connector = HttpsConnector<HttpConnector<GuardedResolver>>;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -52,7 +52,7 @@ pub struct Origin {
 impl Origin {
     /// `scheme` is `http` or `https`; `authority` is `host[:port]`, the port only when it is not
     /// the scheme's default.
-    pub fn new(scheme: &str, authority: &str) -> Result<Origin, axum::http::Error> {
+    pub(crate) fn new(scheme: &str, authority: &str) -> Result<Origin, axum::http::Error> {
         let key: Arc<str> = format!("{scheme}://{authority}").into();
         Ok(Origin {
             uri: Uri::try_from(&*key)?,
@@ -62,7 +62,7 @@ impl Origin {
     }
 
     #[cfg(test)]
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.key
     }
 }
@@ -94,7 +94,7 @@ struct Idle {
 }
 
 impl UpstreamPool {
-    pub fn new(connector: Connector, idle_timeout: Duration) -> Self {
+    pub(crate) fn new(connector: Connector, idle_timeout: Duration) -> Self {
         UpstreamPool {
             connector,
             idle: Arc::new(Mutex::new(IdleConnections {
@@ -176,7 +176,7 @@ impl UpstreamPool {
 
     /// Idle connections kept to `origin` on this thread.
     #[cfg(test)]
-    pub fn idle_count(&self, origin: &Origin) -> usize {
+    pub(crate) fn idle_count(&self, origin: &Origin) -> usize {
         self.idle
             .lock()
             .by_origin

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::server::proxy::breaker_store::ChangeFeed;
 use crate::server::state::AppState;
 
-pub fn spawn(state: AppState, mut changes: ChangeFeed) {
+pub(crate) fn spawn(state: AppState, mut changes: ChangeFeed) {
     tokio::spawn(async move {
         let every = Duration::from_millis(state.config.breaker_sync_ms);
         let mut tick = tokio::time::interval(every);

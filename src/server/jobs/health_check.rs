@@ -16,7 +16,7 @@ fn jittered(interval_s: u32) -> Duration {
     base.mul_f64(jitter)
 }
 
-pub fn spawn(state: AppState) {
+pub(crate) fn spawn(state: AppState) {
     tokio::spawn(async move {
         let mut last_round = tokio::time::Instant::now();
         let mut wait: Option<(u32, Duration)> = None;

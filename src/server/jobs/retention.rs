@@ -4,11 +4,11 @@ use std::time::Duration;
 use crate::server::service::logs::purge_older_than;
 use crate::server::state::AppState;
 
-pub const EVERY: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const EVERY: Duration = Duration::from_secs(24 * 3600);
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
 /// One pass; returns how many rows were deleted.
-pub async fn run_once(state: &AppState) -> Result<u64, sqlx::Error> {
+pub(crate) async fn run_once(state: &AppState) -> Result<u64, sqlx::Error> {
     let cutoff = state.clock.now_ms() - i64::from(state.config.log_retention_days) * DAY_MS;
     let deleted = purge_older_than(&state.db, cutoff).await?;
     crate::server::db::request_stats::delete_before(&state.db.pool, cutoff).await?;
@@ -23,7 +23,7 @@ pub async fn run_once(state: &AppState) -> Result<u64, sqlx::Error> {
     Ok(deleted)
 }
 
-pub fn spawn(state: AppState) {
+pub(crate) fn spawn(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::server::state::AppState;
 
 /// Every `ROUTING_REFRESH_MS` (5 s by default).
-pub fn spawn(state: AppState) {
+pub(crate) fn spawn(state: AppState) {
     tokio::spawn(async move {
         let every = Duration::from_millis(state.config.routing_refresh_ms);
         let mut tick = tokio::time::interval(every);

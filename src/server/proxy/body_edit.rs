@@ -23,7 +23,7 @@ fn splice(body: &[u8], (start, end): (usize, usize), with: &[u8]) -> Vec<u8> {
 /// Outcome of an edit that could not be made as a splice (the member is spelled with escapes,
 /// or the body's structure is not one complete object): the caller falls back to a tree.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Edit {
+pub(crate) enum Edit {
     Unchanged,
     Changed(Vec<u8>),
     NotFound,
@@ -32,7 +32,7 @@ pub enum Edit {
 /// Makes `stream_options.include_usage` true in a streaming chat body, as
 /// `usage::ensure_stream_usage` does on a tree: added when absent or null, set when false,
 /// left alone when already true or when `stream_options` is not an object.
-pub fn with_stream_usage(body: &[u8]) -> Edit {
+pub(crate) fn with_stream_usage(body: &[u8]) -> Edit {
     const ADDED: &[u8] = br#""stream_options":{"include_usage":true}"#;
     // `top_level_field` also proves the body is one complete object.
     if top_level_field(body, "model").is_none() {
@@ -68,7 +68,7 @@ pub fn with_stream_usage(body: &[u8]) -> Edit {
 }
 
 /// The body with its top-level `model` set to `model`.
-pub fn with_model(body: &[u8], model: &str) -> Edit {
+pub(crate) fn with_model(body: &[u8], model: &str) -> Edit {
     let Some(raw) = top_level_field(body, "model") else {
         return Edit::NotFound;
     };

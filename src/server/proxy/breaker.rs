@@ -12,9 +12,9 @@ use thiserror::Error;
 /// older than this (or `open_duration_ms`, if longer) are reclaimed. It is
 /// generous because LLM responses can stream for minutes; reclaiming a slow but
 /// live probe only lets one extra probe through.
-pub const PROBE_LEASE_MIN_MS: u64 = 60_000;
+pub(crate) const PROBE_LEASE_MIN_MS: u64 = 60_000;
 
-pub use crate::model::upstreams::BreakerConfig;
+pub(crate) use crate::model::upstreams::BreakerConfig;
 
 // Free functions because `BreakerConfig` is the shared model type. Zero is clamped to one:
 // a zero probe limit or success threshold would mean a breaker that can never close again.
@@ -48,21 +48,21 @@ fn open_elapsed(cfg: &BreakerConfig, opened_at_ms: Option<i64>, now_ms: i64) -> 
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("unknown breaker {kind}: {value:?}")]
-pub struct ParseError {
+pub(crate) struct ParseError {
     pub kind: &'static str,
     pub value: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum State {
+pub(crate) enum State {
     Closed,
     Open,
     HalfOpen,
 }
 
 impl State {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             State::Closed => "closed",
             State::Open => "open",
@@ -96,13 +96,13 @@ impl FromStr for State {
 /// An administrator's override; while set, outcomes never change `state`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Forced {
+pub(crate) enum Forced {
     Open,
     Closed,
 }
 
 impl Forced {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Forced::Open => "open",
             Forced::Closed => "closed",
@@ -135,7 +135,7 @@ impl FromStr for Forced {
 /// What `admit` granted; hand it back with the outcome so a probe's slot is
 /// released and a normal request's late result is not mistaken for a probe's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admission {
+pub(crate) enum Admission {
     Allowed,
     Probe,
     Rejected,
@@ -143,13 +143,13 @@ pub enum Admission {
 
 /// A state change the caller should persist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Transition {
+pub(crate) struct Transition {
     pub from: State,
     pub to: State,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Breaker {
+pub(crate) struct Breaker {
     pub state: State,
     pub consecutive_failures: u32,
     pub half_open_successes: u32,
@@ -162,7 +162,7 @@ pub struct Breaker {
 }
 
 impl Breaker {
-    pub fn new(now_ms: i64) -> Self {
+    pub(crate) fn new(now_ms: i64) -> Self {
         Self {
             state: State::Closed,
             consecutive_failures: 0,
@@ -178,7 +178,7 @@ impl Breaker {
 
     /// The state `admit` would act on, without mutating: an open breaker whose
     /// timer has run out already reports `HalfOpen`.
-    pub fn peek(&self, cfg: &BreakerConfig, now_ms: i64) -> State {
+    pub(crate) fn peek(&self, cfg: &BreakerConfig, now_ms: i64) -> State {
         if let Some(forced) = self.forced {
             return forced.state();
         }
@@ -188,7 +188,7 @@ impl Breaker {
         }
     }
 
-    pub fn admit(&mut self, cfg: &BreakerConfig, now_ms: i64) -> Admission {
+    pub(crate) fn admit(&mut self, cfg: &BreakerConfig, now_ms: i64) -> Admission {
         match self.forced {
             Some(Forced::Closed) => return Admission::Allowed,
             Some(Forced::Open) => return Admission::Rejected,
@@ -241,13 +241,13 @@ impl Breaker {
     /// Gives back a probe slot whose request ended without an outcome (e.g. the
     /// client disconnected). Takes no time because in-flight slots are
     /// process-local bookkeeping, not state worth persisting.
-    pub fn release(&mut self, admission: Admission) {
+    pub(crate) fn release(&mut self, admission: Admission) {
         if admission == Admission::Probe {
             self.probes_in_flight = self.probes_in_flight.saturating_sub(1);
         }
     }
 
-    pub fn on_success(
+    pub(crate) fn on_success(
         &mut self,
         cfg: &BreakerConfig,
         now_ms: i64,
@@ -281,7 +281,7 @@ impl Breaker {
         self.finish(&before, now_ms)
     }
 
-    pub fn on_failure(
+    pub(crate) fn on_failure(
         &mut self,
         cfg: &BreakerConfig,
         now_ms: i64,
@@ -319,7 +319,7 @@ impl Breaker {
     }
 
     /// Resets the counters so that clearing the override later starts clean.
-    pub fn force(&mut self, forced: Forced, now_ms: i64) -> Option<Transition> {
+    pub(crate) fn force(&mut self, forced: Forced, now_ms: i64) -> Option<Transition> {
         let before = self.clone();
         self.forced = Some(forced);
         self.consecutive_failures = 0;
@@ -335,7 +335,7 @@ impl Breaker {
 
     /// Also works as a manual reset: the breaker ends closed even if it was not
     /// forced, so an administrator can always bring an upstream back.
-    pub fn clear_force(&mut self, now_ms: i64) -> Option<Transition> {
+    pub(crate) fn clear_force(&mut self, now_ms: i64) -> Option<Transition> {
         let before = self.clone();
         self.forced = None;
         self.close();
@@ -376,12 +376,12 @@ impl Breaker {
 /// All breakers of this process, keyed by upstream id. Every method holds the
 /// lock only for a few field updates; persisting transitions is the caller's job.
 #[derive(Debug, Default)]
-pub struct Registry {
+pub(crate) struct Registry {
     breakers: Mutex<FastMap<String, Breaker>>,
 }
 
 impl Registry {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
@@ -396,19 +396,19 @@ impl Registry {
             .or_insert_with(|| Breaker::new(now_ms)))
     }
 
-    pub fn admit(&self, id: &str, cfg: &BreakerConfig, now_ms: i64) -> Admission {
+    pub(crate) fn admit(&self, id: &str, cfg: &BreakerConfig, now_ms: i64) -> Admission {
         self.with(id, now_ms, |b| b.admit(cfg, now_ms))
     }
 
     /// Unknown ids report `Closed` without being created.
-    pub fn peek(&self, id: &str, cfg: &BreakerConfig, now_ms: i64) -> State {
+    pub(crate) fn peek(&self, id: &str, cfg: &BreakerConfig, now_ms: i64) -> State {
         self.breakers
             .lock()
             .get(id)
             .map_or(State::Closed, |b| b.peek(cfg, now_ms))
     }
 
-    pub fn record(
+    pub(crate) fn record(
         &self,
         id: &str,
         cfg: &BreakerConfig,
@@ -425,13 +425,13 @@ impl Registry {
         })
     }
 
-    pub fn release(&self, id: &str, admission: Admission) {
+    pub(crate) fn release(&self, id: &str, admission: Admission) {
         if let Some(breaker) = self.breakers.lock().get_mut(id) {
             breaker.release(admission);
         }
     }
 
-    pub fn snapshot(&self, id: &str) -> Option<Breaker> {
+    pub(crate) fn snapshot(&self, id: &str) -> Option<Breaker> {
         self.breakers.lock().get(id).cloned()
     }
 
@@ -448,18 +448,18 @@ impl Registry {
         all
     }
 
-    pub fn force(&self, id: &str, forced: Forced, now_ms: i64) -> Option<Transition> {
+    pub(crate) fn force(&self, id: &str, forced: Forced, now_ms: i64) -> Option<Transition> {
         self.with(id, now_ms, |b| b.force(forced, now_ms))
     }
 
-    pub fn clear_force(&self, id: &str, now_ms: i64) -> Option<Transition> {
+    pub(crate) fn clear_force(&self, id: &str, now_ms: i64) -> Option<Transition> {
         self.with(id, now_ms, |b| b.clear_force(now_ms))
     }
 
     /// Installs persisted or remote state but keeps this process's probe
     /// bookkeeping: probes counted elsewhere (or before a restart) will never
     /// report back here, and adopting them would leak slots.
-    pub fn replace(&self, id: &str, mut breaker: Breaker) {
+    pub(crate) fn replace(&self, id: &str, mut breaker: Breaker) {
         let mut map = self.breakers.lock();
         let (in_flight, last_probe) = map
             .get(id)
@@ -469,7 +469,7 @@ impl Registry {
         map.insert(id.to_owned(), breaker);
     }
 
-    pub fn remove(&self, id: &str) -> Option<Breaker> {
+    pub(crate) fn remove(&self, id: &str) -> Option<Breaker> {
         self.breakers.lock().remove(id)
     }
 }

@@ -10,7 +10,7 @@ use crate::server::db::breaker_states::{self as repo, BreakerRow};
 use crate::server::db::Database;
 use crate::server::fast_map::FastMap;
 
-pub struct BreakerStore {
+pub(crate) struct BreakerStore {
     registry: Registry,
     /// Ids whose state changed; the sync job persists their latest state.
     changed: mpsc::UnboundedSender<String>,
@@ -19,7 +19,7 @@ pub struct BreakerStore {
     versions: Mutex<FastMap<String, i64>>,
 }
 
-pub type ChangeFeed = mpsc::UnboundedReceiver<String>;
+pub(crate) type ChangeFeed = mpsc::UnboundedReceiver<String>;
 
 fn to_row(id: &str, b: &Breaker) -> BreakerRow {
     BreakerRow {
@@ -51,7 +51,7 @@ fn from_row(row: &BreakerRow) -> Breaker {
 }
 
 impl BreakerStore {
-    pub fn new() -> (Self, ChangeFeed) {
+    pub(crate) fn new() -> (Self, ChangeFeed) {
         let (changed, feed) = mpsc::unbounded_channel();
         (
             Self {
@@ -63,20 +63,20 @@ impl BreakerStore {
         )
     }
 
-    pub fn admit(&self, id: &str, cfg: &BreakerConfig, now_ms: i64) -> Admission {
+    pub(crate) fn admit(&self, id: &str, cfg: &BreakerConfig, now_ms: i64) -> Admission {
         self.registry.admit(id, cfg, now_ms)
     }
 
-    pub fn peek(&self, id: &str, cfg: &BreakerConfig, now_ms: i64) -> State {
+    pub(crate) fn peek(&self, id: &str, cfg: &BreakerConfig, now_ms: i64) -> State {
         self.registry.peek(id, cfg, now_ms)
     }
 
-    pub fn release(&self, id: &str, admission: Admission) {
+    pub(crate) fn release(&self, id: &str, admission: Admission) {
         self.registry.release(id, admission);
     }
 
     /// Records an outcome; a state change is queued for persistence (never awaited here).
-    pub fn record(
+    pub(crate) fn record(
         &self,
         id: &str,
         cfg: &BreakerConfig,
@@ -92,12 +92,12 @@ impl BreakerStore {
     }
 
     /// This process's view of one breaker; `None` if it never saw traffic or a persisted row.
-    pub fn get(&self, id: &str) -> Option<Breaker> {
+    pub(crate) fn get(&self, id: &str) -> Option<Breaker> {
         self.registry.snapshot(id)
     }
 
     /// Holds the breaker open until `reset`; persisted before returning.
-    pub async fn force_open(
+    pub(crate) async fn force_open(
         &self,
         db: &Database,
         id: &str,
@@ -109,7 +109,7 @@ impl BreakerStore {
     }
 
     /// Clears any override and closes the breaker with fresh counters; persisted before returning.
-    pub async fn reset(
+    pub(crate) async fn reset(
         &self,
         db: &Database,
         id: &str,
@@ -121,13 +121,13 @@ impl BreakerStore {
     }
 
     /// Drops a deleted upstream's breaker.
-    pub fn forget(&self, id: &str) {
+    pub(crate) fn forget(&self, id: &str) {
         self.registry.remove(id);
         self.versions.lock().remove(id);
     }
 
     /// Writes the current state of one breaker.
-    pub async fn persist(&self, db: &Database, id: &str) -> Result<(), sqlx::Error> {
+    pub(crate) async fn persist(&self, db: &Database, id: &str) -> Result<(), sqlx::Error> {
         let Some(breaker) = self.registry.snapshot(id) else {
             return Ok(());
         };
@@ -140,7 +140,7 @@ impl BreakerStore {
 
     /// Adopts rows another instance wrote (or, at start-up, every persisted row); returns how
     /// many breakers changed.
-    pub async fn pull(&self, db: &Database) -> Result<usize, sqlx::Error> {
+    pub(crate) async fn pull(&self, db: &Database) -> Result<usize, sqlx::Error> {
         let rows = repo::list_all(&db.pool).await?;
         let mut adopted = 0;
         let mut versions = self.versions.lock();

@@ -22,32 +22,32 @@ pub struct RequestLimits {
 }
 
 pub struct DataPlane {
-    pub clock: SharedClock,
+    pub(crate) clock: SharedClock,
     /// For what the proxy writes itself: a pre-digest key's digest, breaker states.
-    pub db: Database,
+    pub(crate) db: Database,
     /// Decrypts upstream keys when the routing snapshot is reloaded.
-    pub cipher: Cipher,
-    pub limits: RequestLimits,
+    pub(crate) cipher: Cipher,
+    pub(crate) limits: RequestLimits,
     /// The HTTP clients for upstreams (one per thread): SSRF-guarded resolver, no redirects.
-    pub http: UpstreamClients,
-    pub routing: RoutingTable,
+    pub(crate) http: UpstreamClients,
+    pub(crate) routing: RoutingTable,
     pub keys: KeyVerifier,
     pub logs: Arc<LogWriter>,
-    pub breakers: BreakerStore,
-    pub health: HealthBook,
-    pub balancer: Balancer,
+    pub(crate) breakers: BreakerStore,
+    pub(crate) health: HealthBook,
+    pub(crate) balancer: Balancer,
 }
 
 impl DataPlane {
     /// Keys, upstreams or settings changed: the next request routes by the new snapshot.
-    pub async fn reload(&self) {
+    pub(crate) async fn reload(&self) {
         if let Err(e) = self.routing.reload(&self.db, &self.cipher).await {
             tracing::error!(error = %e, "routing table reload failed; the previous snapshot stays in use");
         }
     }
 
     /// An upstream was deleted: its breaker, health and balancing state go with it.
-    pub fn forget_upstream(&self, id: &str) {
+    pub(crate) fn forget_upstream(&self, id: &str) {
         self.breakers.forget(id);
         self.health.forget(id);
         self.balancer.forget(id);

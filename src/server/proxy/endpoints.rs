@@ -7,7 +7,7 @@ use super::usage::ApiFormat;
 
 /// One endpoint the proxy forwards or answers itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
+pub(crate) enum Endpoint {
     ChatCompletions,
     Completions,
     Embeddings,
@@ -57,7 +57,7 @@ static TABLE: &[(Method, &str, Endpoint)] = &[
 
 impl Endpoint {
     /// The path below `/v1/` the upstream receives.
-    pub fn path(self) -> &'static str {
+    pub(crate) fn path(self) -> &'static str {
         TABLE
             .iter()
             .find(|(_, _, e)| *e == self)
@@ -65,7 +65,7 @@ impl Endpoint {
     }
 
     /// How the answer's usage is read.
-    pub fn api_format(self) -> ApiFormat {
+    pub(crate) fn api_format(self) -> ApiFormat {
         match self {
             Endpoint::ChatCompletions => ApiFormat::OpenAiChat,
             Endpoint::Completions => ApiFormat::OpenAiCompletions,
@@ -79,7 +79,7 @@ impl Endpoint {
 
 /// Why a path is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// A `.` or `..` segment, raw or percent-encoded, an encoded `/` or `\`, or a control byte.
     UnsafePath,
     /// Not in the table for this method.
@@ -89,7 +89,7 @@ pub enum Refusal {
 /// Finds the endpoint for `method` and the raw (still percent-encoded) path below `/v1/`.
 /// Segments are compared decoded, so `ch%61t/completions` is chat completions, while any
 /// segment that would change the path's shape once an upstream decodes it is refused.
-pub fn find(method: &Method, raw_path: &str) -> Result<Endpoint, Refusal> {
+pub(crate) fn find(method: &Method, raw_path: &str) -> Result<Endpoint, Refusal> {
     let decoded = decode(raw_path)?;
     if let [first, model] = decoded.as_slice() {
         if first == "models" && !model.is_empty() && method == Method::GET {
@@ -106,7 +106,7 @@ pub fn find(method: &Method, raw_path: &str) -> Result<Endpoint, Refusal> {
 
 /// The decoded path of a POST outside the table, for matching against upstreams' opt-ins
 /// (stored normalised: `normalize_extra_path`). `None` for other methods and unsafe paths.
-pub fn extra_path(method: &Method, raw_path: &str) -> Option<String> {
+pub(crate) fn extra_path(method: &Method, raw_path: &str) -> Option<String> {
     if method != Method::POST {
         return None;
     }
@@ -136,7 +136,7 @@ fn decode(raw_path: &str) -> Result<Vec<String>, Refusal> {
 }
 
 /// The model a `GET /v1/models/{model}` asks about (decoded).
-pub fn model_in_path(raw_path: &str) -> String {
+pub(crate) fn model_in_path(raw_path: &str) -> String {
     let raw = raw_path.strip_prefix("models/").unwrap_or(raw_path);
     percent_encoding::percent_decode_str(raw)
         .decode_utf8_lossy()

@@ -6,14 +6,14 @@ use serde_json::json;
 use super::key_auth::KeyRejection;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorFormat {
+pub(crate) enum ErrorFormat {
     OpenAi,
     Anthropic,
 }
 
 impl ErrorFormat {
     /// Anthropic SDKs call `/v1/messages…`; everything else speaks OpenAI's dialect.
-    pub fn for_path(path: &str) -> Self {
+    pub(crate) fn for_path(path: &str) -> Self {
         if path.trim_start_matches('/').starts_with("messages") {
             ErrorFormat::Anthropic
         } else {
@@ -23,7 +23,7 @@ impl ErrorFormat {
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum ProxyError {
+pub(crate) enum ProxyError {
     /// One answer for every key that does not pass, so that no caller learns whether a key it
     /// does not hold exists, is disabled or has expired (the reason goes to the debug log).
     #[error("{}", public_rejection(*.0))]
@@ -56,12 +56,12 @@ fn public_rejection(reason: KeyRejection) -> KeyRejection {
 
 impl ProxyError {
     /// The refusal of a path outside the endpoint table, naming at most 200 bytes of it.
-    pub fn unknown_endpoint(method: &axum::http::Method, raw_path: &str) -> Self {
+    pub(crate) fn unknown_endpoint(method: &axum::http::Method, raw_path: &str) -> Self {
         let path = crate::server::text::cut_owned(raw_path, 200);
         Self::UnknownEndpoint(format!("{method} /v1/{path}"))
     }
 
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             ProxyError::Auth(_) => StatusCode::UNAUTHORIZED,
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -97,7 +97,7 @@ impl ProxyError {
         }
     }
 
-    pub fn into_response_for(self, format: ErrorFormat) -> Response {
+    pub(crate) fn into_response_for(self, format: ErrorFormat) -> Response {
         let status = self.status();
         let message = self.to_string();
         let body = match format {

@@ -5,7 +5,7 @@ use super::errors::ProxyError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum FailureKind {
+pub(crate) enum FailureKind {
     Timeout,
     Connect,
     #[serde(rename = "http_5xx")]
@@ -16,7 +16,7 @@ pub enum FailureKind {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Attempt {
+pub(crate) struct Attempt {
     pub upstream_id: String,
     pub upstream_name: String,
     pub attempted_at: String,
@@ -26,16 +26,16 @@ pub struct Attempt {
 }
 
 #[derive(Debug, Default)]
-pub struct History {
+pub(crate) struct History {
     pub attempts: Vec<Attempt>,
 }
 
 impl History {
-    pub fn push(&mut self, attempt: Attempt) {
+    pub(crate) fn push(&mut self, attempt: Attempt) {
         self.attempts.push(attempt);
     }
 
-    pub fn json(&self) -> Option<String> {
+    pub(crate) fn json(&self) -> Option<String> {
         (!self.attempts.is_empty())
             .then(|| serde_json::to_string(&self.attempts).ok())
             .flatten()
@@ -44,7 +44,7 @@ impl History {
     /// The error for the client once every attempt failed: 503 when no upstream could even be
     /// tried (breakers open), 504 when the last one timed out, otherwise 502.
     /// What the client is told, and the detail the log keeps.
-    pub fn final_error(&self) -> (ProxyError, String) {
+    pub(crate) fn final_error(&self) -> (ProxyError, String) {
         let tried = self
             .attempts
             .iter()

@@ -76,7 +76,7 @@ impl Ctx {
 }
 
 /// The router's entry (used when a layer such as CORS must see proxied requests too).
-pub async fn proxy(
+pub(crate) async fn proxy(
     State(state): State<Arc<DataPlane>>,
     Extension(RequestId(request_id)): Extension<RequestId>,
     Path(path): Path<String>,
@@ -87,7 +87,7 @@ pub async fn proxy(
 
 /// One proxied request, from the router (`proxy`) or straight from `front`: `path` is the part
 /// below `/v1/`, decoded by the router's `Path` or checked by `front` to need no decoding.
-pub async fn proxy_request(
+pub(crate) async fn proxy_request(
     state: Arc<DataPlane>,
     request_id: String,
     path: String,

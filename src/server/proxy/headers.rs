@@ -69,18 +69,18 @@ fn filtered(from: &HeaderMap, keep: impl Fn(&str) -> bool) -> HeaderMap {
 }
 
 /// What the upstream receives from the client's headers (auth is added afterwards).
-pub fn upstream_request_headers(client: &HeaderMap) -> HeaderMap {
+pub(crate) fn upstream_request_headers(client: &HeaderMap) -> HeaderMap {
     filtered(client, |n| allowed(n, FROM_CLIENT, FROM_CLIENT_PREFIXES))
 }
 
 /// What the client receives from the upstream's headers. `keep_length`: the body passes unchanged.
-pub fn client_response_headers(upstream: &HeaderMap, keep_length: bool) -> HeaderMap {
+pub(crate) fn client_response_headers(upstream: &HeaderMap, keep_length: bool) -> HeaderMap {
     filtered(upstream, |n| {
         allowed(n, FROM_UPSTREAM, FROM_UPSTREAM_PREFIXES) || (keep_length && n == "content-length")
     })
 }
 
-pub fn is_event_stream(headers: &HeaderMap) -> bool {
+pub(crate) fn is_event_stream(headers: &HeaderMap) -> bool {
     headers
         .get(HeaderName::from_static("content-type"))
         .and_then(|v| v.to_str().ok())

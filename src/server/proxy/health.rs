@@ -7,10 +7,10 @@ use crate::server::fast_map::FastMap;
 
 /// Consecutive failures that mark an upstream unhealthy once an active check failed; one
 /// success (a check or a request) marks it healthy again.
-pub const UNHEALTHY_AFTER: u32 = 2;
+pub(crate) const UNHEALTHY_AFTER: u32 = 2;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Health {
+pub(crate) struct Health {
     /// `None` until a check or a request said anything.
     pub healthy: Option<bool>,
     pub latency_ms: Option<u64>,
@@ -40,7 +40,7 @@ impl Health {
 }
 
 /// An active check's outcome.
-pub enum CheckOutcome<'a> {
+pub(crate) enum CheckOutcome<'a> {
     Up {
         latency_ms: u64,
     },
@@ -51,7 +51,7 @@ pub enum CheckOutcome<'a> {
 }
 
 #[derive(Debug, Default)]
-pub struct HealthBook {
+pub(crate) struct HealthBook {
     entries: Mutex<FastMap<String, Health>>,
 }
 
@@ -65,11 +65,11 @@ impl HealthBook {
     }
 
     /// Unknown upstreams count as healthy.
-    pub fn is_healthy(&self, id: &str) -> bool {
+    pub(crate) fn is_healthy(&self, id: &str) -> bool {
         self.entries.lock().get(id).and_then(|h| h.healthy) != Some(false)
     }
 
-    pub fn record_check(&self, id: &str, now_ms: i64, outcome: CheckOutcome<'_>) {
+    pub(crate) fn record_check(&self, id: &str, now_ms: i64, outcome: CheckOutcome<'_>) {
         self.with(id, |h| {
             h.last_check_at = Some(now_ms);
             match outcome {
@@ -89,18 +89,18 @@ impl HealthBook {
     /// but never marks it down: failing traffic is the circuit breaker's job, and an upstream
     /// that traffic alone marked down would get traffic only after healthy ones failed, so
     /// nothing but an active check could ever bring it back.
-    pub fn record_traffic(&self, id: &str, now_ms: i64, failure: Option<&str>) {
+    pub(crate) fn record_traffic(&self, id: &str, now_ms: i64, failure: Option<&str>) {
         self.with(id, |h| match failure {
             None => h.success(now_ms),
             Some(error) => h.failure(now_ms, error, false),
         });
     }
 
-    pub fn get(&self, id: &str) -> Option<Health> {
+    pub(crate) fn get(&self, id: &str) -> Option<Health> {
         self.entries.lock().get(id).cloned()
     }
 
-    pub fn rows(&self) -> Vec<HealthRow> {
+    pub(crate) fn rows(&self) -> Vec<HealthRow> {
         self.entries
             .lock()
             .iter()
@@ -118,7 +118,7 @@ impl HealthBook {
     }
 
     /// Start-up: what the previous run (or another instance) last wrote.
-    pub fn load(&self, rows: Vec<HealthRow>) {
+    pub(crate) fn load(&self, rows: Vec<HealthRow>) {
         let mut map = self.entries.lock();
         for row in rows {
             // Every success stamps `last_success_at`, so a healthy row without one was never
@@ -144,7 +144,7 @@ impl HealthBook {
         }
     }
 
-    pub fn forget(&self, id: &str) {
+    pub(crate) fn forget(&self, id: &str) {
         self.entries.lock().remove(id);
     }
 }

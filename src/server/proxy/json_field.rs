@@ -12,7 +12,7 @@
 /// answer reports no usage rather than a partial one.) The members' values are not validated:
 /// the caller parses the one it gets. A key is compared as written, so an escaped spelling of
 /// `key` is not recognised. With the key given twice, the last one counts.
-pub fn top_level_field<'a>(json: &'a [u8], key: &str) -> Option<&'a [u8]> {
+pub(crate) fn top_level_field<'a>(json: &'a [u8], key: &str) -> Option<&'a [u8]> {
     let mut i = skip_whitespace(json, 0);
     if json.get(i) != Some(&b'{') {
         return None;

@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::http::HeaderMap;
-use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
 use super::routing_table::{KeyEntry, Snapshot};
@@ -26,11 +25,11 @@ const MAX_CACHED: usize = 100_000;
 /// and how often it earns one more try. A source's checks also run one at a time, so a flood
 /// from one source holds at most one of the bcrypt slots that real keys' first uses need.
 pub const SOURCE_BURST: u32 = 5;
-pub const SOURCE_REFILL_MS: i64 = 10_000;
+pub(crate) const SOURCE_REFILL_MS: i64 = 10_000;
 const MAX_SOURCES: usize = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum KeyRejection {
+pub(crate) enum KeyRejection {
     #[error("missing API key: send it as `Authorization: Bearer <key>` or `x-api-key: <key>`")]
     Missing,
     #[error("invalid API key")]
@@ -42,7 +41,7 @@ pub enum KeyRejection {
 }
 
 /// The presented key: `Authorization: Bearer` (OpenAI SDKs) or `x-api-key` (Anthropic SDKs).
-pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn presented_key(headers: &HeaderMap) -> Option<&str> {
     crate::server::http::bearer::bearer_token(headers).or_else(|| {
         headers
             .get("x-api-key")
@@ -198,7 +197,7 @@ impl Drop for Gate<'_> {
 impl KeyVerifier {
     /// Verifies `presented`. `source` (the client's address) is asked for only on the cold
     /// path, where a key without a stored digest needs bcrypt.
-    pub async fn verify(
+    pub(crate) async fn verify(
         &self,
         snapshot: &Snapshot,
         presented: &str,
@@ -324,13 +323,13 @@ impl KeyVerifier {
     }
 
     /// Whether `key`, just verified by bcrypt, still needs its digest stored: true once per key.
-    pub fn needs_digest(&self, key: &KeyEntry) -> bool {
+    pub(crate) fn needs_digest(&self, key: &KeyEntry) -> bool {
         key.digest.is_none() && self.upgrading.lock().insert(key.id.clone())
     }
 
     /// Counts a request refused for want of a valid key. Such requests are not logged row by
     /// row (anyone can send them); at most once a minute a line sums them up.
-    pub fn count_refusal(&self, reason: KeyRejection) {
+    pub(crate) fn count_refusal(&self, reason: KeyRejection) {
         let total = self.refusals.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::debug!(%reason, "request refused: no valid API key");
         let now = std::time::SystemTime::now()
@@ -367,8 +366,10 @@ impl KeyVerifier {
         self.bcrypt_runs.load(Ordering::Relaxed)
     }
 
-    /// Whether this exact key is cached (for tests and metrics).
-    pub fn is_cached(&self, presented: &str) -> bool {
+    /// Whether this exact key is cached.
+    #[cfg(test)]
+    fn is_cached(&self, presented: &str) -> bool {
+        use subtle::ConstantTimeEq;
         let digest = sha256(presented.as_bytes());
         self.cache
             .read()

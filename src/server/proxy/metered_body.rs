@@ -20,7 +20,7 @@ use crate::server::text::error_chain;
 /// A non-streamed body is copied aside for usage up to this size (it is forwarded regardless).
 const JSON_USAGE_CAP: usize = 8 * 1024 * 1024;
 
-pub enum Meter {
+pub(crate) enum Meter {
     Sse {
         tracker: SseUsageTracker,
         stripper: Option<UsageChunkStripper>,
@@ -35,14 +35,14 @@ pub enum Meter {
 }
 
 impl Meter {
-    pub fn sse(format: ApiFormat, strip_usage_chunk: bool) -> Self {
+    pub(crate) fn sse(format: ApiFormat, strip_usage_chunk: bool) -> Self {
         Meter::Sse {
             tracker: SseUsageTracker::new(format),
             stripper: strip_usage_chunk.then(UsageChunkStripper::new),
         }
     }
 
-    pub fn json(format: ApiFormat) -> Self {
+    pub(crate) fn json(format: ApiFormat) -> Self {
         Meter::Json {
             format,
             chunks: Vec::new(),
@@ -108,7 +108,7 @@ impl Meter {
     }
 }
 
-pub struct PendingLog {
+pub(crate) struct PendingLog {
     pub record: Box<LogRecord>,
     pub started: Instant,
     pub writer: Arc<LogWriter>,
@@ -116,7 +116,7 @@ pub struct PendingLog {
 
 type Upstream = Pin<Box<dyn Stream<Item = Result<Bytes, hyper::Error>> + Send>>;
 
-pub struct MeteredBody {
+pub(crate) struct MeteredBody {
     inner: Upstream,
     idle: Pin<Box<tokio::time::Sleep>>,
     idle_timeout: Duration,
@@ -134,7 +134,7 @@ pub struct MeteredBody {
 }
 
 impl MeteredBody {
-    pub fn new(
+    pub(crate) fn new(
         inner: Upstream,
         idle_timeout: Duration,
         meter: Meter,
@@ -156,7 +156,7 @@ impl MeteredBody {
     }
 
     /// The body's declared length, when it is forwarded unchanged.
-    pub fn with_length(mut self, length: Option<u64>) -> Self {
+    pub(crate) fn with_length(mut self, length: Option<u64>) -> Self {
         self.remaining = length;
         self
     }

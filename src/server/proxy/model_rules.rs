@@ -4,13 +4,13 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Most patterns one upstream may list; keeps per-request matching cheap.
-pub const MAX_MODEL_PATTERNS: usize = 500;
+pub(crate) const MAX_MODEL_PATTERNS: usize = 500;
 /// Longest accepted pattern, in characters.
-pub const MAX_MODEL_PATTERN_LEN: usize = 200;
+pub(crate) const MAX_MODEL_PATTERN_LEN: usize = 200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Provider {
+pub(crate) enum Provider {
     Openai,
     Anthropic,
     Google,
@@ -19,7 +19,7 @@ pub enum Provider {
 
 impl Provider {
     /// The stored and wire spelling; identical to the serde form.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Provider::Openai => "openai",
             Provider::Anthropic => "anthropic",
@@ -36,7 +36,7 @@ impl fmt::Display for Provider {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProviderParseError {
+pub(crate) enum ProviderParseError {
     /// Keeps the rejected input for logging; the message stays fixed so it is safe to show users.
     #[error("provider must be one of openai, anthropic, google, openai_compatible")]
     Unknown(String),
@@ -62,7 +62,7 @@ impl FromStr for Provider {
 ///
 /// Runs in O(pattern × name) worst case: on a mismatch only the most recent `*` is retried, which
 /// is enough because an earlier star can never need to absorb more than the later one already can.
-pub fn glob_match(pattern: &str, name: &str) -> bool {
+pub(crate) fn glob_match(pattern: &str, name: &str) -> bool {
     // Byte-wise is sound for UTF-8: `*` is ASCII, and a literal run of valid UTF-8 can only line up
     // with `name` on character boundaries.
     let p = pattern.as_bytes();
@@ -93,7 +93,7 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 ///
 /// `openai_compatible` has none: such upstreams host arbitrary models, so guessing would route
 /// requests to servers that cannot answer them.
-pub fn default_patterns(provider: Provider) -> &'static [&'static str] {
+pub(crate) fn default_patterns(provider: Provider) -> &'static [&'static str] {
     match provider {
         Provider::Openai => &[
             "gpt-*",
@@ -114,7 +114,7 @@ pub fn default_patterns(provider: Provider) -> &'static [&'static str] {
 ///
 /// An empty list means "the provider defaults", not "everything"; a non-empty list replaces the
 /// defaults entirely.
-pub fn serves(provider: Provider, allowed_models: &[String], model: &str) -> bool {
+pub(crate) fn serves(provider: Provider, allowed_models: &[String], model: &str) -> bool {
     if allowed_models.is_empty() {
         default_patterns(provider)
             .iter()
@@ -127,7 +127,7 @@ pub fn serves(provider: Provider, allowed_models: &[String], model: &str) -> boo
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum RedirectError {
+pub(crate) enum RedirectError {
     #[error("model redirects form a cycle: {}", .0.join(" -> "))]
     Cycle(Vec<String>),
     #[error("model redirect has an empty name")]
@@ -138,7 +138,7 @@ pub enum RedirectError {
 
 impl RedirectError {
     /// A stable code for the UI's message, and the value it names.
-    pub fn reason(&self) -> (&'static str, Option<String>) {
+    pub(crate) fn reason(&self) -> (&'static str, Option<String>) {
         match self {
             RedirectError::Cycle(path) => ("redirect_cycle", Some(path.join(" → "))),
             RedirectError::Empty => ("required", None),
@@ -151,7 +151,7 @@ impl RedirectError {
 ///
 /// Reports the first problem in key order, so the same map always yields the same error. A cycle
 /// is reported starting and ending at its smallest name, whichever key led into it.
-pub fn validate_redirects(map: &BTreeMap<String, String>) -> Result<(), RedirectError> {
+pub(crate) fn validate_redirects(map: &BTreeMap<String, String>) -> Result<(), RedirectError> {
     for (from, to) in map {
         if from.trim().is_empty() || to.trim().is_empty() {
             return Err(RedirectError::Empty);
@@ -208,7 +208,7 @@ fn canonical_cycle(cycle: &[&str]) -> Vec<String> {
 /// pattern keys would make overlapping rules ambiguous. A name without a redirect resolves to
 /// itself. Stored maps are validated, but a cyclic one still cannot hang a request: an acyclic
 /// chain has at most `map.len()` hops, so resolution stops there.
-pub fn resolve_redirect(map: &BTreeMap<String, String>, model: &str) -> String {
+pub(crate) fn resolve_redirect(map: &BTreeMap<String, String>, model: &str) -> String {
     let mut current = model;
     for _ in 0..map.len() {
         match map.get(current) {
@@ -223,14 +223,14 @@ pub fn resolve_redirect(map: &BTreeMap<String, String>, model: &str) -> String {
 ///
 /// Missing, empty or malformed text (including arrays holding non-strings) decodes to an empty
 /// list rather than failing the request; callers then fall back to the provider defaults.
-pub fn parse_model_list(value: Option<&str>) -> Vec<String> {
+pub(crate) fn parse_model_list(value: Option<&str>) -> Vec<String> {
     value
         .and_then(|text| serde_json::from_str(text).ok())
         .unwrap_or_default()
 }
 
 /// Decodes a stored JSON object of requested -> sent model names; anything unreadable is empty.
-pub fn parse_redirects(value: Option<&str>) -> BTreeMap<String, String> {
+pub(crate) fn parse_redirects(value: Option<&str>) -> BTreeMap<String, String> {
     value
         .and_then(|text| serde_json::from_str(text).ok())
         .unwrap_or_default()
@@ -240,7 +240,7 @@ pub fn parse_redirects(value: Option<&str>) -> BTreeMap<String, String> {
 ///
 /// Messages quote the entry with `{:?}` so control characters cannot corrupt logs or responses,
 /// and cut overlong entries short so a huge input does not become a huge error.
-pub fn validate_model_patterns(list: &[String]) -> Result<(), String> {
+pub(crate) fn validate_model_patterns(list: &[String]) -> Result<(), String> {
     if list.len() > MAX_MODEL_PATTERNS {
         return Err(format!(
             "at most {MAX_MODEL_PATTERNS} model patterns are allowed, got {}",

@@ -3,13 +3,13 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::model_rules::Provider;
 
-pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+pub(crate) const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// An upstream's credentials as the header they travel in. Built once per routing load, so a
 /// proxied request copies a prepared header instead of formatting and checking the key again.
 /// The value is marked sensitive: a debug print shows `Sensitive`, never the key.
 #[derive(Debug, Clone)]
-pub struct Credential {
+pub(crate) struct Credential {
     provider: Provider,
     name: HeaderName,
     value: HeaderValue,
@@ -18,7 +18,7 @@ pub struct Credential {
 impl Credential {
     /// `None` when the key cannot be sent in a header (a control character, say): such an
     /// upstream is called without credentials and answers 401, which its log records.
-    pub fn new(provider: Provider, key: &str) -> Option<Credential> {
+    pub(crate) fn new(provider: Provider, key: &str) -> Option<Credential> {
         let (name, mut value) = match provider {
             Provider::Anthropic => (
                 HeaderName::from_static("x-api-key"),
@@ -39,7 +39,7 @@ impl Credential {
 
     /// Sets the credentials. `keep_client_version`: an `anthropic-version` already in `headers`
     /// (sent by the client) is kept rather than replaced.
-    pub fn apply(&self, headers: &mut HeaderMap, keep_client_version: bool) {
+    pub(crate) fn apply(&self, headers: &mut HeaderMap, keep_client_version: bool) {
         headers.insert(self.name.clone(), self.value.clone());
         if self.provider == Provider::Anthropic
             && !(keep_client_version && headers.contains_key("anthropic-version"))
@@ -54,7 +54,7 @@ impl Credential {
 
 /// Sets the upstream's credentials from its key, for a one-off call (the connection tester, the
 /// health probe); the proxy keeps a prepared `Credential` per upstream.
-pub fn apply_upstream_auth(
+pub(crate) fn apply_upstream_auth(
     provider: Provider,
     key: &str,
     headers: &mut HeaderMap,

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum BodyError {
+pub(crate) enum BodyError {
     #[error("this gateway routes by the `model` field of a JSON request body")]
     Empty,
     #[error("the request body must be a JSON object")]
@@ -22,11 +22,11 @@ pub enum BodyError {
 
 /// No provider names a model this long; the name is stored in every log row and matched
 /// against every upstream's patterns.
-pub const MAX_MODEL_BYTES: usize = 256;
+pub(crate) const MAX_MODEL_BYTES: usize = 256;
 
 /// The routing facts of a request body.
 #[derive(Debug, PartialEq, Eq)]
-pub struct RequestFacts {
+pub(crate) struct RequestFacts {
     /// Trimmed, never empty.
     pub model: String,
     pub stream: bool,
@@ -42,7 +42,7 @@ struct Probe {
     stream: Option<Value>,
 }
 
-pub fn read_facts(body: &[u8]) -> Result<RequestFacts, BodyError> {
+pub(crate) fn read_facts(body: &[u8]) -> Result<RequestFacts, BodyError> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     match first {
         None => return Err(BodyError::Empty),

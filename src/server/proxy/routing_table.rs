@@ -17,7 +17,7 @@ use crate::server::http::ssrf::{validate_url, SsrfPolicy};
 use crate::server::secret::Secret;
 
 #[derive(Debug)]
-pub struct UpstreamEntry {
+pub(crate) struct UpstreamEntry {
     pub id: String,
     pub name: String,
     pub provider: Provider,
@@ -41,17 +41,17 @@ pub struct UpstreamEntry {
 }
 
 impl UpstreamEntry {
-    pub fn serves(&self, model: &str) -> bool {
+    pub(crate) fn serves(&self, model: &str) -> bool {
         serves(self.provider, &self.allowed_models, model)
     }
 
-    pub fn sent_model(&self, model: &str) -> String {
+    pub(crate) fn sent_model(&self, model: &str) -> String {
         resolve_redirect(&self.model_redirects, model)
     }
 }
 
 #[derive(Debug, Clone)]
-pub struct KeyEntry {
+pub(crate) struct KeyEntry {
     pub id: String,
     pub hash: String,
     /// The key's SHA-256, when it was stored (every key made since migration 0005).
@@ -62,13 +62,13 @@ pub struct KeyEntry {
 }
 
 impl KeyEntry {
-    pub fn usable_at(&self, now_ms: i64) -> bool {
+    pub(crate) fn usable_at(&self, now_ms: i64) -> bool {
         self.is_active && self.expires_at.is_none_or(|e| e > now_ms)
     }
 }
 
 #[derive(Debug, Default)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     pub keys: FastMap<String, Arc<KeyEntry>>,
     pub keys_by_prefix: FastMap<String, Vec<String>>,
     /// Keys by their SHA-256 (see `KeyEntry::digest`).
@@ -79,7 +79,7 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Active upstreams this key may use that serve `model`, lowest priority number first.
-    pub fn candidates(&self, key: &KeyEntry, model: &str) -> Vec<Arc<UpstreamEntry>> {
+    pub(crate) fn candidates(&self, key: &KeyEntry, model: &str) -> Vec<Arc<UpstreamEntry>> {
         let mut out: Vec<Arc<UpstreamEntry>> = key
             .upstream_ids
             .iter()
@@ -97,7 +97,7 @@ impl Snapshot {
 
     /// Like `candidates`, for a path outside the endpoint table: only the upstreams that opted
     /// in to `path`.
-    pub fn extra_path_candidates(
+    pub(crate) fn extra_path_candidates(
         &self,
         key: &KeyEntry,
         model: &str,
@@ -109,7 +109,7 @@ impl Snapshot {
     }
 
     /// Whether any upstream this key may use opted in to `path`.
-    pub fn opted_in(&self, key: &KeyEntry, path: &str) -> bool {
+    pub(crate) fn opted_in(&self, key: &KeyEntry, path: &str) -> bool {
         key.upstream_ids
             .iter()
             .filter_map(|id| self.upstreams.get(id))
@@ -117,7 +117,7 @@ impl Snapshot {
     }
 
     /// Exact model names the key can reach (globs cannot be listed).
-    pub fn listable_models(&self, key: &KeyEntry) -> Vec<(String, String)> {
+    pub(crate) fn listable_models(&self, key: &KeyEntry) -> Vec<(String, String)> {
         let mut names: BTreeMap<String, String> = BTreeMap::new();
         for u in key
             .upstream_ids
@@ -142,19 +142,19 @@ impl Snapshot {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ReloadError {
+pub(crate) enum ReloadError {
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
 }
 
-pub struct RoutingTable {
+pub(crate) struct RoutingTable {
     current: RwLock<Arc<Snapshot>>,
     reload_lock: tokio::sync::Mutex<()>,
     policy: SsrfPolicy,
 }
 
 impl RoutingTable {
-    pub fn new(policy: SsrfPolicy) -> Self {
+    pub(crate) fn new(policy: SsrfPolicy) -> Self {
         Self {
             current: RwLock::new(Arc::new(Snapshot::default())),
             reload_lock: tokio::sync::Mutex::new(()),
@@ -162,11 +162,11 @@ impl RoutingTable {
         }
     }
 
-    pub fn snapshot(&self) -> Arc<Snapshot> {
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
         self.current.read().clone()
     }
 
-    pub async fn reload(&self, db: &Database, cipher: &Cipher) -> Result<(), ReloadError> {
+    pub(crate) async fn reload(&self, db: &Database, cipher: &Cipher) -> Result<(), ReloadError> {
         // One reload at a time, so an older read never replaces a newer one.
         let _guard = self.reload_lock.lock().await;
         let upstream_rows = upstream_repo::list_all(&db.pool).await?;

@@ -7,11 +7,11 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-pub use crate::model::settings::{ParseStrategyError, Strategy};
+pub(crate) use crate::model::settings::Strategy;
 
 /// One upstream that may serve the request, as the caller sees it right now.
 #[derive(Debug, Clone)]
-pub struct Candidate {
+pub(crate) struct Candidate {
     /// Upstream id; balancing state is keyed by it.
     pub id: String,
     /// Lower is tried first.
@@ -72,7 +72,7 @@ impl GroupState {
 
 /// Shared, per-process balancing state; cheap to call from many tasks at once.
 #[derive(Debug, Default)]
-pub struct Balancer {
+pub(crate) struct Balancer {
     groups: Mutex<HashMap<u64, GroupState>>,
     // Counters live outside the lock so guards can drop from any task without contention.
     in_flight: RwLock<FastMap<String, Arc<AtomicU64>>>,
@@ -81,7 +81,7 @@ pub struct Balancer {
 /// Counts a request as in flight on one upstream until dropped.
 #[derive(Debug)]
 #[must_use = "the request counts as in flight only while the guard is alive"]
-pub struct InFlight {
+pub(crate) struct InFlight {
     // Owning the counter (not borrowing the balancer) lets the guard move into spawned tasks,
     // and keeps decrements correct even after `forget` replaced the map entry.
     counter: Arc<AtomicU64>,
@@ -94,7 +94,7 @@ impl Drop for InFlight {
 }
 
 impl Balancer {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
@@ -104,7 +104,7 @@ impl Balancer {
     /// one. Within a tier, healthy candidates come before unhealthy ones (which are kept as a
     /// last resort), and the strategy orders each of those two groups. Candidates the breaker
     /// does not admit are left out.
-    pub fn order(&self, strategy: Strategy, candidates: &[Candidate]) -> Vec<usize> {
+    pub(crate) fn order(&self, strategy: Strategy, candidates: &[Candidate]) -> Vec<usize> {
         let mut order = Vec::with_capacity(candidates.len());
         order.extend((0..candidates.len()).filter(|&i| candidates[i].available));
         // The index tie-break makes the key total, so the unstable (allocation-free) sort is
@@ -127,7 +127,7 @@ impl Balancer {
     }
 
     /// Marks a request as started on `id`; the returned guard ends it, even on cancel or panic.
-    pub fn start(&self, id: &str) -> InFlight {
+    pub(crate) fn start(&self, id: &str) -> InFlight {
         let existing = self.in_flight.read().get(id).cloned();
         let counter = existing.unwrap_or_else(|| {
             Arc::clone(self.in_flight.write().entry(id.to_owned()).or_default())
@@ -146,7 +146,7 @@ impl Balancer {
 
     /// Drops all state of a deleted upstream. Guards still alive keep decrementing their own
     /// (now detached) counter, so a re-created upstream with the same id starts from zero.
-    pub fn forget(&self, id: &str) {
+    pub(crate) fn forget(&self, id: &str) {
         self.groups
             .lock()
             .retain(|_, state| !state.ids.iter().any(|known| known == id));

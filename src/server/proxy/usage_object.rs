@@ -18,7 +18,7 @@ use serde::Deserialize;
 /// The counts a usage object may carry, across OpenAI's Chat/Completions/Embeddings, OpenAI's
 /// Responses and Anthropic's Messages formats. `None` marks a count absent or not a number.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct UsageCounts {
+pub(crate) struct UsageCounts {
     pub prompt_tokens: Option<i64>,
     pub completion_tokens: Option<i64>,
     pub total_tokens: Option<i64>,
@@ -34,7 +34,7 @@ pub struct UsageCounts {
 
 /// A `*_details` object's counts; all absent when the member is missing or not an object.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Details {
+pub(crate) struct Details {
     pub cached_tokens: Option<i64>,
     pub reasoning_tokens: Option<i64>,
 }
@@ -42,7 +42,7 @@ pub struct Details {
 /// A JSON value that is read as `T` when it is an object and is otherwise skipped (`None`), so a
 /// `"usage": null` or `"usage": 5` never fails the document around it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IfObject<T>(pub Option<T>);
+pub(crate) struct IfObject<T>(pub Option<T>);
 
 impl<T> Default for IfObject<T> {
     fn default() -> Self {

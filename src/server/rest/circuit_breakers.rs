@@ -7,25 +7,27 @@ use crate::server::error::ApiError;
 use crate::server::service::breakers;
 use crate::server::state::AppState;
 
-pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<BreakerView>>, ApiError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<BreakerView>>, ApiError> {
     Ok(Json(breakers::list(&state).await?))
 }
 
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<BreakerView>, ApiError> {
     Ok(Json(breakers::get(&state, &id).await?))
 }
 
-pub async fn force_open(
+pub(crate) async fn force_open(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<BreakerView>, ApiError> {
     Ok(Json(breakers::force_open(&state, &id).await?))
 }
 
-pub async fn force_close(
+pub(crate) async fn force_close(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<BreakerView>, ApiError> {

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::server::state::AppState;
 
-pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let db_ok = state.db.ping().await;
     let status = if db_ok {
         StatusCode::OK

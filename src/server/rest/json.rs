@@ -4,7 +4,7 @@ use axum::extract::{FromRequest, Request};
 
 use crate::server::error::ApiError;
 
-pub struct JsonBody<T>(pub T);
+pub(crate) struct JsonBody<T>(pub T);
 
 impl<S, T> FromRequest<S> for JsonBody<T>
 where

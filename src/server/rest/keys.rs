@@ -13,13 +13,13 @@ use crate::server::service::keys;
 use crate::server::state::AppState;
 
 #[derive(Debug, Deserialize)]
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     page: Option<u32>,
     page_size: Option<u32>,
     search: Option<String>,
 }
 
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Json<Page<ApiKeyView>>, ApiError> {
@@ -27,7 +27,7 @@ pub async fn list(
     Ok(Json(keys::list(&state, page, q.search.as_deref()).await?))
 }
 
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     JsonBody(input): JsonBody<CreateApiKey>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
@@ -37,14 +37,14 @@ pub async fn create(
     ))
 }
 
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<ApiKeyView>, ApiError> {
     Ok(Json(keys::get(&state, &id).await?))
 }
 
-pub async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
     JsonBody(input): JsonBody<UpdateApiKey>,
@@ -52,7 +52,7 @@ pub async fn update(
     Ok(Json(keys::update(&state, &id, input).await?))
 }
 
-pub async fn delete(
+pub(crate) async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -60,7 +60,7 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn reveal(
+pub(crate) async fn reveal(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<RevealedApiKey>, ApiError> {

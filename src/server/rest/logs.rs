@@ -9,7 +9,7 @@ use crate::server::error::ApiError;
 use crate::server::service::logs;
 use crate::server::state::AppState;
 
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     QueryParams(q): QueryParams<LogQuery>,
 ) -> Result<Json<Page<RequestLogView>>, ApiError> {

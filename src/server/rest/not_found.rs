@@ -3,6 +3,6 @@ use axum::http::Uri;
 
 use crate::server::error::ApiError;
 
-pub async fn api_not_found(uri: Uri) -> ApiError {
+pub(crate) async fn api_not_found(uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no API route at {}", uri.path()))
 }

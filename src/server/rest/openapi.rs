@@ -4,6 +4,6 @@ use axum::response::IntoResponse;
 
 const DOCUMENT: &str = include_str!("openapi.json");
 
-pub async fn document() -> impl IntoResponse {
+pub(crate) async fn document() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], DOCUMENT)
 }

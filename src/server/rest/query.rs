@@ -4,7 +4,7 @@ use axum::http::request::Parts;
 
 use crate::server::error::ApiError;
 
-pub struct QueryParams<T>(pub T);
+pub(crate) struct QueryParams<T>(pub T);
 
 impl<S, T> FromRequestParts<S> for QueryParams<T>
 where

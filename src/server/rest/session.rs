@@ -2,6 +2,6 @@
 use axum::Json;
 use serde_json::{json, Value};
 
-pub async fn whoami() -> Json<Value> {
+pub(crate) async fn whoami() -> Json<Value> {
     Json(json!({ "authenticated": true, "role": "admin" }))
 }

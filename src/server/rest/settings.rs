@@ -8,11 +8,11 @@ use crate::server::error::ApiError;
 use crate::server::service::settings;
 use crate::server::state::AppState;
 
-pub async fn get(State(state): State<AppState>) -> Result<Json<GatewaySettings>, ApiError> {
+pub(crate) async fn get(State(state): State<AppState>) -> Result<Json<GatewaySettings>, ApiError> {
     Ok(Json(settings::get(&state).await?))
 }
 
-pub async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
     JsonBody(input): JsonBody<UpdateSettings>,
 ) -> Result<Json<GatewaySettings>, ApiError> {

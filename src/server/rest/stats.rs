@@ -8,21 +8,21 @@ use crate::server::error::ApiError;
 use crate::server::service::stats;
 use crate::server::state::AppState;
 
-pub async fn overview(
+pub(crate) async fn overview(
     State(state): State<AppState>,
     QueryParams(q): QueryParams<StatsQuery>,
 ) -> Result<Json<Overview>, ApiError> {
     Ok(Json(stats::overview(&state, &q).await?))
 }
 
-pub async fn timeseries(
+pub(crate) async fn timeseries(
     State(state): State<AppState>,
     QueryParams(q): QueryParams<StatsQuery>,
 ) -> Result<Json<Timeseries>, ApiError> {
     Ok(Json(stats::timeseries(&state, &q).await?))
 }
 
-pub async fn leaderboard(
+pub(crate) async fn leaderboard(
     State(state): State<AppState>,
     QueryParams(q): QueryParams<StatsQuery>,
 ) -> Result<Json<Leaderboard>, ApiError> {

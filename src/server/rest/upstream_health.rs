@@ -11,18 +11,18 @@ use crate::server::state::AppState;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HealthQuery {
+pub(crate) struct HealthQuery {
     window_hours: Option<u32>,
 }
 
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     QueryParams(q): QueryParams<HealthQuery>,
 ) -> Result<Json<Vec<UpstreamHealthView>>, ApiError> {
     Ok(Json(health::list(&state, q.window_hours).await?))
 }
 
-pub async fn check_now(
+pub(crate) async fn check_now(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<HealthCheckResult>>, ApiError> {
     Ok(Json(health::check_all(&state).await?))

@@ -15,12 +15,12 @@ use crate::server::service::upstreams;
 use crate::server::state::AppState;
 
 #[derive(Debug, Deserialize)]
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     page: Option<u32>,
     page_size: Option<u32>,
 }
 
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Json<Page<UpstreamView>>, ApiError> {
@@ -28,7 +28,7 @@ pub async fn list(
     Ok(Json(upstreams::list(&state, page).await?))
 }
 
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     JsonBody(input): JsonBody<CreateUpstream>,
 ) -> Result<(StatusCode, Json<UpstreamView>), ApiError> {
@@ -38,14 +38,14 @@ pub async fn create(
     ))
 }
 
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<UpstreamView>, ApiError> {
     Ok(Json(upstreams::get(&state, &id).await?))
 }
 
-pub async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
     JsonBody(input): JsonBody<UpdateUpstream>,
@@ -53,7 +53,7 @@ pub async fn update(
     Ok(Json(upstreams::update(&state, &id, input).await?))
 }
 
-pub async fn delete(
+pub(crate) async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -61,14 +61,14 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn test_saved(
+pub(crate) async fn test_saved(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<ConnectionTestResult>, ApiError> {
     Ok(Json(upstreams::test_saved(&state, &id).await?))
 }
 
-pub async fn test_form(
+pub(crate) async fn test_form(
     State(state): State<AppState>,
     JsonBody(form): JsonBody<TestUpstreamForm>,
 ) -> Result<Json<ConnectionTestResult>, ApiError> {

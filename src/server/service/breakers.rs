@@ -28,7 +28,7 @@ fn view(state: &AppState, row: &UpstreamRow, breaker: Option<Breaker>) -> Breake
     }
 }
 
-pub async fn list(state: &AppState) -> Result<Vec<BreakerView>, ApiError> {
+pub(crate) async fn list(state: &AppState) -> Result<Vec<BreakerView>, ApiError> {
     let rows = upstream_repo::list_all(&state.db.pool)
         .await
         .map_err(db_error)?;
@@ -38,13 +38,13 @@ pub async fn list(state: &AppState) -> Result<Vec<BreakerView>, ApiError> {
         .collect())
 }
 
-pub async fn get(state: &AppState, id: &str) -> Result<BreakerView, ApiError> {
+pub(crate) async fn get(state: &AppState, id: &str) -> Result<BreakerView, ApiError> {
     let row = load(state, id).await?;
     Ok(view(state, &row, state.plane.breakers.get(id)))
 }
 
 /// Takes the upstream out of rotation until `force_close`.
-pub async fn force_open(state: &AppState, id: &str) -> Result<BreakerView, ApiError> {
+pub(crate) async fn force_open(state: &AppState, id: &str) -> Result<BreakerView, ApiError> {
     let row = load(state, id).await?;
     let b = state
         .plane
@@ -58,7 +58,7 @@ pub async fn force_open(state: &AppState, id: &str) -> Result<BreakerView, ApiEr
 
 /// Clears any override and closes the breaker with fresh counters: the upstream is tried on
 /// the next request, and its breaker opens again on its own if it keeps failing.
-pub async fn force_close(state: &AppState, id: &str) -> Result<BreakerView, ApiError> {
+pub(crate) async fn force_close(state: &AppState, id: &str) -> Result<BreakerView, ApiError> {
     let row = load(state, id).await?;
     let b = state
         .plane

@@ -15,10 +15,10 @@ use crate::server::state::AppState;
 use crate::server::timefmt::to_rfc3339;
 
 /// Checks run at most this many at once, so a large fleet never floods the network.
-pub const CHECK_CONCURRENCY: usize = 4;
+pub(crate) const CHECK_CONCURRENCY: usize = 4;
 /// A check waits at most this long, whatever the upstream's own timeout.
-pub const CHECK_TIMEOUT_MS: u64 = 10_000;
-pub const DEFAULT_WINDOW_HOURS: u32 = 24;
+pub(crate) const CHECK_TIMEOUT_MS: u64 = 10_000;
+pub(crate) const DEFAULT_WINDOW_HOURS: u32 = 24;
 
 async fn check_one(state: &AppState, u: Arc<UpstreamEntry>) -> HealthCheckResult {
     let timeout = u.timeout_ms.clamp(1_000, CHECK_TIMEOUT_MS);
@@ -54,7 +54,7 @@ async fn check_one(state: &AppState, u: Arc<UpstreamEntry>) -> HealthCheckResult
 
 /// One round over every active upstream (`GET {base}/models`, which spends no tokens), then
 /// the health table is written in one transaction.
-pub async fn check_all(state: &AppState) -> Result<Vec<HealthCheckResult>, ApiError> {
+pub(crate) async fn check_all(state: &AppState) -> Result<Vec<HealthCheckResult>, ApiError> {
     let snapshot = state.plane.routing.snapshot();
     let mut upstreams: Vec<Arc<UpstreamEntry>> = snapshot
         .upstreams
@@ -75,7 +75,7 @@ pub async fn check_all(state: &AppState) -> Result<Vec<HealthCheckResult>, ApiEr
     Ok(results)
 }
 
-pub async fn list(
+pub(crate) async fn list(
     state: &AppState,
     window_hours: Option<u32>,
 ) -> Result<Vec<UpstreamHealthView>, ApiError> {

@@ -19,7 +19,7 @@ use crate::server::timefmt::{parse_rfc3339, to_rfc3339};
 /// Keys carry 256 random bits, so bcrypt is defence in depth rather than the only barrier.
 const BCRYPT_COST: u32 = 10;
 
-pub fn generate_key() -> String {
+pub(crate) fn generate_key() -> String {
     format!(
         "{KEY_PREFIX}{}",
         URL_SAFE_NO_PAD.encode(random_bytes::<32>())
@@ -89,7 +89,10 @@ async fn bcrypt_hash(key: String) -> Result<String, ApiError> {
         .map_err(ApiError::internal)
 }
 
-pub async fn create(state: &AppState, input: CreateApiKey) -> Result<CreatedApiKey, ApiError> {
+pub(crate) async fn create(
+    state: &AppState,
+    input: CreateApiKey,
+) -> Result<CreatedApiKey, ApiError> {
     let now = state.clock.now_ms();
     let name = validate::text("name", &input.name, 100)?;
     let description = validate::optional_text("description", input.description.as_deref(), 500)?;
@@ -130,7 +133,7 @@ pub async fn create(state: &AppState, input: CreateApiKey) -> Result<CreatedApiK
     })
 }
 
-pub async fn list(
+pub(crate) async fn list(
     state: &AppState,
     page: PageRequest,
     search: Option<&str>,
@@ -163,7 +166,7 @@ async fn load(state: &AppState, id: &str) -> Result<KeyRow, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("no API key with id {id}")))
 }
 
-pub async fn get(state: &AppState, id: &str) -> Result<ApiKeyView, ApiError> {
+pub(crate) async fn get(state: &AppState, id: &str) -> Result<ApiKeyView, ApiError> {
     let row = load(state, id).await?;
     let mut perms = repo::upstream_ids_for(&state.db.pool, std::slice::from_ref(&row.id))
         .await
@@ -175,7 +178,7 @@ pub async fn get(state: &AppState, id: &str) -> Result<ApiKeyView, ApiError> {
     ))
 }
 
-pub async fn update(
+pub(crate) async fn update(
     state: &AppState,
     id: &str,
     input: UpdateApiKey,
@@ -209,7 +212,7 @@ pub async fn update(
     get(state, id).await
 }
 
-pub async fn delete(state: &AppState, id: &str) -> Result<(), ApiError> {
+pub(crate) async fn delete(state: &AppState, id: &str) -> Result<(), ApiError> {
     if repo::delete(&state.db.pool, id).await.map_err(db_error)? {
         state.routing_changed().await;
         tracing::info!(key_id = %id, "api key deleted");
@@ -220,7 +223,7 @@ pub async fn delete(state: &AppState, id: &str) -> Result<(), ApiError> {
 }
 
 /// The full key, only when `ALLOW_KEY_REVEAL=true`; the decrypted copy must still match the hash.
-pub async fn reveal(state: &AppState, id: &str) -> Result<RevealedApiKey, ApiError> {
+pub(crate) async fn reveal(state: &AppState, id: &str) -> Result<RevealedApiKey, ApiError> {
     if !state.config.allow_key_reveal {
         return Err(ApiError::Forbidden(
             "revealing keys is disabled (set ALLOW_KEY_REVEAL=true to allow it)".into(),
@@ -255,7 +258,7 @@ pub async fn reveal(state: &AppState, id: &str) -> Result<RevealedApiKey, ApiErr
 }
 
 /// Every key's id and name.
-pub async fn names(state: &AppState) -> Result<Vec<Named>, ApiError> {
+pub(crate) async fn names(state: &AppState) -> Result<Vec<Named>, ApiError> {
     let rows = repo::names(&state.db.pool).await.map_err(db_error)?;
     Ok(rows
         .into_iter()
@@ -265,7 +268,7 @@ pub async fn names(state: &AppState) -> Result<Vec<Named>, ApiError> {
 
 /// With revealing off, the copies kept while it was on are deleted (at start-up): a key's
 /// encrypted copy exists only while `ALLOW_KEY_REVEAL=true`.
-pub async fn forget_copies_unless_revealable(state: &AppState) -> Result<u64, sqlx::Error> {
+pub(crate) async fn forget_copies_unless_revealable(state: &AppState) -> Result<u64, sqlx::Error> {
     if state.config.allow_key_reveal {
         return Ok(0);
     }
@@ -279,7 +282,7 @@ pub async fn forget_copies_unless_revealable(state: &AppState) -> Result<u64, sq
     Ok(forgotten)
 }
 
-pub fn reveal_allowed(state: &AppState) -> bool {
+pub(crate) fn reveal_allowed(state: &AppState) -> bool {
     state.config.allow_key_reveal
 }
 

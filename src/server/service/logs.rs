@@ -56,7 +56,7 @@ fn view(r: LogRow) -> RequestLogView {
     }
 }
 
-pub async fn list(state: &AppState, q: LogQuery) -> Result<Page<RequestLogView>, ApiError> {
+pub(crate) async fn list(state: &AppState, q: LogQuery) -> Result<Page<RequestLogView>, ApiError> {
     let page = PageRequest::new(q.page, q.page_size).map_err(ApiError::Invalid)?;
     let time = |field: &str, v: Option<&str>| -> Result<Option<i64>, ApiError> {
         v.map(str::trim)
@@ -103,12 +103,12 @@ pub async fn list(state: &AppState, q: LogQuery) -> Result<Page<RequestLogView>,
 }
 
 /// Rows deleted per statement by retention: each statement holds its lock for milliseconds.
-pub const PURGE_BATCH: i64 = 1_000;
+pub(crate) const PURGE_BATCH: i64 = 1_000;
 /// Pause between retention batches, so writers and readers get the database in between.
 const PURGE_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Deletes request logs created before `cutoff_ms`, batch by batch; returns how many went.
-pub async fn purge_older_than(db: &Database, cutoff_ms: i64) -> Result<u64, sqlx::Error> {
+pub(crate) async fn purge_older_than(db: &Database, cutoff_ms: i64) -> Result<u64, sqlx::Error> {
     let mut total = 0;
     loop {
         let n = delete_older_than(&db.pool, cutoff_ms, PURGE_BATCH).await?;

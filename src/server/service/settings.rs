@@ -8,11 +8,14 @@ use crate::server::db::settings::{
 use crate::server::error::ApiError;
 use crate::server::state::AppState;
 
-pub async fn get(state: &AppState) -> Result<GatewaySettings, ApiError> {
+pub(crate) async fn get(state: &AppState) -> Result<GatewaySettings, ApiError> {
     load(&state.db.pool).await.map_err(db_error)
 }
 
-pub async fn update(state: &AppState, input: UpdateSettings) -> Result<GatewaySettings, ApiError> {
+pub(crate) async fn update(
+    state: &AppState,
+    input: UpdateSettings,
+) -> Result<GatewaySettings, ApiError> {
     let mut pairs: Vec<(&str, String)> = Vec::new();
     if let Some(raw) = &input.lb_strategy {
         let strategy = raw.trim().parse::<Strategy>().map_err(|_| {

@@ -16,7 +16,7 @@ const DAY_MS: i64 = 24 * HOUR_MS;
 
 /// The range resolved against a clock: where it starts and how it is bucketed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Window {
+pub(crate) struct Window {
     pub range: &'static str,
     pub start_ms: i64,
     pub step_ms: i64,
@@ -24,7 +24,7 @@ pub struct Window {
 }
 
 impl Window {
-    pub fn resolve(
+    pub(crate) fn resolve(
         range: Option<&str>,
         tz_offset_minutes: Option<i32>,
         now_ms: i64,
@@ -98,7 +98,7 @@ fn avg(sum: i64, count: i64) -> Option<f64> {
     (count > 0).then(|| sum as f64 / count as f64)
 }
 
-pub async fn overview(state: &AppState, q: &StatsQuery) -> Result<Overview, ApiError> {
+pub(crate) async fn overview(state: &AppState, q: &StatsQuery) -> Result<Overview, ApiError> {
     let w = window_of(state, q)?;
     let mut total = Counters::default();
     for (_, c) in rows(state, &w, Dimension::Upstream).await? {
@@ -141,7 +141,7 @@ fn named(id: &str, names: &HashMap<String, String>) -> (Option<String>, String) 
     }
 }
 
-pub async fn timeseries(state: &AppState, q: &StatsQuery) -> Result<Timeseries, ApiError> {
+pub(crate) async fn timeseries(state: &AppState, q: &StatsQuery) -> Result<Timeseries, ApiError> {
     let w = window_of(state, q)?;
     let names = upstream_names(state).await?;
     let mut by_upstream: BTreeMap<String, (Vec<u64>, Vec<u64>)> = BTreeMap::new();
@@ -217,7 +217,7 @@ fn top(
     rows
 }
 
-pub async fn leaderboard(state: &AppState, q: &StatsQuery) -> Result<Leaderboard, ApiError> {
+pub(crate) async fn leaderboard(state: &AppState, q: &StatsQuery) -> Result<Leaderboard, ApiError> {
     let w = window_of(state, q)?;
     let limit = validate::in_range("limit", q.limit.unwrap_or(5), 1..=50)? as usize;
     // The database sums, so only one row per value comes back.

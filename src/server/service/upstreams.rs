@@ -19,11 +19,12 @@ use crate::server::proxy::provider_auth::apply_upstream_auth;
 use crate::server::state::AppState;
 use crate::server::timefmt::to_rfc3339;
 
-pub const DEFAULT_TIMEOUT_MS: u64 = 60_000;
+pub(crate) const DEFAULT_TIMEOUT_MS: u64 = 60_000;
 /// Probes name themselves, so an upstream's operator can tell them from client traffic.
-pub const CONNECTION_TEST_AGENT: &str =
+pub(crate) const CONNECTION_TEST_AGENT: &str =
     concat!("AutoRouter-ConnectionTest/", env!("CARGO_PKG_VERSION"));
-pub const HEALTH_CHECK_AGENT: &str = concat!("AutoRouter-HealthCheck/", env!("CARGO_PKG_VERSION"));
+pub(crate) const HEALTH_CHECK_AGENT: &str =
+    concat!("AutoRouter-HealthCheck/", env!("CARGO_PKG_VERSION"));
 
 fn policy(state: &AppState) -> SsrfPolicy {
     SsrfPolicy {
@@ -192,7 +193,10 @@ async fn ensure_name_free(
     }
 }
 
-pub async fn create(state: &AppState, input: CreateUpstream) -> Result<UpstreamView, ApiError> {
+pub(crate) async fn create(
+    state: &AppState,
+    input: CreateUpstream,
+) -> Result<UpstreamView, ApiError> {
     let now = state.clock.now_ms();
     let name = validate::text("name", &input.name, 100)?;
     let provider = parse_provider(&input.provider)?;
@@ -234,7 +238,10 @@ pub async fn create(state: &AppState, input: CreateUpstream) -> Result<UpstreamV
     Ok(view(state, &row))
 }
 
-pub async fn list(state: &AppState, page: PageRequest) -> Result<Page<UpstreamView>, ApiError> {
+pub(crate) async fn list(
+    state: &AppState,
+    page: PageRequest,
+) -> Result<Page<UpstreamView>, ApiError> {
     let (rows, total) = repo::list_page(&state.db.pool, page.page_size as i64, page.offset())
         .await
         .map_err(db_error)?;
@@ -255,11 +262,11 @@ pub(crate) async fn load(state: &AppState, id: &str) -> Result<UpstreamRow, ApiE
         .ok_or_else(|| ApiError::NotFound(format!("no upstream with id {id}")))
 }
 
-pub async fn get(state: &AppState, id: &str) -> Result<UpstreamView, ApiError> {
+pub(crate) async fn get(state: &AppState, id: &str) -> Result<UpstreamView, ApiError> {
     Ok(view(state, &load(state, id).await?))
 }
 
-pub async fn update(
+pub(crate) async fn update(
     state: &AppState,
     id: &str,
     input: UpdateUpstream,
@@ -323,7 +330,7 @@ pub async fn update(
     Ok(view(state, &row))
 }
 
-pub async fn delete(state: &AppState, id: &str) -> Result<(), ApiError> {
+pub(crate) async fn delete(state: &AppState, id: &str) -> Result<(), ApiError> {
     if repo::delete(&state.db.pool, id).await.map_err(db_error)? {
         state.routing_changed().await;
         // The database rows went with the upstream (ON DELETE CASCADE); so does what memory held.
@@ -335,7 +342,10 @@ pub async fn delete(state: &AppState, id: &str) -> Result<(), ApiError> {
     }
 }
 
-pub async fn test_saved(state: &AppState, id: &str) -> Result<ConnectionTestResult, ApiError> {
+pub(crate) async fn test_saved(
+    state: &AppState,
+    id: &str,
+) -> Result<ConnectionTestResult, ApiError> {
     let row = load(state, id).await?;
     let key = state
         .cipher
@@ -353,7 +363,7 @@ pub async fn test_saved(state: &AppState, id: &str) -> Result<ConnectionTestResu
     .await)
 }
 
-pub async fn test_form(
+pub(crate) async fn test_form(
     state: &AppState,
     form: TestUpstreamForm,
 ) -> Result<ConnectionTestResult, ApiError> {
@@ -474,7 +484,7 @@ pub(crate) async fn probe(
 }
 
 /// Every upstream's id and name.
-pub async fn names(state: &AppState) -> Result<Vec<Named>, ApiError> {
+pub(crate) async fn names(state: &AppState) -> Result<Vec<Named>, ApiError> {
     let rows = repo::names(&state.db.pool).await.map_err(db_error)?;
     Ok(rows
         .into_iter()

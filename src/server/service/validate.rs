@@ -4,7 +4,7 @@ use crate::model::errors::FieldProblem;
 use crate::server::error::ApiError;
 
 /// `field` is wrong for the reason `reason` (a stable code), with `arg` for the message.
-pub fn problem(
+pub(crate) fn problem(
     field: &str,
     reason: &str,
     arg: Option<String>,
@@ -21,12 +21,12 @@ pub fn problem(
 }
 
 /// `field` is wrong in a way only the English detail explains.
-pub fn invalid(field: &str, why: impl std::fmt::Display) -> ApiError {
+pub(crate) fn invalid(field: &str, why: impl std::fmt::Display) -> ApiError {
     problem(field, "invalid", None, why)
 }
 
 /// A trimmed, non-empty string of at most `max` characters.
-pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+pub(crate) fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
     let v = value.trim();
     if v.is_empty() {
         return Err(problem(field, "required", None, "must not be empty"));
@@ -50,7 +50,7 @@ fn too_long(field: &str, max: usize) -> ApiError {
 }
 
 /// An optional free text: empty means none.
-pub fn optional_text(
+pub(crate) fn optional_text(
     field: &str,
     value: Option<&str>,
     max: usize,
@@ -62,7 +62,7 @@ pub fn optional_text(
     }
 }
 
-pub fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
+pub(crate) fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
     field: &str,
     value: T,
     range: std::ops::RangeInclusive<T>,
@@ -81,7 +81,7 @@ pub fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
 }
 
 /// A list of ids without blanks or duplicates, order kept.
-pub fn id_list(field: &str, ids: &[String]) -> Result<Vec<String>, ApiError> {
+pub(crate) fn id_list(field: &str, ids: &[String]) -> Result<Vec<String>, ApiError> {
     let mut out: Vec<String> = Vec::with_capacity(ids.len());
     for id in ids {
         let id = id.trim();
