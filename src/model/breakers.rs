@@ -3,6 +3,23 @@ use serde::{Deserialize, Serialize};
 
 use super::upstreams::BreakerConfig;
 
+crate::wire_enum! {
+    /// A circuit breaker's state.
+    pub enum BreakerState {
+        Closed = "closed",
+        Open = "open",
+        HalfOpen = "half_open",
+    }
+}
+
+crate::wire_enum! {
+    /// An administrator's override; while set, outcomes never change the state.
+    pub enum Forced {
+        Open = "open",
+        Closed = "closed",
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BreakerView {
     pub upstream_id: String,
@@ -10,9 +27,9 @@ pub struct BreakerView {
     pub is_active: bool,
     /// What the next request sees: `closed`, `open` or `half_open` (an open breaker whose
     /// `open_duration_ms` has passed already reports `half_open`).
-    pub state: String,
-    /// `open` while an admin holds the breaker open; otherwise absent.
-    pub forced: Option<String>,
+    pub state: BreakerState,
+    /// Set while an admin holds the breaker open or closed.
+    pub forced: Option<Forced>,
     /// Consecutive failures counted towards `failure_threshold`.
     pub failure_count: u32,
     /// Successful probes counted towards `success_threshold` while half-open.

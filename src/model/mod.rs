@@ -12,3 +12,4 @@ pub mod settings;
 pub mod stats;
 pub mod upstreams;
 pub mod usage;
+pub mod wire;

@@ -3,7 +3,15 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub const PROVIDERS: &[&str] = &["openai", "anthropic", "google", "openai_compatible"];
+crate::wire_enum! {
+    /// Whose API an upstream speaks.
+    pub enum Provider {
+        Openai = "openai",
+        Anthropic = "anthropic",
+        Google = "google",
+        OpenaiCompatible = "openai_compatible",
+    }
+}
 
 /// Per-upstream circuit breaker settings; units are in the names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,7 +38,7 @@ impl Default for BreakerConfig {
 pub struct UpstreamView {
     pub id: String,
     pub name: String,
-    pub provider: String,
+    pub provider: Provider,
     pub base_url: String,
     /// Like `sk-***abcd`; the key itself never leaves the server.
     pub api_key_masked: String,

@@ -6,7 +6,7 @@ use crate::api::breakers::{list_breakers, ForceBreaker};
 use crate::app::components::page_header::PageHeader;
 use crate::app::components::toasts::use_toasts;
 use crate::i18n::*;
-use crate::model::breakers::BreakerView;
+use crate::model::breakers::{BreakerState, BreakerView};
 use crate::model::health::UpstreamHealthView;
 
 fn short_time(rfc3339: &Option<String>) -> String {
@@ -26,10 +26,12 @@ fn BreakerRow(
     // Which action waits for confirmation in this row, if any.
     let confirming = RwSignal::new(None::<bool>);
     let id = b.upstream_id.clone();
-    let state_label = match b.state.as_str() {
-        "open" => t_string!(i18n, pages.circuit_breakers.state_open).to_string(),
-        "half_open" => t_string!(i18n, pages.circuit_breakers.state_half_open).to_string(),
-        _ => t_string!(i18n, pages.circuit_breakers.state_closed).to_string(),
+    let state_label = match b.state {
+        BreakerState::Open => t_string!(i18n, pages.circuit_breakers.state_open).to_string(),
+        BreakerState::HalfOpen => {
+            t_string!(i18n, pages.circuit_breakers.state_half_open).to_string()
+        }
+        BreakerState::Closed => t_string!(i18n, pages.circuit_breakers.state_closed).to_string(),
     };
     let health_label = match health.as_ref().and_then(|h| h.healthy) {
         Some(true) => t_string!(i18n, pages.circuit_breakers.healthy).to_string(),

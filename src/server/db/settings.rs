@@ -28,7 +28,7 @@ impl Default for Runtime {
 
 fn runtime(s: &GatewaySettings) -> Runtime {
     Runtime {
-        strategy: s.lb_strategy.parse().unwrap_or_default(),
+        strategy: s.lb_strategy,
         max_attempts: s.max_attempts as usize,
         health_check_interval_seconds: s.health_check_interval_seconds,
     }
@@ -40,10 +40,7 @@ fn from_pairs(pairs: Vec<(String, String)>) -> GatewaySettings {
     let mut s = GatewaySettings::default();
     for (key, value) in pairs {
         let ok = match key.as_str() {
-            LB_STRATEGY => value
-                .parse::<Strategy>()
-                .map(|v| s.lb_strategy = v.as_str().to_owned())
-                .is_ok(),
+            LB_STRATEGY => value.parse::<Strategy>().map(|v| s.lb_strategy = v).is_ok(),
             MAX_ATTEMPTS => value
                 .parse::<u32>()
                 .ok()
@@ -128,7 +125,7 @@ mod tests {
             (HEALTH_INTERVAL, "0"),
             ("unrelated", "x"),
         ]));
-        assert_eq!(s.lb_strategy, "least_connections");
+        assert_eq!(s.lb_strategy, Strategy::LeastConnections);
         assert_eq!(s.max_attempts, 5);
         assert_eq!(s.health_check_interval_seconds, 0);
         let s = from_pairs(pairs(&[

@@ -1,11 +1,8 @@
 //! Per-upstream circuit breakers driven by caller-supplied Unix-millisecond time, built so an open breaker always recovers.
 use parking_lot::Mutex;
-use std::fmt;
-use std::str::FromStr;
 
 use crate::server::fast_map::FastMap;
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 /// A leaked probe slot (a request whose outcome was never reported, e.g. a
 /// panicking task) would otherwise pin a half-open breaker shut forever. Slots
@@ -46,88 +43,13 @@ fn open_elapsed(cfg: &BreakerConfig, opened_at_ms: Option<i64>, now_ms: i64) -> 
     now_ms.saturating_sub(opened) >= ms_as_i64(cfg.open_duration_ms)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("unknown breaker {kind}: {value:?}")]
-pub(crate) struct ParseError {
-    pub kind: &'static str,
-    pub value: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum State {
-    Closed,
-    Open,
-    HalfOpen,
-}
-
-impl State {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            State::Closed => "closed",
-            State::Open => "open",
-            State::HalfOpen => "half_open",
-        }
-    }
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for State {
-    type Err = ParseError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "closed" => Ok(State::Closed),
-            "open" => Ok(State::Open),
-            "half_open" => Ok(State::HalfOpen),
-            _ => Err(ParseError {
-                kind: "state",
-                value: s.to_owned(),
-            }),
-        }
-    }
-}
-
-/// An administrator's override; while set, outcomes never change `state`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum Forced {
-    Open,
-    Closed,
-}
+pub(crate) use crate::model::breakers::{BreakerState as State, Forced};
 
 impl Forced {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Forced::Open => "open",
-            Forced::Closed => "closed",
-        }
-    }
-
     fn state(self) -> State {
         match self {
             Forced::Open => State::Open,
             Forced::Closed => State::Closed,
-        }
-    }
-}
-
-impl FromStr for Forced {
-    type Err = ParseError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "open" => Ok(Forced::Open),
-            "closed" => Ok(Forced::Closed),
-            _ => Err(ParseError {
-                kind: "override",
-                value: s.to_owned(),
-            }),
         }
     }
 }
@@ -535,7 +457,10 @@ mod tests {
             assert_eq!(f.as_str().parse::<Forced>(), Ok(f));
         }
         let err = "half-open".parse::<State>().unwrap_err();
-        assert_eq!(err.to_string(), r#"unknown breaker state: "half-open""#);
+        assert_eq!(
+            err.to_string(),
+            r#""half-open" is not one of closed, open, half_open"#
+        );
         assert!("".parse::<Forced>().is_err());
     }
 

@@ -1,61 +1,12 @@
 //! Which upstreams may serve a requested model, and which model name is sent to them.
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt;
-use std::str::FromStr;
 
 /// Most patterns one upstream may list; keeps per-request matching cheap.
 pub(crate) const MAX_MODEL_PATTERNS: usize = 500;
 /// Longest accepted pattern, in characters.
 pub(crate) const MAX_MODEL_PATTERN_LEN: usize = 200;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum Provider {
-    Openai,
-    Anthropic,
-    Google,
-    OpenaiCompatible,
-}
-
-impl Provider {
-    /// The stored and wire spelling; identical to the serde form.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Provider::Openai => "openai",
-            Provider::Anthropic => "anthropic",
-            Provider::Google => "google",
-            Provider::OpenaiCompatible => "openai_compatible",
-        }
-    }
-}
-
-impl fmt::Display for Provider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum ProviderParseError {
-    /// Keeps the rejected input for logging; the message stays fixed so it is safe to show users.
-    #[error("provider must be one of openai, anthropic, google, openai_compatible")]
-    Unknown(String),
-}
-
-impl FromStr for Provider {
-    type Err = ProviderParseError;
-
-    /// Accepts exactly the `as_str` spellings so parsing agrees with serde.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "openai" => Ok(Provider::Openai),
-            "anthropic" => Ok(Provider::Anthropic),
-            "google" => Ok(Provider::Google),
-            "openai_compatible" => Ok(Provider::OpenaiCompatible),
-            other => Err(ProviderParseError::Unknown(other.to_owned())),
-        }
-    }
-}
+pub(crate) use crate::model::upstreams::Provider;
 
 /// Matches `name` against `pattern`, where `*` stands for any run of characters (possibly empty)
 /// and everything else is literal, compared ASCII case-insensitively.
@@ -310,11 +261,8 @@ mod tests {
             "OpenaiCompatible",
         ] {
             let err = bad.parse::<Provider>().unwrap_err();
-            assert_eq!(err, ProviderParseError::Unknown(bad.to_owned()));
-            assert_eq!(
-                err.to_string(),
-                "provider must be one of openai, anthropic, google, openai_compatible"
-            );
+            assert_eq!(err.value, bad);
+            assert_eq!(err.names(), "openai, anthropic, google, openai_compatible");
         }
     }
 

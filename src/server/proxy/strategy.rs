@@ -290,7 +290,7 @@ mod tests {
 
     #[test]
     fn strategy_names_round_trip() {
-        for strategy in Strategy::ALL {
+        for &strategy in Strategy::ALL {
             assert_eq!(strategy.as_str().parse::<Strategy>(), Ok(strategy));
             assert_eq!(strategy.to_string(), strategy.as_str());
         }
@@ -442,7 +442,7 @@ mod tests {
             cand("t0-ok-light", 0, 1, true, true),
             cand("t0-ok-heavy", 0, 3, true, true),
         ];
-        for strategy in Strategy::ALL {
+        for &strategy in Strategy::ALL {
             for _ in 0..4 {
                 let order = ids(&c, &b.order(strategy, &c));
                 assert_eq!(order[2..], ["t0-sick", "t1-ok", "t1-sick"], "{strategy}");
@@ -467,7 +467,7 @@ mod tests {
             cand("sick", 1, 1, false, true),
             cand("open-sick", 1, 1, false, false),
         ];
-        for strategy in Strategy::ALL {
+        for &strategy in Strategy::ALL {
             for _ in 0..3 {
                 assert_eq!(ids(&c, &b.order(strategy, &c)), ["ok", "sick"]);
             }

@@ -1,6 +1,6 @@
 //! Gateway settings: read, and a validated partial update.
 use super::{db_error, validate};
-use crate::model::settings::{GatewaySettings, Strategy, UpdateSettings, STRATEGIES};
+use crate::model::settings::{GatewaySettings, Strategy, UpdateSettings};
 use crate::server::db::settings::{
     self as repo, load, HEALTH_INTERVAL, HEALTH_INTERVAL_RANGE, LB_STRATEGY, MAX_ATTEMPTS,
     MAX_ATTEMPTS_RANGE,
@@ -18,12 +18,10 @@ pub(crate) async fn update(
 ) -> Result<GatewaySettings, ApiError> {
     let mut pairs: Vec<(&str, String)> = Vec::new();
     if let Some(raw) = &input.lb_strategy {
-        let strategy = raw.trim().parse::<Strategy>().map_err(|_| {
-            validate::invalid(
-                LB_STRATEGY,
-                format!("must be one of {}", STRATEGIES.join(", ")),
-            )
-        })?;
+        let strategy = raw
+            .trim()
+            .parse::<Strategy>()
+            .map_err(|e| validate::invalid(LB_STRATEGY, format!("must be one of {}", e.names())))?;
         pairs.push((LB_STRATEGY, strategy.as_str().to_owned()));
     }
     if let Some(n) = input.max_attempts {

@@ -35,7 +35,7 @@ fn policy(state: &AppState) -> SsrfPolicy {
 fn parse_provider(raw: &str) -> Result<Provider, ApiError> {
     raw.trim()
         .parse::<Provider>()
-        .map_err(|e| validate::invalid("provider", e))
+        .map_err(|e| validate::invalid("provider", format!("must be one of {}", e.names())))
 }
 
 /// Parsed and SSRF-checked; the trailing slash is dropped so `base + "/chat/completions"` is right.
@@ -158,7 +158,7 @@ fn view(state: &AppState, row: &UpstreamRow) -> UpstreamView {
     UpstreamView {
         id: row.id.clone(),
         name: row.name.clone(),
-        provider: row.provider.clone(),
+        provider: row.provider.parse().unwrap_or(Provider::OpenaiCompatible),
         base_url: row.base_url.clone(),
         api_key_masked: masked,
         timeout_ms: row.timeout_ms.max(0) as u64,

@@ -7,22 +7,22 @@ use crate::app::components::error_text::{error_text, FieldError};
 use crate::app::components::toasts::use_toasts;
 use crate::i18n::*;
 use crate::model::errors::UiError;
-use crate::model::settings::{GatewaySettings, UpdateSettings, STRATEGIES};
+use crate::model::settings::{GatewaySettings, Strategy, UpdateSettings};
 
 #[component]
 pub fn Balancing(settings: GatewaySettings) -> impl IntoView {
     let i18n = use_i18n();
     let toasts = use_toasts();
-    let strategy = RwSignal::new(settings.lb_strategy.clone());
+    let strategy = RwSignal::new(settings.lb_strategy.as_str().to_string());
     let attempts = RwSignal::new(settings.max_attempts.to_string());
     let error = RwSignal::new(None::<UiError>);
     let pending = RwSignal::new(false);
-    let label = move |s: &str| match s {
-        "round_robin" => t_string!(i18n, pages.upstreams.strategy_round_robin).to_string(),
-        "least_connections" => {
+    let label = move |s: Strategy| match s {
+        Strategy::RoundRobin => t_string!(i18n, pages.upstreams.strategy_round_robin).to_string(),
+        Strategy::LeastConnections => {
             t_string!(i18n, pages.upstreams.strategy_least_connections).to_string()
         }
-        _ => t_string!(i18n, pages.upstreams.strategy_weighted).to_string(),
+        Strategy::Weighted => t_string!(i18n, pages.upstreams.strategy_weighted).to_string(),
     };
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -68,10 +68,9 @@ pub fn Balancing(settings: GatewaySettings) -> impl IntoView {
             <label class="field">
                 <span>{t!(i18n, pages.upstreams.strategy)}</span>
                 <select name="lb_strategy" data-testid="strategy" on:change=move |ev| strategy.set(event_target_value(&ev))>
-                    {STRATEGIES.iter().map(|s| {
-                        let s = s.to_string();
+                    {Strategy::ALL.iter().map(|&s| {
                         let selected = s == settings.lb_strategy;
-                        view! { <option value=s.clone() selected=selected>{label(&s)}</option> }
+                        view! { <option value=s.as_str() selected=selected>{label(s)}</option> }
                     }).collect::<Vec<_>>()}
                 </select>
                 <FieldError error=error field="lb_strategy" />

@@ -15,7 +15,7 @@ use crate::app::components::page_header::PageHeader;
 use crate::app::components::pager::Pager;
 use crate::app::components::toasts::use_toasts;
 use crate::i18n::*;
-use crate::model::breakers::BreakerView;
+use crate::model::breakers::{BreakerState, BreakerView};
 use crate::model::health::UpstreamHealthView;
 use crate::model::upstreams::{TestUpstreamForm, UpstreamView, UpstreamsScreen};
 use balancing::Balancing;
@@ -54,10 +54,12 @@ fn UpstreamRow(
         ),
     };
     let breaker_label = breaker.as_ref().map(|b| {
-        let text = match b.state.as_str() {
-            "open" => t_string!(i18n, pages.circuit_breakers.state_open).to_string(),
-            "half_open" => t_string!(i18n, pages.circuit_breakers.state_half_open).to_string(),
-            _ => t_string!(i18n, pages.circuit_breakers.state_closed).to_string(),
+        let text = match b.state {
+            BreakerState::Open => t_string!(i18n, pages.circuit_breakers.state_open).to_string(),
+            BreakerState::HalfOpen => {
+                t_string!(i18n, pages.circuit_breakers.state_half_open).to_string()
+            }
+            BreakerState::Closed => t_string!(i18n, pages.circuit_breakers.state_closed).to_string(),
         };
         view! { <span class=format!("badge state-{}", b.state) data-testid="upstream-breaker">{text}</span> }
     });
@@ -99,7 +101,7 @@ fn UpstreamRow(
                 <strong>{u.name.clone()}</strong>
                 <Show when=move || inactive><span class="badge">{t!(i18n, pages.upstreams.disabled)}</span></Show>
             </td>
-            <td>{u.provider.clone()}</td>
+            <td>{u.provider.as_str()}</td>
             <td class="url">{u.base_url.clone()}</td>
             <td class="num">{u.priority}</td>
             <td class="num">{u.weight}</td>

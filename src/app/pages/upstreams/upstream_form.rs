@@ -10,7 +10,7 @@ use crate::app::components::error_text::{FieldError, FormError};
 use crate::i18n::*;
 use crate::model::errors::{FieldProblem, UiError};
 use crate::model::upstreams::{
-    ConnectionTestResult, CreateUpstream, TestUpstreamForm, UpdateUpstream, UpstreamView, PROVIDERS,
+    ConnectionTestResult, CreateUpstream, Provider, TestUpstreamForm, UpdateUpstream, UpstreamView,
 };
 
 /// `requested = sent`, one per line (`->` works too); blank lines are skipped.
@@ -76,7 +76,11 @@ impl Fields {
     fn new(u: Option<&UpstreamView>) -> Self {
         Self {
             name: RwSignal::new(u.map(|u| u.name.clone()).unwrap_or_default()),
-            provider: RwSignal::new(u.map_or_else(|| "openai".into(), |u| u.provider.clone())),
+            provider: RwSignal::new(
+                u.map_or(Provider::Openai, |u| u.provider)
+                    .as_str()
+                    .to_string(),
+            ),
             base_url: RwSignal::new(u.map(|u| u.base_url.clone()).unwrap_or_default()),
             api_key: RwSignal::new(String::new()),
             priority: RwSignal::new(u.map_or(0, |u| u.priority).to_string()),
@@ -232,7 +236,7 @@ pub fn UpstreamForm(
                 <label class="field">
                     <span>{t!(i18n, pages.upstreams.provider)}</span>
                     <select name="provider" on:change=move |ev| f.provider.set(event_target_value(&ev))>
-                        {PROVIDERS.iter().map(|p| view! { <option value=*p selected=move || f.provider.get() == *p>{*p}</option> }).collect::<Vec<_>>()}
+                        {Provider::ALL.iter().map(|p| p.as_str()).map(|p| view! { <option value=p selected=move || f.provider.get() == p>{p}</option> }).collect::<Vec<_>>()}
                     </select>
                     <FieldError error=error field="provider" />
                 </label>
