@@ -52,7 +52,7 @@ cargo test --features ssr -- "${skip_pg[@]}"
 echo "cargo test took $(( $(date +%s) - test_started )) s"
 
 step "the official Python SDKs through the gateway (ignored by a plain cargo test)"
-AUTOROUTER_SDK_PYTHON="$PWD/.venv-sdk/bin/python" cargo test --features ssr --test sdk -- --ignored "${skip_pg[@]}"
+AUTOROUTER_SDK_PYTHON="$PWD/.venv-sdk/bin/python" cargo test --features ssr --test it -- --ignored sdk:: "${skip_pg[@]}"
 
 step "browser tests on the release build (cargo leptos end-to-end --release, Chromium)"
 e2e_data=$(mktemp -d)

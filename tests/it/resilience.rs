@@ -1,7 +1,7 @@
 //! Resilience over real HTTP on SQLite and PostgreSQL: the balancing strategy setting, breakers
 //! persisted and shared between instances, admin overrides, active health checks, log retention,
 //! and the chaos run (one upstream killed, one slowed, the dead one restarted).
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -673,7 +673,8 @@ async fn chaos_one_dead_one_slow_then_recovery(app: &TestApp) {
     let failed = failed.lock().unwrap().clone();
     let served = ok.load(Ordering::SeqCst);
     assert!(failed.is_empty(), "client-visible failures: {failed:?}");
-    assert!(served > 50, "steady load: {served} requests");
+    // The run lasts as long as the events take (no fixed sleeps): tens of requests, not hundreds.
+    assert!(served >= 20, "steady load: {served} requests");
 
     // The logs show failovers away from both bad upstreams.
     let (_, page) = admin(app, Method::GET, "/api/admin/logs?page_size=100&status=200").await;

@@ -1,7 +1,7 @@
 //! The data plane over real HTTP: client -> gateway -> mock upstream speaking the providers' wire
 //! formats, on SQLite and PostgreSQL. Bodies pass byte for byte, streams arrive chunk by chunk,
 //! credentials are swapped, usage and timings land in the log.
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-const DOCUMENT: &str = include_str!("../src/server/rest/openapi.json");
+const DOCUMENT: &str = include_str!("../../src/server/rest/openapi.json");
 const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];

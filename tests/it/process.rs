@@ -278,8 +278,7 @@ fn connections_are_dealt_to_every_server_thread() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-#[path = "common/mock_upstream.rs"]
-mod mock_upstream;
+use crate::common::mock_upstream;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_open_streams_finish_and_loses_no_log_row() {

@@ -1,5 +1,5 @@
 //! Admin REST API for keys and upstreams over real HTTP, on SQLite and PostgreSQL.
-mod common;
+use crate::common;
 
 use common::{TestApp, ADMIN_TOKEN};
 use serde_json::{json, Value};

@@ -1,7 +1,7 @@
 //! Dashboard statistics over real HTTP on SQLite and PostgreSQL: the figures follow the requests
 //! sent through the gateway, old logs are counted after the upgrade, and a million logged
 //! requests still answer within 200 ms.
-mod common;
+use crate::common;
 
 use std::time::Instant;
 

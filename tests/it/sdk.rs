@@ -2,7 +2,7 @@
 //! upstream. They need a Python with those SDKs in `AUTOROUTER_SDK_PYTHON`, so they are
 //! ignored by a plain `cargo test`; scripts/test.sh provides the interpreter (a venv with pinned
 //! SDK versions) and runs them with `--ignored`.
-mod common;
+use crate::common;
 
 use common::mock_upstream::MockUpstream;
 use common::TestApp;

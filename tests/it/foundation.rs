@@ -1,6 +1,6 @@
 //! Foundation over real HTTP on both backends: health, request ids, JSON 404s, admin auth,
 //! sessions, login throttling, page guards, locale redirects, schema.
-mod common;
+use crate::common;
 
 use common::{TestApp, ADMIN_TOKEN};
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! Trust boundaries: what an anonymous caller can reach of the admin's data, however the path
 //! is spelled. Paths go over a raw socket, exactly as written: an HTTP client library would
 //! normalise dot segments and could re-encode the rest.
-mod common;
+use crate::common;
 
 use common::mock_upstream::MockUpstream;
 use common::TestApp;
@@ -36,7 +36,18 @@ async fn raw_with_body(
     request.push_str(body);
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.unwrap();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "no complete answer to {method} {path} within 20 s: {:.300}",
+            String::from_utf8_lossy(&answer)
+        )
+    })
+    .unwrap();
     let text = String::from_utf8_lossy(&answer).into_owned();
     let status = text
         .split(' ')

@@ -1,6 +1,6 @@
 //! The dashboard's server functions over real HTTP: the same services, auth and checks as the
 //! REST API, and errors the page can translate (kind, field, reason), on SQLite and PostgreSQL.
-mod common;
+use crate::common;
 
 use common::{TestApp, ADMIN_TOKEN};
 use serde_json::{json, Value};

@@ -1,0 +1,18 @@
+//! The integration tests, one binary: linked once, and run in parallel with each other. Each
+//! module is what was a file under `tests/`; `common` is the harness (a real gateway on a
+//! random port against SQLite or PostgreSQL, and a mock upstream speaking the providers'
+//! formats).
+#[macro_use]
+mod common;
+
+mod admin_api;
+mod foundation;
+mod locales;
+mod openapi;
+mod process;
+mod proxy;
+mod resilience;
+mod sdk;
+mod security;
+mod stats;
+mod ui_functions;
