@@ -1,4 +1,4 @@
-//! The map for the proxy's hot path, where SipHash cost about 3% of every request's instructions.
+//! The map for the proxy's hot path, keyed by ids the gateway made (so a fast hasher is safe).
 //!
 //! foldhash (seeded per process) is several times cheaper than std's SipHash but is not built to
 //! resist collision attacks. So it is only for maps whose keys a client cannot choose: ids the

@@ -1,7 +1,7 @@
 //! The two changes the gateway makes to a client's JSON body, made as byte splices: a streaming
 //! chat body is asked for its usage, and a redirected model is renamed. Only the member that
-//! changes is parsed (`json_field` finds it), so a large body costs a copy, never a tree: a
-//! 15 MB body of numbers once took half a gigabyte as a `serde_json::Value`.
+//! changes is parsed (`json_field` finds it), so a large body costs a copy, never a tree (see
+//! docs/security.md for the peak memory of the largest body).
 use serde_json::{Map, Value};
 
 use super::json_field::top_level_field;
