@@ -999,7 +999,7 @@ async fn closed_within(
 async fn slow_and_idle_clients_are_cut_off(backend: common::Backend) {
     use std::time::Duration;
     let app = TestApp::spawn_with(backend, &[("HEADER_READ_TIMEOUT_SECONDS", "1")]).await;
-    // Slowloris: 20 sockets each sending one header line every 300 ms, never finishing.
+    // Slowloris: 20 sockets each sending one header line every 200 ms, never finishing.
     let mut slow = Vec::new();
     for _ in 0..20 {
         let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
