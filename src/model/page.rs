@@ -7,10 +7,18 @@ pub const DEFAULT_PAGE_SIZE: u32 = 20;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Page<T> {
     pub items: Vec<T>,
+    /// How many items match; when `total_exact` is false, at least this many (a list too long
+    /// to count quickly is counted up to the rows it can serve).
     pub total: u64,
     pub page: u32,
     pub page_size: u32,
     pub total_pages: u32,
+    #[serde(default = "exact")]
+    pub total_exact: bool,
+}
+
+fn exact() -> bool {
+    true
 }
 
 impl<T> Page<T> {
@@ -26,6 +34,15 @@ impl<T> Page<T> {
             page,
             page_size,
             total_pages,
+            total_exact: true,
+        }
+    }
+
+    /// A page of a list counted only up to `total`: more items may match.
+    pub fn at_least(items: Vec<T>, total: u64, page: u32, page_size: u32) -> Self {
+        Self {
+            total_exact: false,
+            ..Self::new(items, total, page, page_size)
         }
     }
 }

@@ -6,6 +6,7 @@
 mod common;
 
 mod admin_api;
+mod admin_at_scale;
 mod foundation;
 mod locales;
 mod openapi;

@@ -10,7 +10,6 @@ use crate::server::config::{Config, DatabaseKind};
 pub mod admin_sessions;
 pub mod breaker_states;
 pub mod keys;
-pub mod log_stats;
 pub mod request_logs;
 pub mod request_stats;
 pub mod settings;

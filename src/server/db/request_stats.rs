@@ -26,7 +26,10 @@ pub(crate) fn bucket_of(duration_ms: i64) -> usize {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Counters {
     pub requests: i64,
+    /// Answered 2xx or 3xx.
     pub successes: i64,
+    /// Answered below 500: what the upstream health window counts as available.
+    pub below_500: i64,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub total_tokens: i64,
@@ -44,6 +47,9 @@ impl Counters {
         self.requests += 1;
         if r.status_code.is_some_and(|s| (200..400).contains(&s)) {
             self.successes += 1;
+        }
+        if r.status_code.is_some_and(|s| s < 500) {
+            self.below_500 += 1;
         }
         self.prompt_tokens += r.usage.prompt_tokens;
         self.completion_tokens += r.usage.completion_tokens;
@@ -66,6 +72,7 @@ impl Counters {
     pub(crate) fn merge(&mut self, o: &Counters) {
         self.requests += o.requests;
         self.successes += o.successes;
+        self.below_500 += o.below_500;
         self.prompt_tokens += o.prompt_tokens;
         self.completion_tokens += o.completion_tokens;
         self.total_tokens += o.total_tokens;
@@ -150,9 +157,10 @@ pub(crate) fn hour_of(ms: i64) -> i64 {
     ms.div_euclid(HOUR_MS) * HOUR_MS
 }
 
-const COUNTER_COLUMNS: [&str; 11] = [
+const COUNTER_COLUMNS: [&str; 12] = [
     "requests",
     "successes",
+    "below_500",
     "prompt_tokens",
     "completion_tokens",
     "total_tokens",
@@ -176,6 +184,7 @@ fn counter_values(c: &Counters) -> Vec<i64> {
     [
         c.requests,
         c.successes,
+        c.below_500,
         c.prompt_tokens,
         c.completion_tokens,
         c.total_tokens,
@@ -237,6 +246,31 @@ pub(crate) async fn add_batch(
     Ok(())
 }
 
+/// The counters of a row whose columns `first..` are `all_counter_columns()` in order.
+fn counters_at(row: &sqlx::any::AnyRow, first: usize) -> Result<Counters, sqlx::Error> {
+    use sqlx::Row;
+    let v = |i: usize| row.try_get::<i64, _>(first + i);
+    let mut latency = [0i64; BUCKETS];
+    for (b, slot) in latency.iter_mut().enumerate() {
+        *slot = v(COUNTER_COLUMNS.len() + b)?;
+    }
+    Ok(Counters {
+        requests: v(0)?,
+        successes: v(1)?,
+        below_500: v(2)?,
+        prompt_tokens: v(3)?,
+        completion_tokens: v(4)?,
+        total_tokens: v(5)?,
+        duration_ms_sum: v(6)?,
+        duration_count: v(7)?,
+        ttft_ms_sum: v(8)?,
+        ttft_count: v(9)?,
+        ttfb_ms_sum: v(10)?,
+        ttfb_count: v(11)?,
+        latency,
+    })
+}
+
 /// The rows of `dimensions` from `since_ms` on.
 pub(crate) async fn since(
     pool: &AnyPool,
@@ -265,30 +299,36 @@ pub(crate) async fn since(
             dimension,
             value: row.try_get(2)?,
         };
-        let v = |i: usize| row.try_get::<i64, _>(3 + i);
-        let mut latency = [0i64; BUCKETS];
-        for (b, slot) in latency.iter_mut().enumerate() {
-            *slot = v(COUNTER_COLUMNS.len() + b)?;
-        }
-        out.push((
-            slot,
-            Counters {
-                requests: v(0)?,
-                successes: v(1)?,
-                prompt_tokens: v(2)?,
-                completion_tokens: v(3)?,
-                total_tokens: v(4)?,
-                duration_ms_sum: v(5)?,
-                duration_count: v(6)?,
-                ttft_ms_sum: v(7)?,
-                ttft_count: v(8)?,
-                ttfb_ms_sum: v(9)?,
-                ttfb_count: v(10)?,
-                latency,
-            },
-        ));
+        out.push((slot, counters_at(&row, 3)?));
     }
     Ok(out)
+}
+
+/// Every counter of one dimension from `since_ms` on, summed per value by the database: one
+/// row per key, upstream or model however long the window.
+pub(crate) async fn sums_by_value(
+    pool: &AnyPool,
+    since_ms: i64,
+    dimension: Dimension,
+) -> Result<Vec<(String, Counters)>, sqlx::Error> {
+    use sqlx::Row;
+    let sums: Vec<String> = all_counter_columns()
+        .iter()
+        .map(|c| format!("CAST(SUM({c}) AS BIGINT)"))
+        .collect();
+    let sql = format!(
+        "SELECT value, {} FROM request_stats_hourly \
+         WHERE dimension = $1 AND hour_start >= $2 GROUP BY value",
+        sums.join(", ")
+    );
+    let rows = sqlx::query(&sql)
+        .bind(dimension.as_str())
+        .bind(since_ms)
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, counters_at(row, 1)?)))
+        .collect()
 }
 
 /// Requests and tokens per value of one dimension from `since_ms` on, summed by the database.
@@ -343,6 +383,7 @@ mod tests {
         }
         assert_eq!(c.requests, 100);
         assert_eq!(c.successes, 90);
+        assert_eq!(c.below_500, 90);
         // 10..1000 ms: the 50th is 500 ms (bucket <= 500), the 95th 950 ms (bucket <= 1000).
         assert_eq!(c.latency_quantile_ms(0.5), Some(500));
         assert_eq!(c.latency_quantile_ms(0.95), Some(1_000));

@@ -1,12 +1,14 @@
 //! Upstream health: the active check round (also run on demand) and the admin's health list
-//! with availability and latency percentiles from the request logs.
+//! with availability and latency percentiles from the hourly counters.
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt};
 
 use super::{db_error, validate};
 use crate::model::health::{HealthCheckResult, LatencyWindow, UpstreamHealthView};
-use crate::server::db::{log_stats, upstream_health, upstreams as upstream_repo};
+use crate::server::db::request_stats::{self, hour_of, Counters, Dimension, HOUR_MS};
+use crate::server::db::{upstream_health, upstreams as upstream_repo};
 use crate::server::error::ApiError;
 use crate::server::proxy::health::CheckOutcome;
 use crate::server::proxy::routing_table::UpstreamEntry;
@@ -75,6 +77,10 @@ pub(crate) async fn check_all(state: &AppState) -> Result<Vec<HealthCheckResult>
     Ok(results)
 }
 
+/// Every upstream with its live health and, over the window, its availability (answers below
+/// 500) and latency percentiles, read from the hourly counters: one grouped query whatever the
+/// traffic. The window starts at the top of the hour `window_hours` ago, so it holds whole
+/// hours; percentiles are the upper bound of the latency bucket they fall in.
 pub(crate) async fn list(
     state: &AppState,
     window_hours: Option<u32>,
@@ -84,33 +90,20 @@ pub(crate) async fn list(
         window_hours.unwrap_or(DEFAULT_WINDOW_HOURS),
         1..=24 * 90,
     )?;
-    let since = state.clock.now_ms() - i64::from(hours) * 3_600_000;
+    let since = hour_of(state.clock.now_ms() - i64::from(hours) * HOUR_MS);
     let rows = upstream_repo::list_all(&state.db.pool)
         .await
         .map_err(db_error)?;
-    let counts = log_stats::upstream_counts(&state.db.pool, since)
-        .await
-        .map_err(db_error)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let c = counts
-            .iter()
-            .find(|c| c.upstream_id == row.id)
-            .cloned()
-            .unwrap_or_default();
-        let p = if c.requests > 0 {
-            log_stats::upstream_duration_percentiles(
-                &state.db.pool,
-                &row.id,
-                since,
-                &[0.5, 0.95, 0.99],
-            )
+    let mut sums: HashMap<String, Counters> =
+        request_stats::sums_by_value(&state.db.pool, since, Dimension::Upstream)
             .await
             .map_err(db_error)?
-        } else {
-            vec![None; 3]
-        };
-        let ms = |v: Option<i64>| v.map(|v| v.max(0) as u64);
+            .into_iter()
+            .collect();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let c = sums.remove(&row.id).unwrap_or_default();
+        let ms = |p: f64| c.latency_quantile_ms(p).map(|v| v.max(0) as u64);
         let h = state.plane.health.get(&row.id).unwrap_or_default();
         out.push(UpstreamHealthView {
             upstream_id: row.id,
@@ -125,12 +118,12 @@ pub(crate) async fn list(
             window: LatencyWindow {
                 hours,
                 requests: c.requests.max(0) as u64,
-                successes: c.successes.max(0) as u64,
+                successes: c.below_500.max(0) as u64,
                 availability_percent: (c.requests > 0)
-                    .then(|| c.successes as f64 * 100.0 / c.requests as f64),
-                p50_ms: ms(p[0]),
-                p95_ms: ms(p[1]),
-                p99_ms: ms(p[2]),
+                    .then(|| c.below_500 as f64 * 100.0 / c.requests as f64),
+                p50_ms: ms(0.5),
+                p95_ms: ms(0.95),
+                p99_ms: ms(0.99),
             },
         });
     }

@@ -8,6 +8,10 @@ use crate::server::error::ApiError;
 use crate::server::state::AppState;
 use crate::server::timefmt::{parse_rfc3339, to_rfc3339};
 
+/// The list serves the newest this many rows of a filter, and counts no further: counting or
+/// skipping more would walk millions of rows. Older rows are reached by narrowing the time range.
+pub(crate) const LIST_REACH: i64 = 10_000;
+
 fn status_range(raw: &str) -> Result<(i64, i64), ApiError> {
     let raw = raw.trim().to_ascii_lowercase();
     if let Some(class) = raw.strip_suffix("xx") {
@@ -86,20 +90,30 @@ pub(crate) async fn list(state: &AppState, q: LogQuery) -> Result<Page<RequestLo
             ));
         }
     }
+    if page.offset() + i64::from(page.page_size) > LIST_REACH {
+        return Err(validate::invalid(
+            "page",
+            format!(
+                "the list reaches the newest {LIST_REACH} matching rows; \
+                 set end_time to see older ones"
+            ),
+        ));
+    }
     let (rows, total) = list_page(
         &state.db.pool,
         &filter,
         page.page_size as i64,
         page.offset(),
+        LIST_REACH + 1,
     )
     .await
     .map_err(db_error)?;
-    Ok(Page::new(
-        rows.into_iter().map(view).collect(),
-        total.max(0) as u64,
-        page.page,
-        page.page_size,
-    ))
+    let items = rows.into_iter().map(view).collect();
+    Ok(if total > LIST_REACH {
+        Page::at_least(items, LIST_REACH as u64, page.page, page.page_size)
+    } else {
+        Page::new(items, total.max(0) as u64, page.page, page.page_size)
+    })
 }
 
 /// Rows deleted per statement by retention: each statement holds its lock for milliseconds.

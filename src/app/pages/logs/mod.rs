@@ -198,10 +198,11 @@ pub fn LogsPage() -> impl IntoView {
         <Transition fallback=Loading>
             {move || data.get().map(|result| match result {
                 Ok(screen) => {
-                    let (total_pages, total) = (screen.page.total_pages, screen.page.total);
+                    let (total_pages, total, exact) =
+                        (screen.page.total_pages, screen.page.total, screen.page.total_exact);
                     view! {
                         <LogsTable screen=screen tz=tz.get() />
-                        <Pager page=page total_pages=total_pages total=total />
+                        <Pager page=page total_pages=total_pages total=total exact=exact />
                     }.into_any()
                 }
                 Err(e) => view! { <LoadError error=e on_retry=move |_| data.refetch() /> }.into_any(),
