@@ -4,12 +4,18 @@ use serde::{Deserialize, Serialize};
 pub const MAX_PAGE_SIZE: u32 = 100;
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 
+/// One page of a list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub items: Vec<T>,
+    /// Matching rows on all pages.
     pub total: u64,
+    #[cfg_attr(feature = "ssr", schema(minimum = 1))]
     pub page: u32,
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100))]
     pub page_size: u32,
+    /// 0 when nothing matches.
     pub total_pages: u32,
 }
 
