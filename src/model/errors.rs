@@ -4,6 +4,20 @@ use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
+crate::wire_enum! {
+    /// The REST API's error `type`.
+    pub enum ErrorType {
+        InvalidRequest = "invalid_request",
+        Unauthorized = "unauthorized",
+        Forbidden = "forbidden",
+        NotFound = "not_found",
+        Conflict = "conflict",
+        MethodNotAllowed = "method_not_allowed",
+        RateLimited = "rate_limited",
+        InternalError = "internal_error",
+    }
+}
+
 /// What was wrong with one input field. `reason` is a stable code (`required`, `too_long`,
 /// `out_of_range`, `taken`, `url_invalid`, `ssrf_blocked`, `redirect_cycle`, ...); `arg` is the
 /// one value a message about it needs (a limit, an address, a cycle).

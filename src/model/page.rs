@@ -4,15 +4,21 @@ use serde::{Deserialize, Serialize};
 pub const MAX_PAGE_SIZE: u32 = 100;
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 
+/// One page of a list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub items: Vec<T>,
-    /// How many items match; when `total_exact` is false, at least this many (a list too long
-    /// to count quickly is counted up to the rows it can serve).
+    /// Matching rows on all pages; when `total_exact` is false, at least this many (the log
+    /// list counts only as far as it serves: its newest 10,000 matching rows).
     pub total: u64,
+    #[cfg_attr(feature = "ssr", schema(minimum = 1))]
     pub page: u32,
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100))]
     pub page_size: u32,
+    /// 0 when nothing matches.
     pub total_pages: u32,
+    /// False when `total` is a lower bound.
     #[serde(default = "exact")]
     pub total_exact: bool,
 }

@@ -5,28 +5,48 @@ use serde::{Deserialize, Serialize};
 /// included).
 pub const RANGES: &[&str] = &["today", "7d", "30d"];
 
+/// The statistics' query.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "ssr",
+    derive(utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
 pub struct StatsQuery {
+    /// `today` since local midnight, `7d` and `30d` whole local days with today included.
+    #[cfg_attr(feature = "ssr", param(default = "today", example = "7d"))]
     pub range: Option<String>,
-    /// Minutes east of UTC for day boundaries (e.g. 480 for UTC+8); default 0.
+    /// Minutes east of UTC that day boundaries follow (480 for UTC+8). Statistics are kept per
+    /// UTC hour, so a zone with a half-hour offset starts its day at the hour that contains its
+    /// midnight.
+    #[cfg_attr(feature = "ssr", param(minimum = -720, maximum = 840, default = 0))]
     pub tz_offset_minutes: Option<i32>,
-    /// Leaderboard length, 1..=50 (default 5).
+    /// The leaderboard's length (read by `/stats/leaderboard` only).
+    #[cfg_attr(feature = "ssr", param(minimum = 1, maximum = 50, default = 5))]
     pub limit: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = StatsOverview))]
 pub struct Overview {
     pub range: String,
+    #[cfg_attr(feature = "ssr", schema(format = DateTime))]
     pub start: String,
     pub requests: u64,
-    /// Share of requests answered 2xx/3xx, as a percentage; `None` without requests.
+    /// Share of requests answered 2xx/3xx, as a percentage; `null` without requests.
+    #[cfg_attr(feature = "ssr", schema(required = true))]
     pub success_rate_percent: Option<f64>,
+    #[cfg_attr(feature = "ssr", schema(required = true))]
     pub avg_duration_ms: Option<f64>,
-    /// The upper bound of the latency bucket holding the 95th percentile.
+    /// The upper bound of the latency bucket holding the 95th percentile (bounds 25, 50, 100,
+    /// 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000, 30000, 60000 ms).
+    #[cfg_attr(feature = "ssr", schema(required = true))]
     pub p95_duration_ms: Option<i64>,
-    /// Over streams that carried content: time to their first content token.
+    /// Average time to first content token, over streams that carried content.
+    #[cfg_attr(feature = "ssr", schema(required = true))]
     pub avg_ttft_ms: Option<f64>,
-    /// Over every answer: time to its first byte.
+    /// Average time to the first byte of the answer, over every answer.
+    #[cfg_attr(feature = "ssr", schema(required = true))]
     pub avg_ttfb_ms: Option<f64>,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
@@ -34,7 +54,9 @@ pub struct Overview {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Series {
+    #[cfg_attr(feature = "ssr", schema(required = true))]
     pub upstream_id: Option<String>,
     pub upstream_name: String,
     /// One value per bucket, aligned with `Timeseries::buckets`.
@@ -43,18 +65,24 @@ pub struct Series {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = StatsTimeseries))]
 pub struct Timeseries {
     pub range: String,
     /// `hour` for today, `day` otherwise.
+    #[cfg_attr(feature = "ssr", schema(examples("hour", "day")))]
     pub granularity: String,
     /// Each bucket's start, RFC 3339 in UTC.
     pub buckets: Vec<String>,
+    #[cfg_attr(feature = "ssr", schema(inline))]
     pub series: Vec<Series>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LeaderRow {
-    /// `None` for requests without one (refused before a key or an upstream was known).
+    /// `null` for requests without one (refused before a key or an upstream was known); a
+    /// deleted key or upstream is listed under its id.
+    #[cfg_attr(feature = "ssr", schema(required = true))]
     pub id: Option<String>,
     pub name: String,
     pub requests: u64,
@@ -62,10 +90,14 @@ pub struct LeaderRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = StatsLeaderboard))]
 pub struct Leaderboard {
     pub range: String,
+    #[cfg_attr(feature = "ssr", schema(inline))]
     pub keys: Vec<LeaderRow>,
+    #[cfg_attr(feature = "ssr", schema(inline))]
     pub upstreams: Vec<LeaderRow>,
+    #[cfg_attr(feature = "ssr", schema(inline))]
     pub models: Vec<LeaderRow>,
 }
 

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 crate::wire_enum! {
-    /// Whose API an upstream speaks.
+    /// How the gateway authenticates to the upstream: `anthropic` sends `x-api-key` and
+    /// `anthropic-version`, the others `Authorization: Bearer`. It also sets the default model
+    /// patterns when `allowed_models` is empty.
     pub enum Provider {
         Openai = "openai",
         Anthropic = "anthropic",
@@ -13,13 +15,26 @@ crate::wire_enum! {
     }
 }
 
-/// Per-upstream circuit breaker settings; units are in the names.
+/// Per-upstream circuit breaker settings. In a request every field is optional, and a field left
+/// out takes its default (not the stored value), also on update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct BreakerConfig {
+    /// Consecutive failures that open the breaker.
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100, default = 5))]
     pub failure_threshold: u32,
+    /// Successful probes that close it again.
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100, default = 2))]
     pub success_threshold: u32,
+    /// How long it stays open before probing, in milliseconds.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(minimum = 1000, maximum = 3600000, default = 30000)
+    )]
     pub open_duration_ms: u64,
+    /// Requests let through while half-open.
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100, default = 1))]
     pub half_open_max_probes: u32,
 }
 
@@ -34,99 +49,209 @@ impl Default for BreakerConfig {
     }
 }
 
+/// An upstream as the API shows it: the key only masked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UpstreamView {
+    #[cfg_attr(feature = "ssr", schema(format = "uuid"))]
     pub id: String,
     pub name: String,
     pub provider: Provider,
+    #[cfg_attr(feature = "ssr", schema(format = "uri"))]
     pub base_url: String,
-    /// Like `sk-***abcd`; the key itself never leaves the server.
+    /// Like `sk-***abcd` (`***` for keys under 12 characters); the key itself never leaves the
+    /// server.
+    #[cfg_attr(feature = "ssr", schema(examples("sk-***abcd")))]
     pub api_key_masked: String,
     pub timeout_ms: u64,
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100))]
     pub weight: u32,
     pub priority: i32,
     pub allowed_models: Vec<String>,
     pub model_redirects: BTreeMap<String, String>,
     pub is_active: bool,
     pub circuit_breaker: BreakerConfig,
-    /// Paths below `/v1/` beyond the documented endpoints that this upstream forwards.
+    /// POST paths below `/v1/`, beyond the documented endpoint table, that this upstream
+    /// forwards (for example `rerank`); each request must still be a JSON body naming a model the
+    /// upstream serves. Segments of letters, digits and `-_.:` only; no `.` or `..` segment; at
+    /// most 32. Empty: none.
     pub extra_paths: Vec<String>,
+    /// RFC 3339, UTC.
+    #[cfg_attr(feature = "ssr", schema(format = DateTime))]
     pub created_at: String,
+    /// RFC 3339, UTC.
+    #[cfg_attr(feature = "ssr", schema(format = DateTime))]
     pub updated_at: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateUpstream {
+    /// Unique among upstreams (409 otherwise). Trimmed; 1-100 characters without control
+    /// characters.
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 100))]
     pub name: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = Provider))]
     pub provider: String,
+    /// An http or https URL without `user:password@`, including the version prefix (e.g.
+    /// `https://api.openai.com/v1`); a trailing slash is dropped. Requests to `/v1/{path}` go to
+    /// `{base_url}/{path}`. Private, loopback and link-local addresses are refused unless
+    /// `ALLOW_PRIVATE_UPSTREAMS=true`.
+    #[cfg_attr(feature = "ssr", schema(format = "uri"))]
     pub base_url: String,
+    /// The upstream's own API key; trimmed, without spaces or control characters, stored
+    /// encrypted and never returned.
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 4096, write_only))]
     pub api_key: String,
+    /// How long to wait for the upstream, in milliseconds.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(minimum = 1000, maximum = 600000, default = 60000)
+    )]
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// Share of traffic among upstreams of the same priority.
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100, default = 1))]
     #[serde(default)]
     pub weight: Option<u32>,
+    /// Lower numbers are preferred: only the lowest-numbered tier that serves the model is used.
+    #[cfg_attr(feature = "ssr", schema(minimum = 0, maximum = 1000, default = 0))]
     #[serde(default)]
     pub priority: Option<i32>,
+    /// Model name patterns this upstream serves, `*` matching any run of characters (ASCII
+    /// case-insensitive). Empty means the provider's defaults (`gpt-*`, `o1*`, ... for openai;
+    /// `claude-*`; `gemini-*`; none for openai_compatible).
+    #[cfg_attr(feature = "ssr", schema(max_items = 500, default = json!([])))]
     #[serde(default)]
     pub allowed_models: Option<Vec<String>>,
+    /// Requested model name -> model name sent upstream (exact, case-sensitive). Chains are
+    /// followed; self-loops, cycles and empty names are refused. Empty clears.
+    #[cfg_attr(feature = "ssr", schema(default = json!({})))]
     #[serde(default)]
     pub model_redirects: Option<BTreeMap<String, String>>,
+    /// Inactive upstreams receive no traffic.
+    #[cfg_attr(feature = "ssr", schema(default = true))]
     #[serde(default)]
     pub is_active: Option<bool>,
     #[serde(default)]
     pub circuit_breaker: Option<BreakerConfig>,
+    /// POST paths below `/v1/`, beyond the documented endpoint table, that this upstream
+    /// forwards (for example `rerank`); each request must still be a JSON body naming a model the
+    /// upstream serves. Segments of letters, digits and `-_.:` only; no `.` or `..` segment; at
+    /// most 32. Empty: none.
     #[serde(default)]
     pub extra_paths: Option<Vec<String>>,
 }
 
-/// Partial update: absent fields stay as they are; an absent `api_key` keeps the stored key.
+/// Partial update: fields left out keep their value; leaving out `api_key` keeps the stored key.
+/// `allowed_models: []` and `model_redirects: {}` clear those settings.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUpstream {
+    /// Unique among upstreams (409 otherwise). Trimmed; 1-100 characters without control
+    /// characters.
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 100))]
     #[serde(default)]
     pub name: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Provider>))]
     #[serde(default)]
     pub provider: Option<String>,
+    /// An http or https URL without `user:password@`, including the version prefix (e.g.
+    /// `https://api.openai.com/v1`); a trailing slash is dropped. Requests to `/v1/{path}` go to
+    /// `{base_url}/{path}`. Private, loopback and link-local addresses are refused unless
+    /// `ALLOW_PRIVATE_UPSTREAMS=true`.
+    #[cfg_attr(feature = "ssr", schema(format = "uri"))]
     #[serde(default)]
     pub base_url: Option<String>,
+    /// The upstream's own API key; trimmed, without spaces or control characters, stored
+    /// encrypted and never returned.
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 4096, write_only))]
     #[serde(default)]
     pub api_key: Option<String>,
+    /// How long to wait for the upstream, in milliseconds.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(minimum = 1000, maximum = 600000, default = 60000)
+    )]
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// Share of traffic among upstreams of the same priority.
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100, default = 1))]
     #[serde(default)]
     pub weight: Option<u32>,
+    /// Lower numbers are preferred: only the lowest-numbered tier that serves the model is used.
+    #[cfg_attr(feature = "ssr", schema(minimum = 0, maximum = 1000, default = 0))]
     #[serde(default)]
     pub priority: Option<i32>,
+    /// Model name patterns this upstream serves, `*` matching any run of characters (ASCII
+    /// case-insensitive). Empty means the provider's defaults (`gpt-*`, `o1*`, ... for openai;
+    /// `claude-*`; `gemini-*`; none for openai_compatible).
+    #[cfg_attr(feature = "ssr", schema(max_items = 500, default = json!([])))]
     #[serde(default)]
     pub allowed_models: Option<Vec<String>>,
+    /// Requested model name -> model name sent upstream (exact, case-sensitive). Chains are
+    /// followed; self-loops, cycles and empty names are refused. Empty clears.
+    #[cfg_attr(feature = "ssr", schema(default = json!({})))]
     #[serde(default)]
     pub model_redirects: Option<BTreeMap<String, String>>,
+    /// Inactive upstreams receive no traffic.
+    #[cfg_attr(feature = "ssr", schema(default = true))]
     #[serde(default)]
     pub is_active: Option<bool>,
     #[serde(default)]
     pub circuit_breaker: Option<BreakerConfig>,
+    /// POST paths below `/v1/`, beyond the documented endpoint table, that this upstream
+    /// forwards (for example `rerank`); each request must still be a JSON body naming a model the
+    /// upstream serves. Segments of letters, digits and `-_.:` only; no `.` or `..` segment; at
+    /// most 32. Empty: none. `[]` clears them.
     #[serde(default)]
     pub extra_paths: Option<Vec<String>>,
 }
 
-/// An unsaved upstream form to test; other fields of a full upstream form are ignored.
+/// An unsaved upstream to try. Unknown fields are ignored (unlike the create and update bodies),
+/// so a whole upstream form can be sent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TestUpstreamForm {
+    #[cfg_attr(feature = "ssr", schema(value_type = Provider))]
     pub provider: String,
+    /// Checked like an upstream's `base_url`; a bad or blocked URL is reported in the result
+    /// (`invalid`, `ssrf_blocked`), not as a 400.
     pub base_url: String,
+    /// The upstream's own API key; trimmed, without spaces or control characters, stored
+    /// encrypted and never returned.
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 4096, write_only))]
     pub api_key: String,
+    #[cfg_attr(
+        feature = "ssr",
+        schema(minimum = 1000, maximum = 600000, default = 15000)
+    )]
     #[serde(default)]
     pub timeout_ms: Option<u64>,
 }
 
+/// The outcome of `GET {base_url}/models` with the provider's auth: spends no tokens. A failed
+/// probe is still a 200 answer with `success: false`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConnectionTestResult {
+    /// True when the upstream answered 2xx.
     pub success: bool,
+    /// Null when no request was sent.
+    #[cfg_attr(feature = "ssr", schema(required = true))]
     pub latency_ms: Option<u64>,
+    /// The upstream's HTTP status; null when it did not answer.
+    #[cfg_attr(feature = "ssr", schema(required = true, minimum = 100, maximum = 599))]
     pub status_code: Option<u16>,
-    /// auth | not_found | server_error | unexpected_status | timeout | network | ssrf_blocked | invalid
+    /// Null on success. `auth`: 401/403; `not_found`: 404 (check the base URL's version prefix);
+    /// `server_error`: 5xx; `unexpected_status`: any other non-2xx; `timeout`, `network`: no
+    /// answer; `ssrf_blocked`: the address is private; `invalid`: the URL does not parse or is
+    /// not http(s).
+    #[cfg_attr(feature = "ssr", schema(required = true))]
     pub error_type: Option<String>,
+    /// Human-readable summary.
     pub message: String,
 }
 

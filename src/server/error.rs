@@ -2,10 +2,10 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
 
 use super::auth::AuthError;
-use crate::model::errors::{FieldProblem, UiError};
+use crate::model::errors::{ErrorType, FieldProblem, UiError};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ApiError {
@@ -33,25 +33,55 @@ pub(crate) enum ApiError {
     MethodNotAllowed,
 }
 
+/// Every admin error. `message` starts with the offending field's name for validation errors
+/// (e.g. `weight: must be between 1 and 100`); such errors also name the field in `param` and the
+/// reason in `code`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub(crate) struct ErrorBody {
+    #[schema(inline)]
+    error: ErrorDetail,
+}
+
+// Fields in the order the body always had them (alphabetical).
+#[derive(Serialize, utoipa::ToSchema)]
+struct ErrorDetail {
+    /// Why the field was refused: `required`, `too_long`, `out_of_range`, `taken`, `invalid`,
+    /// `past`, `url_invalid`, `url_scheme`, `url_credentials`, `url_resolve`, `ssrf_blocked`,
+    /// `redirect_cycle` or `redirect_self`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    code: Option<String>,
+    message: String,
+    /// The field at fault, for validation and name conflicts (e.g. `base_url`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    param: Option<String>,
+    #[serde(rename = "type")]
+    kind: ErrorType,
+}
+
 impl ApiError {
     pub(crate) fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Internal(Box::new(e))
     }
 
-    fn status_and_type(&self) -> (StatusCode, &'static str) {
+    fn status_and_type(&self) -> (StatusCode, ErrorType) {
         match self {
-            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            ApiError::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            ApiError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
-            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, ErrorType::Unauthorized),
+            ApiError::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, ErrorType::RateLimited),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorType::Forbidden),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, ErrorType::NotFound),
+            ApiError::Invalid(_) => (StatusCode::BAD_REQUEST, ErrorType::InvalidRequest),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, ErrorType::Conflict),
             ApiError::Field { problem, .. } if problem.reason == "taken" => {
-                (StatusCode::CONFLICT, "conflict")
+                (StatusCode::CONFLICT, ErrorType::Conflict)
             }
-            ApiError::Field { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
-            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::Field { .. } => (StatusCode::BAD_REQUEST, ErrorType::InvalidRequest),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorType::InternalError),
+            ApiError::MethodNotAllowed => {
+                (StatusCode::METHOD_NOT_ALLOWED, ErrorType::MethodNotAllowed)
+            }
         }
     }
 }
@@ -71,7 +101,7 @@ impl From<ApiError> for UiError {
             _ => None,
         };
         UiError {
-            kind: kind.into(),
+            kind: kind.as_str().into(),
             message: e.to_string(),
             field,
         }
@@ -105,13 +135,21 @@ impl IntoResponse for ApiError {
             // The source may name internals; it goes to the log, never to the client.
             tracing::error!(error = %source, "internal error");
         }
-        let mut body = json!({ "message": self.to_string(), "type": kind });
-        if let ApiError::Field { problem, .. } = &self {
-            // As OpenAI's errors name them: the offending parameter and a stable code.
-            body["param"] = json!(problem.field);
-            body["code"] = json!(problem.reason);
-        }
-        let mut response = (status, Json(json!({ "error": body }))).into_response();
+        let (param, code) = match &self {
+            ApiError::Field { problem, .. } => {
+                (Some(problem.field.clone()), Some(problem.reason.clone()))
+            }
+            _ => (None, None),
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message: self.to_string(),
+                param,
+                kind,
+            },
+        };
+        let mut response = (status, Json(body)).into_response();
         if let ApiError::Throttled(secs) = self {
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, v);

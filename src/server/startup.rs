@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
-use axum::routing::{any, get, post};
+use axum::routing::{any, get};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -192,55 +192,9 @@ fn site_root_files(options: &LeptosOptions) -> Router<AppState> {
 /// The one place the HTTP surface is assembled.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let admin = Router::new()
-        .route("/session", get(rest::session::whoami))
-        .route("/openapi.json", get(rest::openapi::document))
-        .route("/keys", get(rest::keys::list).post(rest::keys::create))
-        .route(
-            "/keys/{id}",
-            get(rest::keys::get)
-                .put(rest::keys::update)
-                .delete(rest::keys::delete),
-        )
-        .route("/keys/{id}/reveal", get(rest::keys::reveal))
-        .route(
-            "/upstreams",
-            get(rest::upstreams::list).post(rest::upstreams::create),
-        )
-        .route("/upstreams/test", post(rest::upstreams::test_form))
-        .route("/upstreams/health", get(rest::upstream_health::list))
-        .route(
-            "/upstreams/health/check",
-            post(rest::upstream_health::check_now),
-        )
-        .route(
-            "/upstreams/{id}",
-            get(rest::upstreams::get)
-                .put(rest::upstreams::update)
-                .delete(rest::upstreams::delete),
-        )
-        .route("/upstreams/{id}/test", post(rest::upstreams::test_saved))
-        .route("/logs", get(rest::logs::list))
-        .route(
-            "/settings",
-            get(rest::settings::get).put(rest::settings::update),
-        )
-        .route("/stats/overview", get(rest::stats::overview))
-        .route("/stats/timeseries", get(rest::stats::timeseries))
-        .route("/stats/leaderboard", get(rest::stats::leaderboard))
-        .route("/circuit-breakers", get(rest::circuit_breakers::list))
-        .route(
-            "/circuit-breakers/{upstream_id}",
-            get(rest::circuit_breakers::get),
-        )
-        .route(
-            "/circuit-breakers/{upstream_id}/force-open",
-            post(rest::circuit_breakers::force_open),
-        )
-        .route(
-            "/circuit-breakers/{upstream_id}/force-close",
-            post(rest::circuit_breakers::force_close),
-        )
+    // Every documented admin route comes from `rest::admin`, the source of the OpenAPI document.
+    let (admin, _) = rest::admin::routes().split_for_parts();
+    let admin = admin
         // A route, not a fallback, so the auth layer covers it: unknown admin paths reveal nothing.
         .route("/{*rest}", any(rest::not_found::api_not_found))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -307,6 +261,13 @@ fn direct_proxy(state: &AppState) -> Option<crate::server::http::front::Direct> 
             request,
         ))
     }))
+}
+
+/// The admin API's OpenAPI document as `GET /api/admin/openapi.json` serves it (pretty JSON),
+/// generated from the routes `router` registers; `src/server/rest/openapi.json` is its
+/// committed copy.
+pub fn openapi_document() -> String {
+    rest::openapi::document_json()
 }
 
 /// A bound, not yet serving, application: tests bind port 0 and read the real port.

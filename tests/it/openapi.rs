@@ -1,82 +1,23 @@
-//! The OpenAPI document matches the router: every admin route documented, nothing stale, refs resolve.
-use std::collections::{BTreeMap, BTreeSet};
+//! The OpenAPI document: generated from the routes, committed as `src/server/rest/openapi.json`
+//! byte for byte, every path and method answered by a route, nothing else routed, refs resolve.
+//!
+//! To regenerate the committed file after changing a handler or a type:
+//! `UPDATE_OPENAPI=1 cargo test --features ssr --test it openapi`.
+use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-const DOCUMENT: &str = include_str!("../../src/server/rest/openapi.json");
+use crate::common;
+use common::{TestApp, ADMIN_TOKEN};
+
+const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/server/rest/openapi.json");
 const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
 fn document() -> Value {
-    serde_json::from_str(DOCUMENT).expect("openapi.json is valid JSON")
-}
-
-fn startup_source() -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/server/startup.rs");
-    let text = std::fs::read_to_string(path).expect("read src/server/startup.rs");
-    // Comments could mention routes; only code counts.
-    text.lines()
-        .map(|l| l.find("//").map_or(l, |i| &l[..i]))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// The method-router calls in one `.route(...)` argument list: `get(`, `.post(`, ...
-fn methods_in(route_args: &str) -> BTreeSet<String> {
-    let bytes = route_args.as_bytes();
-    let mut found = BTreeSet::new();
-    for name in METHODS.iter().copied().chain(["any"]) {
-        let pattern = format!("{name}(");
-        let mut from = 0;
-        while let Some(at) = route_args[from..].find(&pattern) {
-            let start = from + at;
-            let before = start.checked_sub(1).map(|i| bytes[i]);
-            // `rest::keys::get)` is a handler, `.get(` / ` get(` / `(get(` a method router.
-            if !matches!(before, Some(b) if b.is_ascii_alphanumeric() || b == b'_' || b == b':') {
-                found.insert(name.to_string());
-            }
-            from = start + pattern.len();
-        }
-    }
-    found
-}
-
-/// Admin routes as registered in `router()`: full path -> methods.
-fn registered_admin_routes() -> BTreeMap<String, BTreeSet<String>> {
-    let source = startup_source();
-    let start = source
-        .find("let admin = Router::new()")
-        .expect("startup.rs builds an `admin` router");
-    let block = &source[start..];
-    let block = &block[..block.find(';').expect("the admin router ends with `;`")];
-    let mut routes = BTreeMap::new();
-    let mut saw_catch_all = false;
-    for chunk in block.split(".route(").skip(1) {
-        let args = chunk.split(".layer(").next().unwrap_or(chunk);
-        let path = args
-            .split('"')
-            .nth(1)
-            .unwrap_or_else(|| panic!("a route without a string path: {args}"));
-        if args.contains("not_found::api_not_found") {
-            // The catch-all that answers a JSON 404 for unknown admin paths.
-            saw_catch_all = true;
-            continue;
-        }
-        let methods = methods_in(args);
-        assert!(
-            !methods.is_empty(),
-            "cannot tell the methods of admin route {path}: {args}"
-        );
-        assert!(
-            !methods.contains("any"),
-            "admin route {path} takes any method: document explicit methods instead"
-        );
-        let previous = routes.insert(format!("/api/admin{path}"), methods);
-        assert!(previous.is_none(), "admin route {path} registered twice");
-    }
-    assert!(saw_catch_all, "the parser found the admin router's routes");
-    routes
+    serde_json::from_str(&autorouter::server::startup::openapi_document())
+        .expect("the generated document is valid JSON")
 }
 
 fn documented_methods(item: &Value) -> BTreeSet<String> {
@@ -89,6 +30,21 @@ fn documented_methods(item: &Value) -> BTreeSet<String> {
 }
 
 #[test]
+fn committed_document_is_generated() {
+    let generated = autorouter::server::startup::openapi_document();
+    if std::env::var_os("UPDATE_OPENAPI").is_some_and(|v| v == "1") {
+        std::fs::write(COMMITTED, &generated).expect("write src/server/rest/openapi.json");
+        return;
+    }
+    let committed = std::fs::read_to_string(COMMITTED).expect("read src/server/rest/openapi.json");
+    assert!(
+        committed == generated,
+        "src/server/rest/openapi.json is not the generated document; regenerate it with \
+         `UPDATE_OPENAPI=1 cargo test --features ssr --test it openapi` and commit it"
+    );
+}
+
+#[test]
 fn document_is_openapi_3_1() {
     let doc = document();
     assert!(
@@ -97,53 +53,7 @@ fn document_is_openapi_3_1() {
         doc["openapi"]
     );
     assert_eq!(doc["info"]["title"], "AutoRouter admin API");
-    assert!(doc["info"]["version"].is_string());
-}
-
-#[test]
-fn every_admin_route_is_documented_with_its_methods() {
-    let doc = document();
-    let paths = doc["paths"].as_object().expect("paths is an object");
-    let routes = registered_admin_routes();
-    assert!(routes.contains_key("/api/admin/openapi.json"));
-    for (path, methods) in &routes {
-        let item = paths
-            .get(path)
-            .unwrap_or_else(|| panic!("{path} is routed but not documented in openapi.json"));
-        assert_eq!(
-            &documented_methods(item),
-            methods,
-            "methods of {path}: documented vs routed"
-        );
-    }
-    for path in paths.keys().filter(|p| p.starts_with("/api/admin")) {
-        assert!(
-            routes.contains_key(path),
-            "{path} is documented but not routed in startup.rs"
-        );
-    }
-}
-
-#[test]
-fn other_documented_paths_are_routed() {
-    let doc = document();
-    let source = startup_source();
-    let routed: BTreeSet<&str> = source
-        .split(".route(")
-        .skip(1)
-        .filter_map(|args| args.split('"').nth(1))
-        .collect();
-    for path in doc["paths"].as_object().unwrap().keys() {
-        if path.starts_with("/api/admin") {
-            continue;
-        }
-        // A documented `{path}` may be an axum catch-all `{*path}`.
-        let wildcard = path.replace("{path}", "{*path}");
-        assert!(
-            routed.contains(path.as_str()) || routed.contains(wildcard.as_str()),
-            "{path} is documented but not routed in startup.rs"
-        );
-    }
+    assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
 }
 
 #[test]
@@ -158,7 +68,8 @@ fn admin_operations_require_the_admin_token() {
     );
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in documented_methods(item) {
-            let effective = item[&method].get("security").unwrap_or(global);
+            let op = &item[&method];
+            let effective = op.get("security").unwrap_or(global);
             let needs_admin = effective
                 .as_array()
                 .is_some_and(|s| s.iter().any(|r| r.get("adminBearer").is_some()));
@@ -167,6 +78,14 @@ fn admin_operations_require_the_admin_token() {
                 path.starts_with("/api/admin"),
                 "security of {method} {path}"
             );
+            if needs_admin {
+                for status in ["401", "429", "500"] {
+                    assert!(
+                        op["responses"].get(status).is_some(),
+                        "{method} {path} documents no {status}"
+                    );
+                }
+            }
         }
     }
 }
@@ -207,17 +126,12 @@ fn every_ref_resolves() {
 #[test]
 fn path_parameters_are_declared() {
     let doc = document();
-    let resolve = |p: &Value| -> Value {
-        match p.get("$ref").and_then(Value::as_str) {
-            Some(r) => doc.pointer(&r[1..]).cloned().unwrap_or(Value::Null),
-            None => p.clone(),
-        }
-    };
     for (path, item) in doc["paths"].as_object().unwrap() {
-        let templated: BTreeSet<&str> = path
+        let templated: BTreeSet<String> = path
             .split('{')
             .skip(1)
             .filter_map(|s| s.split('}').next())
+            .map(str::to_string)
             .collect();
         for method in documented_methods(item) {
             let declared: BTreeSet<String> = item
@@ -225,12 +139,112 @@ fn path_parameters_are_declared() {
                 .into_iter()
                 .chain(item[&method].get("parameters"))
                 .flat_map(|ps| ps.as_array().cloned().unwrap_or_default())
-                .map(|p| resolve(&p))
                 .filter(|p| p["in"] == "path")
                 .filter_map(|p| p["name"].as_str().map(str::to_string))
                 .collect();
-            let templated: BTreeSet<String> = templated.iter().map(|s| s.to_string()).collect();
             assert_eq!(declared, templated, "path parameters of {method} {path}");
         }
     }
+}
+
+/// The JSON 404 that `/api/admin/{*rest}` and `/api/{*rest}` give a path no route serves.
+fn is_catch_all(status: u16, body: &str) -> bool {
+    status == 404 && body.contains("no API route at")
+}
+
+async fn call(app: &TestApp, method: &str, path: &str) -> (u16, String) {
+    let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+    let mut req = app
+        .client
+        .request(method.clone(), app.url(path))
+        .bearer_auth(ADMIN_TOKEN);
+    if method == reqwest::Method::POST || method == reqwest::Method::PUT {
+        // Any body: a route answers it (400 or otherwise), the catch-all a 404.
+        req = req.header("content-type", "application/json").body("{}");
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_operation_is_routed_and_nothing_else() {
+    let app = TestApp::spawn(common::Backend::Sqlite).await;
+    let doc = document();
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/api/admin/openapi.json"));
+    for (path, item) in paths {
+        // Path parameters get a value no record has: the route answers (404 not_found), the
+        // catch-all does not.
+        let concrete: String = path
+            .split('/')
+            .map(|seg| {
+                if seg.starts_with('{') {
+                    if path.contains("v1/") {
+                        "chat/completions"
+                    } else {
+                        "no-such-id"
+                    }
+                } else {
+                    seg
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let documented = documented_methods(item);
+        for method in METHODS {
+            let (status, body) = call(&app, method, &concrete).await;
+            if documented.contains(*method) {
+                assert!(
+                    !is_catch_all(status, &body) && status != 405,
+                    "{method} {path} is documented but not routed: {status} {body}"
+                );
+            } else if path.starts_with("/api/admin") && *method != "head" {
+                // HEAD falls back to GET in axum.
+                assert!(
+                    status == 405 || is_catch_all(status, &body),
+                    "{method} {path} answers {status} but is not documented: {body}"
+                );
+            }
+        }
+    }
+    // Paths no route serves, next to ones that exist: the catch-all answers them.
+    for path in [
+        "/api/admin",
+        "/api/admin/",
+        "/api/admin/key",
+        "/api/admin/keys/x/y",
+        "/api/admin/keys/x/reveal/more",
+        "/api/admin/upstreams/x/test/more",
+        "/api/admin/upstreams/health/check/now",
+        "/api/admin/stats",
+        "/api/admin/stats/overview/more",
+        "/api/admin/circuit-breakers/x/force-half-open",
+        "/api/admin/openapi.yaml",
+        "/api/admin/logs/1",
+        "/api/admin/settings/x",
+    ] {
+        let (status, body) = call(&app, "get", path).await;
+        assert!(
+            is_catch_all(status, &body),
+            "GET {path} answers {status} {body}: routed but not documented?"
+        );
+    }
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_served_document_is_the_generated_one() {
+    let app = TestApp::spawn(common::Backend::Sqlite).await;
+    let res = app.admin_get("/api/admin/openapi.json").await;
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(
+        res.headers()["content-type"].to_str().unwrap(),
+        "application/json"
+    );
+    assert_eq!(
+        res.text().await.unwrap(),
+        autorouter::server::startup::openapi_document()
+    );
+    app.cleanup().await;
 }

@@ -2,23 +2,67 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use crate::server::state::AppState;
 
-pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+// Fields in the order the body always had them (alphabetical).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Health)]
+pub(crate) struct HealthBody {
+    #[schema(inline)]
+    database: DatabaseStatus,
+    #[schema(inline)]
+    status: Status,
+    /// The server's package version.
+    #[schema(examples("0.1.0"))]
+    version: &'static str,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum Status {
+    Healthy,
+    Degraded,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum DatabaseStatus {
+    Ok,
+    Error,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/health",
+    tag = "health",
+    operation_id = "health",
+    summary = "Liveness and database status",
+    description = "Needs no credentials.",
+    responses(
+        (status = 200, description = "Healthy.", body = HealthBody,
+            example = json!({"status": "healthy", "version": "0.1.0", "database": "ok"})),
+        (status = 503, description = "The database does not answer.", body = HealthBody,
+            example = json!({"status": "degraded", "version": "0.1.0", "database": "error"})),
+    ),
+)]
+pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthBody>) {
     let db_ok = state.db.ping().await;
-    let status = if db_ok {
-        StatusCode::OK
+    let (status, body) = if db_ok {
+        (StatusCode::OK, (Status::Healthy, DatabaseStatus::Ok))
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            (Status::Degraded, DatabaseStatus::Error),
+        )
     };
     (
         status,
-        Json(json!({
-            "status": if db_ok { "healthy" } else { "degraded" },
-            "version": env!("CARGO_PKG_VERSION"),
-            "database": if db_ok { "ok" } else { "error" },
-        })),
+        Json(HealthBody {
+            database: body.1,
+            status: body.0,
+            version: env!("CARGO_PKG_VERSION"),
+        }),
     )
 }

@@ -2,6 +2,7 @@
 use axum::extract::State;
 use axum::Json;
 
+use super::openapi::BadRequest;
 use super::query::QueryParams;
 use crate::model::logs::{LogQuery, RequestLogView};
 use crate::model::page::Page;
@@ -9,6 +10,19 @@ use crate::server::error::ApiError;
 use crate::server::service::logs;
 use crate::server::state::AppState;
 
+#[utoipa::path(
+    get,
+    path = "/logs",
+    tag = "logs",
+    operation_id = "listLogs",
+    summary = "List request logs",
+    description = "Filters combine with AND; empty values are ignored.",
+    params(LogQuery),
+    responses(
+        (status = 200, description = "A page of logs, newest first.", body = Page<RequestLogView>),
+        (status = 400, response = BadRequest),
+    ),
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     QueryParams(q): QueryParams<LogQuery>,

@@ -1,4 +1,5 @@
-//! Admin REST and public JSON handlers: parse -> service -> JSON.
+//! Admin REST and public JSON handlers (parse -> service -> JSON) and the OpenAPI document.
+pub(crate) mod admin;
 pub mod circuit_breakers;
 pub mod health;
 pub mod json;

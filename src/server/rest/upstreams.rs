@@ -5,6 +5,7 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::json::JsonBody;
+use super::openapi::{BadRequest, Conflict, NotFound};
 use super::query::QueryParams;
 use crate::model::page::{Page, PageRequest};
 use crate::model::upstreams::{
@@ -14,12 +15,28 @@ use crate::server::error::ApiError;
 use crate::server::service::upstreams;
 use crate::server::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
+    /// 1-based page number.
+    #[param(minimum = 1, default = 1)]
     page: Option<u32>,
+    #[param(minimum = 1, maximum = 100, default = 20)]
     page_size: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/upstreams",
+    tag = "upstreams",
+    operation_id = "listUpstreams",
+    summary = "List upstreams",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of upstreams, by priority then name.", body = Page<UpstreamView>),
+        (status = 400, response = BadRequest),
+    ),
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     QueryParams(q): QueryParams<ListQuery>,
@@ -28,6 +45,19 @@ pub(crate) async fn list(
     Ok(Json(upstreams::list(&state, page).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/upstreams",
+    tag = "upstreams",
+    operation_id = "createUpstream",
+    summary = "Create an upstream",
+    request_body = CreateUpstream,
+    responses(
+        (status = 201, description = "The upstream.", body = UpstreamView),
+        (status = 400, response = BadRequest),
+        (status = 409, response = Conflict),
+    ),
+)]
 pub(crate) async fn create(
     State(state): State<AppState>,
     JsonBody(input): JsonBody<CreateUpstream>,
@@ -38,6 +68,18 @@ pub(crate) async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/upstreams/{id}",
+    tag = "upstreams",
+    operation_id = "getUpstream",
+    summary = "Get an upstream",
+    params(("id" = String, Path, description = "The record's id (a UUID).")),
+    responses(
+        (status = 200, description = "The upstream.", body = UpstreamView),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub(crate) async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -45,6 +87,22 @@ pub(crate) async fn get(
     Ok(Json(upstreams::get(&state, &id).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/upstreams/{id}",
+    tag = "upstreams",
+    operation_id = "updateUpstream",
+    summary = "Edit an upstream",
+    description = "Partial update; routing uses the new settings from the next request. Moving `base_url` to another origin (scheme, host or port) needs `api_key` again (400, code `required_for_new_origin`).",
+    params(("id" = String, Path, description = "The record's id (a UUID).")),
+    request_body = UpdateUpstream,
+    responses(
+        (status = 200, description = "The updated upstream.", body = UpstreamView),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+)]
 pub(crate) async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -53,6 +111,18 @@ pub(crate) async fn update(
     Ok(Json(upstreams::update(&state, &id, input).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/upstreams/{id}",
+    tag = "upstreams",
+    operation_id = "deleteUpstream",
+    summary = "Delete an upstream",
+    params(("id" = String, Path, description = "The record's id (a UUID).")),
+    responses(
+        (status = 204, description = "Deleted; keys lose their permission for it."),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -61,6 +131,19 @@ pub(crate) async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/upstreams/{id}/test",
+    tag = "upstreams",
+    operation_id = "testUpstream",
+    summary = "Test a saved upstream",
+    description = "Probes `GET {base_url}/models` with the stored key and timeout.",
+    params(("id" = String, Path, description = "The record's id (a UUID).")),
+    responses(
+        (status = 200, description = "The probe's outcome (also when it failed).", body = ConnectionTestResult),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub(crate) async fn test_saved(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -68,6 +151,19 @@ pub(crate) async fn test_saved(
     Ok(Json(upstreams::test_saved(&state, &id).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/upstreams/test",
+    tag = "upstreams",
+    operation_id = "testUpstreamForm",
+    summary = "Test an unsaved upstream",
+    description = "Probes `GET {base_url}/models` with the given key without saving anything. 400 only for a bad `provider`, `api_key` or `timeout_ms`.",
+    request_body = TestUpstreamForm,
+    responses(
+        (status = 200, description = "The probe's outcome (also when it failed).", body = ConnectionTestResult),
+        (status = 400, response = BadRequest),
+    ),
+)]
 pub(crate) async fn test_form(
     State(state): State<AppState>,
     JsonBody(form): JsonBody<TestUpstreamForm>,

@@ -1,0 +1,38 @@
+//! The admin API's routes, each registered once for the router and the OpenAPI document.
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{
+    circuit_breakers, keys, logs, openapi, session, settings, stats, upstream_health, upstreams,
+};
+use crate::server::state::AppState;
+
+/// Every documented admin route, relative to `/api/admin`; `startup::router` adds the auth layer
+/// and the JSON 404 for the rest.
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(session::whoami))
+        .routes(routes!(openapi::serve))
+        .routes(routes!(keys::list, keys::create))
+        .routes(routes!(keys::get, keys::update, keys::delete))
+        .routes(routes!(keys::reveal))
+        .routes(routes!(upstreams::list, upstreams::create))
+        .routes(routes!(upstreams::test_form))
+        .routes(routes!(upstream_health::list))
+        .routes(routes!(upstream_health::check_now))
+        .routes(routes!(
+            upstreams::get,
+            upstreams::update,
+            upstreams::delete
+        ))
+        .routes(routes!(upstreams::test_saved))
+        .routes(routes!(logs::list))
+        .routes(routes!(stats::overview))
+        .routes(routes!(stats::timeseries))
+        .routes(routes!(stats::leaderboard))
+        .routes(routes!(settings::get, settings::update))
+        .routes(routes!(circuit_breakers::list))
+        .routes(routes!(circuit_breakers::get))
+        .routes(routes!(circuit_breakers::force_open))
+        .routes(routes!(circuit_breakers::force_close))
+}
