@@ -25,7 +25,8 @@ pub struct UpstreamHealthView {
     pub window: LatencyWindow,
 }
 
-/// Request-log figures over the last `hours` for requests this upstream answered or failed.
+/// Figures for the requests this upstream answered or failed, from the hourly counters: the
+/// window starts at the top of the hour `hours` ago, so it holds whole hours.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LatencyWindow {
@@ -42,7 +43,9 @@ pub struct LatencyWindow {
     pub p50_ms: Option<u64>,
     #[cfg_attr(feature = "ssr", schema(required = true))]
     pub p95_ms: Option<u64>,
-    /// Nearest-rank percentiles of the requests' total duration.
+    /// Percentiles of the requests' total duration, each the upper bound of the latency bucket
+    /// it falls in (25, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000,
+    /// 30000, 60000 ms).
     #[cfg_attr(feature = "ssr", schema(required = true))]
     pub p99_ms: Option<u64>,
 }

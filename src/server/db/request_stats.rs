@@ -69,24 +69,6 @@ impl Counters {
         }
     }
 
-    pub(crate) fn merge(&mut self, o: &Counters) {
-        self.requests += o.requests;
-        self.successes += o.successes;
-        self.below_500 += o.below_500;
-        self.prompt_tokens += o.prompt_tokens;
-        self.completion_tokens += o.completion_tokens;
-        self.total_tokens += o.total_tokens;
-        self.duration_ms_sum += o.duration_ms_sum;
-        self.duration_count += o.duration_count;
-        self.ttft_ms_sum += o.ttft_ms_sum;
-        self.ttft_count += o.ttft_count;
-        self.ttfb_ms_sum += o.ttfb_ms_sum;
-        self.ttfb_count += o.ttfb_count;
-        for (a, b) in self.latency.iter_mut().zip(o.latency) {
-            *a += b;
-        }
-    }
-
     /// The upper bound of the bucket holding the `p` quantile (0..=1): an estimate no lower
     /// than the true value, to the buckets' resolution. `None` without durations.
     pub(crate) fn latency_quantile_ms(&self, p: f64) -> Option<i64> {
@@ -128,10 +110,6 @@ impl Dimension {
             Dimension::Upstream => "upstream",
             Dimension::Model => "model",
         }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|d| d.as_str() == s)
     }
 
     fn value_of(self, r: &LogRecord) -> String {
@@ -271,39 +249,6 @@ fn counters_at(row: &sqlx::any::AnyRow, first: usize) -> Result<Counters, sqlx::
     })
 }
 
-/// The rows of `dimensions` from `since_ms` on.
-pub(crate) async fn since(
-    pool: &AnyPool,
-    since_ms: i64,
-    dimension: Dimension,
-) -> Result<Vec<(Slot, Counters)>, sqlx::Error> {
-    use sqlx::Row;
-    let sql = format!(
-        "SELECT hour_start, dimension, value, {} FROM request_stats_hourly \
-         WHERE dimension = $1 AND hour_start >= $2",
-        all_counter_columns().join(", ")
-    );
-    let rows = sqlx::query(&sql)
-        .bind(dimension.as_str())
-        .bind(since_ms)
-        .fetch_all(pool)
-        .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let dimension: String = row.try_get(1)?;
-        let Some(dimension) = Dimension::parse(&dimension) else {
-            continue;
-        };
-        let slot = Slot {
-            hour_start: row.try_get(0)?,
-            dimension,
-            value: row.try_get(2)?,
-        };
-        out.push((slot, counters_at(&row, 3)?));
-    }
-    Ok(out)
-}
-
 /// Every counter of one dimension from `since_ms` on, summed per value by the database: one
 /// row per key, upstream or model however long the window.
 pub(crate) async fn sums_by_value(
@@ -329,6 +274,53 @@ pub(crate) async fn sums_by_value(
     rows.iter()
         .map(|row| Ok((row.try_get(0)?, counters_at(row, 1)?)))
         .collect()
+}
+
+/// Every counter of one dimension from `since_ms` on, summed by the database into one.
+pub(crate) async fn total_since(
+    pool: &AnyPool,
+    since_ms: i64,
+    dimension: Dimension,
+) -> Result<Counters, sqlx::Error> {
+    let sums: Vec<String> = all_counter_columns()
+        .iter()
+        .map(|c| format!("CAST(COALESCE(SUM({c}), 0) AS BIGINT)"))
+        .collect();
+    let sql = format!(
+        "SELECT {} FROM request_stats_hourly WHERE dimension = $1 AND hour_start >= $2",
+        sums.join(", ")
+    );
+    let row = sqlx::query(&sql)
+        .bind(dimension.as_str())
+        .bind(since_ms)
+        .fetch_one(pool)
+        .await?;
+    counters_at(&row, 0)
+}
+
+/// Requests and tokens of one dimension per value and step (`step_ms`, a whole number of hours)
+/// from `start_ms` on, summed by the database: (value, step index, requests, tokens). Hourly
+/// rows from `since_ms` up to `start_ms` come back with a negative index.
+pub(crate) async fn per_step(
+    pool: &AnyPool,
+    dimension: Dimension,
+    since_ms: i64,
+    start_ms: i64,
+    step_ms: i64,
+) -> Result<Vec<(String, i64, i64, i64)>, sqlx::Error> {
+    // Division truncates toward zero in SQL: offset by 1,000 steps to floor instead.
+    sqlx::query_as(
+        "SELECT value, (hour_start - $3 + $4 * 1000) / $4 - 1000 AS step, \
+         CAST(SUM(requests) AS BIGINT), CAST(SUM(total_tokens) AS BIGINT) \
+         FROM request_stats_hourly WHERE dimension = $1 AND hour_start >= $2 \
+         GROUP BY value, (hour_start - $3 + $4 * 1000) / $4 - 1000",
+    )
+    .bind(dimension.as_str())
+    .bind(since_ms)
+    .bind(start_ms)
+    .bind(step_ms)
+    .fetch_all(pool)
+    .await
 }
 
 /// Requests and tokens per value of one dimension from `since_ms` on, summed by the database.
@@ -387,10 +379,6 @@ mod tests {
         // 10..1000 ms: the 50th is 500 ms (bucket <= 500), the 95th 950 ms (bucket <= 1000).
         assert_eq!(c.latency_quantile_ms(0.5), Some(500));
         assert_eq!(c.latency_quantile_ms(0.95), Some(1_000));
-        let mut twice = c.clone();
-        twice.merge(&c);
-        assert_eq!(twice.requests, 200);
-        assert_eq!(twice.latency_quantile_ms(0.95), Some(1_000));
     }
 
     #[test]
@@ -402,8 +390,5 @@ mod tests {
         };
         assert_eq!(Dimension::Key.value_of(&r), "k");
         assert_eq!(Dimension::Upstream.value_of(&r), "");
-        for d in Dimension::ALL {
-            assert_eq!(Dimension::parse(d.as_str()), Some(d));
-        }
     }
 }

@@ -16,7 +16,7 @@ use crate::server::state::AppState;
     tag = "logs",
     operation_id = "listLogs",
     summary = "List request logs",
-    description = "Filters combine with AND; empty values are ignored.",
+    description = "Filters combine with AND; empty values are ignored. The list reaches the newest 10,000 matching rows: past that `total` is 10,000 with `total_exact: false`, and a page beyond is a 400 naming `page` (set `end_time` to reach older rows).",
     params(LogQuery),
     responses(
         (status = 200, description = "A page of logs, newest first.", body = Page<RequestLogView>),

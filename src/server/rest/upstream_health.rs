@@ -14,7 +14,8 @@ use crate::server::state::AppState;
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HealthQuery {
-    /// The log window for availability and percentiles, in hours.
+    /// The window for availability and percentiles, in hours; it starts at the top of the hour
+    /// that many hours ago.
     #[param(minimum = 1, maximum = 2160, default = 24)]
     window_hours: Option<u32>,
 }
@@ -25,7 +26,7 @@ pub(crate) struct HealthQuery {
     tag = "health",
     operation_id = "listUpstreamHealth",
     summary = "Upstream health",
-    description = "Every upstream's health as this instance knows it (active checks of `GET {base_url}/models` and real traffic), with availability and latency percentiles of the requests it handled over a window of the request logs. An upstream is marked unhealthy after 2 consecutive failures and healthy again after one success; unhealthy upstreams are tried after healthy ones of the same priority, never dropped.",
+    description = "Every upstream's health as this instance knows it (active checks of `GET {base_url}/models` and real traffic), with availability and latency percentiles of the requests it handled over a window of whole hours, read from the hourly counters. An upstream is marked unhealthy after 2 consecutive failures and healthy again after one success; unhealthy upstreams are tried after healthy ones of the same priority, never dropped.",
     params(HealthQuery),
     responses(
         (status = 200, description = "One entry per upstream, by priority then name.", body = Vec<UpstreamHealthView>),

@@ -6,7 +6,7 @@ use super::{db_error, validate};
 use crate::model::stats::{
     LeaderRow, Leaderboard, Overview, Series, StatsQuery, Timeseries, RANGES,
 };
-use crate::server::db::request_stats::{self, hour_of, Counters, Dimension, Slot, HOUR_MS};
+use crate::server::db::request_stats::{self, hour_of, Dimension, HOUR_MS};
 use crate::server::db::{keys as key_repo, upstreams as upstream_repo};
 use crate::server::error::ApiError;
 use crate::server::state::AppState;
@@ -75,17 +75,6 @@ impl Window {
     }
 }
 
-/// The window's rows of one dimension (each request appears once per dimension).
-async fn rows(
-    state: &AppState,
-    w: &Window,
-    dimension: Dimension,
-) -> Result<Vec<(Slot, Counters)>, ApiError> {
-    request_stats::since(&state.db.pool, w.first_hour(), dimension)
-        .await
-        .map_err(db_error)
-}
-
 fn window_of(state: &AppState, q: &StatsQuery) -> Result<Window, ApiError> {
     Window::resolve(
         q.range.as_deref(),
@@ -100,10 +89,9 @@ fn avg(sum: i64, count: i64) -> Option<f64> {
 
 pub(crate) async fn overview(state: &AppState, q: &StatsQuery) -> Result<Overview, ApiError> {
     let w = window_of(state, q)?;
-    let mut total = Counters::default();
-    for (_, c) in rows(state, &w, Dimension::Upstream).await? {
-        total.merge(&c);
-    }
+    let total = request_stats::total_since(&state.db.pool, w.first_hour(), Dimension::Upstream)
+        .await
+        .map_err(db_error)?;
     Ok(Overview {
         range: w.range.into(),
         start: to_rfc3339(w.start_ms),
@@ -145,15 +133,24 @@ pub(crate) async fn timeseries(state: &AppState, q: &StatsQuery) -> Result<Times
     let w = window_of(state, q)?;
     let names = upstream_names(state).await?;
     let mut by_upstream: BTreeMap<String, (Vec<u64>, Vec<u64>)> = BTreeMap::new();
-    for (slot, c) in rows(state, &w, Dimension::Upstream).await? {
-        let Some(i) = w.bucket(slot.hour_start) else {
+    let steps = request_stats::per_step(
+        &state.db.pool,
+        Dimension::Upstream,
+        w.first_hour(),
+        w.start_ms,
+        w.step_ms,
+    )
+    .await
+    .map_err(db_error)?;
+    for (value, step, step_requests, step_tokens) in steps {
+        let Some(i) = w.bucket(w.start_ms + step * w.step_ms) else {
             continue;
         };
         let (requests, tokens) = by_upstream
-            .entry(slot.value)
+            .entry(value)
             .or_insert_with(|| (vec![0; w.buckets], vec![0; w.buckets]));
-        requests[i] += c.requests.max(0) as u64;
-        tokens[i] += c.total_tokens.max(0) as u64;
+        requests[i] += step_requests.max(0) as u64;
+        tokens[i] += step_tokens.max(0) as u64;
     }
     let mut series: Vec<Series> = by_upstream
         .into_iter()
