@@ -380,7 +380,7 @@ impl Report {
         let t = &self.throughput;
         md.push_str("\n## Throughput, concurrency 64\n\n");
         md.push_str(&format!(
-            "Direct: `{}`\n\nGateway: `{}`\n\nEach path first gets {} s of the same load, not counted. Then each command runs {} times, alternating direct and gateway, so that a stretch where the shared machine runs slower hits both paths alike; the table sums the blocks.\n\n",
+            "Direct: `{}`\n\nGateway: `{}`\n\nEach path first gets {} s of the same load, not counted. Then each command runs {} times, alternating direct, nginx (when the floor runs) and the gateway, so that a stretch where the shared machine runs slower hits every path alike; the table sums the blocks.\n\n",
             t.direct.command,
             t.gateway.command,
             crate::WRK_WARM_UP_SECONDS,
