@@ -113,17 +113,7 @@ async fn main() {
     let held_streams = env_num("BENCH_STREAMS", 1_000) as usize;
     let after_wait = Duration::from_secs(env_num("BENCH_AFTER_SECONDS", 30));
     let c1_seconds = env_num("BENCH_C1_SECONDS", 20) as u32;
-    let data_dir = std::env::temp_dir().join(format!("autorouter-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&data_dir).unwrap();
-    let pg_url = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let args: Vec<String> = std::env::args().collect();
-    if let [_, mode, url, rate] = args.as_slice() {
-        if mode == "paced-writer" {
-            log_writer::paced_forever(url, rate.parse().expect("rows per second")).await;
-            return;
-        }
-    }
     if let [_, mode, url, seconds, key @ ..] = args.as_slice() {
         if mode == "closed-loop" {
             // One path's sustained concurrency-1 latency, e.g. to compare two builds or settings.
@@ -141,6 +131,16 @@ async fn main() {
                 s.p999_ms,
                 s.max_ms
             );
+            return;
+        }
+    }
+    let data_dir = std::env::temp_dir().join(format!("autorouter-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let pg_url = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    if let [_, mode, url, rate] = args.as_slice() {
+        if mode == "paced-writer" {
+            log_writer::paced_forever(url, rate.parse().expect("rows per second")).await;
             return;
         }
     }
