@@ -79,6 +79,14 @@ if [ "$WANT_BENCH" = 1 ] && ! have wrk; then
   apt_install wrk
 fi
 
+# 4c. nginx, the bare reverse proxy the benchmark measures the gateway against (the floor). The
+#     benchmark writes its own configuration and starts its own nginx in a temporary directory;
+#     the system's configuration and service are left alone.
+if [ "$WANT_BENCH" = 1 ] && ! have nginx && [ ! -x /usr/sbin/nginx ]; then
+  say "installing nginx"
+  apt_install nginx
+fi
+
 if [ "$WANT_TEST" = 1 ]; then
   # 5. Chromium for the browser tests (Playwright drives Debian's build; it never downloads one).
   CHROMIUM_PATH=${CHROMIUM_PATH:-/usr/bin/chromium}

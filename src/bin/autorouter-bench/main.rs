@@ -2,8 +2,10 @@
 //! in one run, on this machine. Run it with `scripts/bench.sh`, which builds the release
 //! binaries first; it writes `docs/benchmarks.json` and `docs/benchmarks.md`.
 mod chunked;
+mod closed_loop;
 mod latency;
 mod log_writer;
+mod nginx;
 mod procs;
 mod report;
 mod stats;
@@ -58,20 +60,32 @@ async fn admin_post(client: &reqwest::Client, url: String, body: Value) -> Value
     v
 }
 
-/// Alternating blocks, so drift on a shared machine hits both paths alike.
-async fn paired_latency(
+/// Alternating blocks of 1,000 requests, so drift on a shared machine hits every path alike.
+async fn alternating_latency(
     client: &reqwest::Client,
-    direct: &Target<'_>,
-    gateway: &Target<'_>,
+    paths: &[&Target<'_>],
     total: usize,
-) -> (Vec<Duration>, Vec<Duration>) {
+) -> Vec<Vec<Duration>> {
     let block = 1_000.min(total);
-    let (mut d, mut g) = (Vec::new(), Vec::new());
-    while d.len() < total {
-        d.extend(sequential(client, direct, block).await);
-        g.extend(sequential(client, gateway, block).await);
+    let mut out = vec![Vec::new(); paths.len()];
+    while out[0].len() < total {
+        for (path, samples) in paths.iter().zip(&mut out) {
+            samples.extend(sequential(client, path, block).await);
+        }
     }
-    (d, g)
+    out
+}
+
+/// The sustained concurrency-1 load: each path in turn for `block`, `WRK_BLOCKS` times, one
+/// connection each, every latency kept.
+async fn sustained_latency(paths: &[&Target<'_>], block: Duration) -> Vec<Vec<Duration>> {
+    let mut out = vec![Vec::new(); paths.len()];
+    for _ in 0..WRK_BLOCKS {
+        for (path, samples) in paths.iter().zip(&mut out) {
+            samples.extend(closed_loop::run(path.url, path.key, path.body, block).await);
+        }
+    }
+    out
 }
 
 async fn count_rows(db: &Database) -> u64 {
@@ -98,11 +112,32 @@ async fn main() {
     let wrk_seconds = env_num("BENCH_WRK_SECONDS", 20) as u32;
     let held_streams = env_num("BENCH_STREAMS", 1_000) as usize;
     let after_wait = Duration::from_secs(env_num("BENCH_AFTER_SECONDS", 30));
+    let c1_seconds = env_num("BENCH_C1_SECONDS", 20) as u32;
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, mode, url, seconds, key @ ..] = args.as_slice() {
+        if mode == "closed-loop" {
+            // One path's sustained concurrency-1 latency, e.g. to compare two builds or settings.
+            let length = Duration::from_secs(seconds.parse().expect("seconds"));
+            let latencies =
+                closed_loop::run(url, key.first().map(String::as_str), OPENAI_BODY, length).await;
+            let slow = latencies.iter().filter(|d| d.as_micros() > 500).count();
+            let s = summarize(latencies);
+            println!(
+                "{} requests ({:.0}/s), p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms, max {:.3} ms, over 0.5 ms: {slow}",
+                s.samples,
+                s.samples as f64 / length.as_secs_f64(),
+                s.p50_ms,
+                s.p99_ms,
+                s.p999_ms,
+                s.max_ms
+            );
+            return;
+        }
+    }
     let data_dir = std::env::temp_dir().join(format!("autorouter-bench-{}", std::process::id()));
     std::fs::create_dir_all(&data_dir).unwrap();
     let pg_url = std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let args: Vec<String> = std::env::args().collect();
     if let [_, mode, url, rate] = args.as_slice() {
         if mode == "paced-writer" {
             log_writer::paced_forever(url, rate.parse().expect("rows per second")).await;
@@ -151,6 +186,15 @@ async fn main() {
     let gw = format!("http://127.0.0.1:{gw_port}");
     wait_ready(&client, &format!("{mock}/v1/models")).await;
     wait_ready(&client, &format!("{gw}/api/health")).await;
+    // The floor: a bare reverse proxy doing the same two hops.
+    let floor = nginx::start(&client, &data_dir.join("nginx"), mock_port).await;
+    if let Err(why) = &floor {
+        eprintln!("{why}");
+    }
+    let nginx_base = floor
+        .as_ref()
+        .ok()
+        .map(|n| format!("http://127.0.0.1:{}", n.port));
 
     // Set-up through the admin REST API, as an operator would.
     let openai = admin_post(
@@ -193,31 +237,53 @@ async fn main() {
         key: Some(&key),
         body: OPENAI_BODY,
     };
+    let chat_nginx = nginx_base
+        .as_ref()
+        .map(|n| format!("{n}/v1/chat/completions"));
+    let msg_nginx = nginx_base.as_ref().map(|n| format!("{n}/v1/messages"));
+    let via_nginx = chat_nginx.as_deref().map(|url| Target {
+        url,
+        key: None,
+        body: OPENAI_BODY,
+    });
     // Warm-up: connections, caches (the key's bcrypt check happens once here), allocator.
     sequential(&client, &direct, 2_000).await;
+    if let Some(n) = &via_nginx {
+        sequential(&client, n, 2_000).await;
+    }
     sequential(&client, &through, 2_000).await;
 
-    eprintln!("latency, concurrency 1 ({samples} requests per path)");
-    let (d, g) = paired_latency(&client, &direct, &through, samples).await;
-    let openai_latency = report::Latency::new("OpenAI chat", summarize(d), summarize(g));
+    eprintln!("latency, concurrency 1, paced blocks ({samples} requests per path)");
+    let paths: Vec<&Target> = std::iter::once(&direct)
+        .chain(&via_nginx)
+        .chain([&through])
+        .collect();
+    let openai_latency = report::Latency::from_runs(
+        "OpenAI chat",
+        alternating_latency(&client, &paths, samples).await,
+    );
     let msg_direct = format!("{mock}/v1/messages");
     let msg_gw = format!("{gw}/v1/messages");
-    let (d, g) = paired_latency(
-        &client,
-        &Target {
-            url: &msg_direct,
-            key: None,
+    let msg_paths: Vec<Target> = std::iter::once((msg_direct.as_str(), None))
+        .chain(msg_nginx.as_deref().map(|u| (u, None)))
+        .chain([(msg_gw.as_str(), Some(key.as_str()))])
+        .map(|(url, key)| Target {
+            url,
+            key,
             body: ANTHROPIC_BODY,
-        },
-        &Target {
-            url: &msg_gw,
-            key: Some(&key),
-            body: ANTHROPIC_BODY,
-        },
-        samples / 4,
-    )
-    .await;
-    let anthropic_latency = report::Latency::new("Anthropic messages", summarize(d), summarize(g));
+        })
+        .collect();
+    let anthropic_latency = report::Latency::from_runs(
+        "Anthropic messages",
+        alternating_latency(&client, &msg_paths.iter().collect::<Vec<_>>(), samples / 4).await,
+    );
+
+    eprintln!("latency, concurrency 1, sustained ({c1_seconds} s per path)");
+    // The same load unmeasured first, as for throughput.
+    sustained_latency(&paths, Duration::from_millis(250)).await;
+    let block = Duration::from_secs_f64(f64::from(c1_seconds) / f64::from(WRK_BLOCKS));
+    let runs = sustained_latency(&paths, block).await;
+    let sustained = report::Sustained::new(runs, WRK_BLOCKS, block * WRK_BLOCKS);
 
     eprintln!("streaming");
     let (events, interval) = (50, 20);
@@ -249,6 +315,9 @@ async fn main() {
     // Each path gets the same load for a few seconds first, unmeasured, so both runs are in
     // their steady state (connections open, pools and caches filled), as the latency runs are.
     throughput::wrk(&root, &chat_direct, None, WRK_WARM_UP_SECONDS);
+    if let Some(url) = &chat_nginx {
+        throughput::wrk(&root, url, None, WRK_WARM_UP_SECONDS);
+    }
     throughput::wrk(&root, &chat_gw, Some(&key), WRK_WARM_UP_SECONDS);
     // The warm-up's last rows reach the database within the writer's 50 ms gathering window.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -256,10 +325,14 @@ async fn main() {
     // Alternating blocks, as for the added latency: a machine whose speed drifts (other tenants,
     // kernel threads) slows both paths alike instead of whichever ran in the slow stretch.
     let block_seconds = (wrk_seconds / WRK_BLOCKS).max(1);
-    let (mut direct_blocks, mut gateway_blocks) = (Vec::new(), Vec::new());
+    let (mut direct_blocks, mut nginx_blocks, mut gateway_blocks) =
+        (Vec::new(), Vec::new(), Vec::new());
     let mut cpu = Duration::ZERO;
     for _ in 0..WRK_BLOCKS {
         direct_blocks.push(throughput::wrk(&root, &chat_direct, None, block_seconds));
+        if let Some(url) = &chat_nginx {
+            nginx_blocks.push(throughput::wrk(&root, url, None, block_seconds));
+        }
         let cpu_before = gateway.cpu_time();
         gateway_blocks.push(throughput::wrk(&root, &chat_gw, Some(&key), block_seconds));
         // The writer stores the block's last rows within its 50 ms window: their CPU counts.
@@ -282,8 +355,16 @@ async fn main() {
         rows_after = count_rows(&gw_db).await;
     }
     let logged = rows_after - rows_before;
+    let nginx_wrk = (!nginx_blocks.is_empty()).then(|| throughput::combine(&nginx_blocks));
     let throughput = report::Throughput {
         gateway_share_of_direct: gateway_wrk.requests_per_second / direct_wrk.requests_per_second,
+        nginx_share_of_direct: nginx_wrk
+            .as_ref()
+            .map(|n| n.requests_per_second / direct_wrk.requests_per_second),
+        gateway_share_of_nginx: nginx_wrk
+            .as_ref()
+            .map(|n| gateway_wrk.requests_per_second / n.requests_per_second),
+        nginx: nginx_wrk,
         pair_shares,
         blocks: WRK_BLOCKS,
         gateway_cpu_seconds: cpu.as_secs_f64(),
@@ -349,6 +430,8 @@ async fn main() {
         command: "scripts/bench.sh".into(),
         started_at,
         machine: report::Machine::read(),
+        floor: report::Floor::of(&floor),
+        latency_sustained: sustained,
         latency: vec![openai_latency, anthropic_latency],
         throughput,
         streaming,
@@ -381,5 +464,6 @@ async fn main() {
     let md = report.markdown();
     std::fs::write(out.join("benchmarks.md"), &md).unwrap();
     println!("{md}");
+    drop(floor);
     let _ = std::fs::remove_dir_all(&data_dir);
 }

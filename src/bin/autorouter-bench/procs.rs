@@ -18,6 +18,20 @@ impl Proc {
         Proc { child }
     }
 
+    /// Asks the process to stop (SIGTERM) and waits for it, at most `grace`; `Drop` kills
+    /// whatever is left.
+    pub(crate) fn terminate(&mut self, grace: Duration) {
+        // SAFETY: kill has no memory preconditions; the pid is our own unreaped child.
+        unsafe { libc::kill(self.pid() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

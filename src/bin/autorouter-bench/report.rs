@@ -1,8 +1,11 @@
 //! The benchmark's results: JSON for machines, a Markdown table for people.
+use std::time::Duration;
+
 use serde::Serialize;
 
 use crate::log_writer::WriterResult;
-use crate::stats::Summary;
+use crate::nginx::Nginx;
+use crate::stats::{summarize, Summary};
 use crate::throughput::WrkResult;
 
 #[derive(Debug, Serialize)]
@@ -38,6 +41,53 @@ impl Machine {
     }
 }
 
+/// The floor the gateway is compared with: nginx as a bare reverse proxy to the same mock.
+#[derive(Debug, Serialize)]
+pub(crate) struct Floor {
+    /// What `nginx -v` says; absent when the floor was skipped.
+    pub(crate) nginx: Option<String>,
+    pub(crate) workers: usize,
+    /// Why there is no floor, e.g. "nginx not installed, floor skipped".
+    pub(crate) skipped: Option<String>,
+}
+
+impl Floor {
+    pub(crate) fn of(started: &Result<Nginx, String>) -> Floor {
+        match started {
+            Ok(n) => Floor {
+                nginx: Some(n.version.clone()),
+                workers: n.workers,
+                skipped: None,
+            },
+            Err(why) => Floor {
+                nginx: None,
+                workers: 0,
+                skipped: Some(why.clone()),
+            },
+        }
+    }
+}
+
+/// `a / b`, when `b` is above zero (an added latency that noise made zero or less has no ratio).
+fn ratio(a: f64, b: f64) -> Option<f64> {
+    (b > 0.0).then(|| a / b)
+}
+
+fn times(r: Option<f64>) -> String {
+    r.map_or("n/a".into(), |r| format!("{r:.2}×"))
+}
+
+/// nginx's figures at concurrency 1 beside the gateway's.
+#[derive(Debug, Serialize)]
+pub(crate) struct FloorLatency {
+    pub(crate) nginx: Summary,
+    pub(crate) nginx_added_p50_ms: f64,
+    pub(crate) nginx_added_p99_ms: f64,
+    /// The gateway's added latency over nginx's (2.0: the gateway adds twice what nginx adds).
+    pub(crate) added_p50_over_nginx: Option<f64>,
+    pub(crate) added_p99_over_nginx: Option<f64>,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Latency {
     pub format: &'static str,
@@ -46,17 +96,66 @@ pub struct Latency {
     pub added_p50_ms: f64,
     pub added_p99_ms: f64,
     pub added_p999_ms: f64,
+    /// Absent when the floor was skipped.
+    pub(crate) floor: Option<FloorLatency>,
 }
 
 impl Latency {
-    pub fn new(format: &'static str, direct: Summary, gateway: Summary) -> Self {
+    /// From each path's latencies: direct, nginx when the floor runs, and the gateway.
+    pub(crate) fn from_runs(format: &'static str, runs: Vec<Vec<Duration>>) -> Self {
+        let mut runs: Vec<Summary> = runs.into_iter().map(summarize).collect();
+        let gateway = runs.pop().expect("the gateway's latencies");
+        let nginx = (runs.len() == 2).then(|| runs.pop().expect("nginx's latencies"));
+        let direct = runs.pop().expect("direct latencies");
+        let added_p50_ms = gateway.p50_ms - direct.p50_ms;
+        let added_p99_ms = gateway.p99_ms - direct.p99_ms;
+        let floor = nginx.map(|nginx| {
+            let nginx_added_p50_ms = nginx.p50_ms - direct.p50_ms;
+            let nginx_added_p99_ms = nginx.p99_ms - direct.p99_ms;
+            FloorLatency {
+                nginx,
+                nginx_added_p50_ms,
+                nginx_added_p99_ms,
+                added_p50_over_nginx: ratio(added_p50_ms, nginx_added_p50_ms),
+                added_p99_over_nginx: ratio(added_p99_ms, nginx_added_p99_ms),
+            }
+        });
         Latency {
             format,
-            added_p50_ms: gateway.p50_ms - direct.p50_ms,
-            added_p99_ms: gateway.p99_ms - direct.p99_ms,
+            added_p50_ms,
+            added_p99_ms,
             added_p999_ms: gateway.p999_ms - direct.p999_ms,
             direct,
             gateway,
+            floor,
+        }
+    }
+}
+
+/// Concurrency 1 under sustained load: back-to-back requests on one connection, every latency
+/// kept.
+#[derive(Debug, Serialize)]
+pub(crate) struct Sustained {
+    pub(crate) blocks: u32,
+    pub(crate) seconds_per_path: f64,
+    pub(crate) direct_requests_per_second: f64,
+    pub(crate) nginx_requests_per_second: Option<f64>,
+    pub(crate) gateway_requests_per_second: f64,
+    pub(crate) latency: Latency,
+}
+
+impl Sustained {
+    /// From each path's latencies: direct, nginx when the floor runs, and the gateway.
+    pub(crate) fn new(runs: Vec<Vec<Duration>>, blocks: u32, per_path: Duration) -> Sustained {
+        let seconds = per_path.as_secs_f64();
+        let rate = |r: &Vec<Duration>| r.len() as f64 / seconds;
+        Sustained {
+            blocks,
+            seconds_per_path: seconds,
+            direct_requests_per_second: rate(&runs[0]),
+            nginx_requests_per_second: (runs.len() == 3).then(|| rate(&runs[1])),
+            gateway_requests_per_second: rate(&runs[runs.len() - 1]),
+            latency: Latency::from_runs("OpenAI chat", runs),
         }
     }
 }
@@ -64,9 +163,14 @@ impl Latency {
 #[derive(Debug, Serialize)]
 pub struct Throughput {
     pub direct: WrkResult,
+    /// Absent when the floor was skipped.
+    pub(crate) nginx: Option<WrkResult>,
     pub gateway: WrkResult,
     /// Over all blocks: the gateway's requests per second over direct's.
     pub gateway_share_of_direct: f64,
+    pub(crate) nginx_share_of_direct: Option<f64>,
+    /// The gateway's requests per second over nginx's.
+    pub(crate) gateway_share_of_nginx: Option<f64>,
     /// Each gateway block's over the direct block just before it.
     pub pair_shares: Vec<f64>,
     pub blocks: u32,
@@ -131,6 +235,10 @@ pub struct Report {
     pub command: String,
     pub started_at: String,
     pub machine: Machine,
+    pub(crate) floor: Floor,
+    /// The concurrency-1 headline: sustained closed-loop load.
+    pub(crate) latency_sustained: Sustained,
+    /// Concurrency 1 in blocks of 1,000 requests alternating the paths.
     pub latency: Vec<Latency>,
     pub throughput: Throughput,
     pub streaming: Streaming,
@@ -151,20 +259,20 @@ fn check(what: &str, target: &str, measured: String, met: bool) -> Check {
 impl Report {
     /// The targets, each with what was measured.
     pub fn checks(&self) -> Vec<Check> {
-        let l = &self.latency[0];
+        let l = &self.latency_sustained.latency;
         let t = &self.throughput;
         let s = &self.streaming;
         let m = &self.memory;
         let w = &self.log_writer;
         vec![
             check(
-                "added latency p50 (c=1)",
+                "added latency p50 (c=1, sustained)",
                 "≤ 0.1 ms",
                 format!("{:.3} ms", l.added_p50_ms),
                 l.added_p50_ms <= 0.1,
             ),
             check(
-                "added latency p99 (c=1)",
+                "added latency p99 (c=1, sustained)",
                 "≤ 0.3 ms",
                 format!("{:.3} ms", l.added_p99_ms),
                 l.added_p99_ms <= 0.3,
@@ -237,6 +345,7 @@ impl Report {
             "Run at {} on {} cores ({}), {} GiB, Linux {}. The mock upstream, the load generator and the gateway share these cores. The gateway runs on SQLite with request logging on.\n\n",
             self.started_at, m.cores, m.cpu, m.memory_gib, m.kernel
         ));
+        md.push_str(&self.floor_markdown());
         md.push_str("## Targets\n\n| What | Target | Measured | Met |\n|---|---|---|---|\n");
         for c in &self.checks {
             md.push_str(&format!(
@@ -247,34 +356,51 @@ impl Report {
                 if c.met { "yes" } else { "**no**" }
             ));
         }
-        md.push_str("\n## Added latency, concurrency 1, non-streaming (~1 KB answers)\n\n");
-        md.push_str("Sequential requests from one Rust client (reqwest on a single-threaded runtime, keep-alive), start to last body byte, alternating blocks direct and through the gateway.\n\n");
+        let c1 = &self.latency_sustained;
+        md.push_str("\n## Added latency, concurrency 1, sustained (the headline)\n\n");
+        md.push_str(&format!(
+            "One kept-alive connection per path, each request sent as soon as the last answer is in, as `wrk -t1 -c1` does, by a plain blocking HTTP/1.1 client on its own thread (`src/bin/autorouter-bench/closed_loop.rs`), for {:.1} s per path in {} blocks alternating direct, nginx and the gateway (after 0.25 s of each, not counted). Every request's latency is recorded, from the start of its write to the last byte of its answer; unlike wrk's, the percentiles hold no synthetic samples. Requests/s: direct {:.0}, nginx {}, gateway {:.0}.\n\n",
+            c1.seconds_per_path,
+            c1.blocks,
+            c1.direct_requests_per_second,
+            c1.nginx_requests_per_second
+                .map_or("not run".into(), |r| format!("{r:.0}")),
+            c1.gateway_requests_per_second
+        ));
+        md.push_str("| Format | Path | Samples | p50 ms | p99 ms | p99.9 ms | max ms |\n|---|---|---|---|---|---|---|\n");
+        latency_rows(&mut md, &c1.latency);
+        md.push_str(
+            "\n## Added latency, concurrency 1, paced blocks, non-streaming (~1 KB answers)\n\n",
+        );
+        md.push_str("Sequential requests from one Rust client (reqwest on a single-threaded runtime, keep-alive), start to last body byte, in blocks of 1,000 alternating direct, nginx and the gateway: each path is loaded for a fraction of a second at a time, and the gateway's log writer stores a block's rows partly while the next path's block runs. Kept to compare with earlier runs; the sustained figures above are the headline.\n\n");
         md.push_str("| Format | Path | Samples | p50 ms | p99 ms | p99.9 ms | max ms |\n|---|---|---|---|---|---|---|\n");
         for l in &self.latency {
-            for (path, s) in [("direct", &l.direct), ("gateway", &l.gateway)] {
-                md.push_str(&format!(
-                    "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
-                    l.format, path, s.samples, s.p50_ms, s.p99_ms, s.p999_ms, s.max_ms
-                ));
-            }
-            md.push_str(&format!(
-                "| {} | **added** | | **{:.3}** | **{:.3}** | **{:.3}** | |\n",
-                l.format, l.added_p50_ms, l.added_p99_ms, l.added_p999_ms
-            ));
+            latency_rows(&mut md, l);
         }
         let t = &self.throughput;
         md.push_str("\n## Throughput, concurrency 64\n\n");
         md.push_str(&format!(
-            "Direct: `{}`\n\nGateway: `{}`\n\nEach path first gets {} s of the same load, not counted. Then each command runs {} times, alternating direct and gateway, so that a stretch where the shared machine runs slower hits both paths alike; the table sums the blocks.\n\n",
+            "Direct: `{}`\n\nGateway: `{}`\n\nEach path first gets {} s of the same load, not counted. Then each command runs {} times, alternating direct, nginx (when the floor runs) and the gateway, so that a stretch where the shared machine runs slower hits every path alike; the table sums the blocks.\n\n",
             t.direct.command,
             t.gateway.command,
             crate::WRK_WARM_UP_SECONDS,
             t.blocks
         ));
+        if let Some(n) = &t.nginx {
+            md.push_str(&format!(
+                "nginx (the floor, in the same rotation): `{}`\n\n",
+                n.command
+            ));
+        }
         md.push_str(
             "| Path | Requests | Seconds | Requests/s | Non-2xx |\n|---|---|---|---|---|\n",
         );
-        for (path, w) in [("direct", &t.direct), ("gateway", &t.gateway)] {
+        for (path, w) in [
+            ("direct", Some(&t.direct)),
+            ("nginx", t.nginx.as_ref()),
+            ("gateway", Some(&t.gateway)),
+        ] {
+            let Some(w) = w else { continue };
             md.push_str(&format!(
                 "| {} | {} | {:.2} | {:.0} | {} |\n",
                 path, w.requests, w.seconds, w.requests_per_second, w.non_2xx
@@ -290,6 +416,13 @@ impl Report {
             "\nThe gateway served {:.1}% of direct throughput (block by block: {}), using {:.2} s of CPU ({:.1} µs per request; its CPU time is read before each gateway block and 300 ms after it, so the log writer's last batch counts). Its log writer stored {} rows during the runs ({:.0} rows/s).\n",
             t.gateway_share_of_direct * 100.0, pairs, t.gateway_cpu_seconds, t.gateway_cpu_us_per_request, t.log_rows_written, t.log_rows_per_second
         ));
+        if let (Some(n), Some(share)) = (t.nginx_share_of_direct, t.gateway_share_of_nginx) {
+            md.push_str(&format!(
+                "\nnginx served {:.1}% of direct throughput; the gateway served {:.1}% of nginx's.\n",
+                n * 100.0,
+                share * 100.0
+            ));
+        }
         let s = &self.streaming;
         md.push_str(&format!(
             "\n## Streaming\n\n{} streams per path, one at a time on one keep-alive connection, each {} events {} ms apart, read by a plain HTTP/1.1 client (`src/bin/autorouter-bench/streams.rs`). Each event carries the time the mock wrote it. Every figure is taken twice: **at the socket**, when the bytes reached the client's socket (the kernel's receive timestamp, `SO_TIMESTAMPNS`), which is how long the path held them; and **as read**, when the client's read returned them, which adds the client's own wait to be scheduled. The targets use the first.\n\n",
@@ -346,4 +479,79 @@ impl Report {
         }
         md
     }
+
+    /// The gateway beside the floor, or the reason there is none, in plain sight.
+    fn floor_markdown(&self) -> String {
+        let (t, c1) = (&self.throughput, &self.latency_sustained.latency);
+        let paced = &self.latency[0];
+        let Some(version) = &self.floor.nginx else {
+            return format!(
+                "## The floor: nginx\n\n**{}**\n\n",
+                self.floor.skipped.as_deref().unwrap_or("floor skipped")
+            );
+        };
+        let mut md = format!(
+            "## The floor: nginx\n\nA bare reverse proxy doing the same two hops ({version}, {} worker processes, upstream keep-alive, access log off, configured by the benchmark in a temporary directory). The gateway's figures as ratios to nginx's and to direct:\n\n",
+            self.floor.workers
+        );
+        md.push_str("| Measure | Direct | nginx | Gateway | Gateway vs nginx | Gateway vs direct |\n|---|---|---|---|---|---|\n");
+        if let (Some(n), Some(share)) = (&t.nginx, t.gateway_share_of_nginx) {
+            md.push_str(&format!(
+                "| throughput, c=64 (requests/s) | {:.0} | {:.0} | {:.0} | {:.1}% | {:.1}% |\n",
+                t.direct.requests_per_second,
+                n.requests_per_second,
+                t.gateway.requests_per_second,
+                share * 100.0,
+                t.gateway_share_of_direct * 100.0
+            ));
+        }
+        for (name, l) in [("sustained", c1), ("paced blocks", paced)] {
+            let Some(f) = &l.floor else { continue };
+            md.push_str(&format!(
+                "| added p50, c=1, {name} (ms) | — | {:.3} | {:.3} | {} | {:+.3} ms |\n",
+                f.nginx_added_p50_ms,
+                l.added_p50_ms,
+                times(f.added_p50_over_nginx),
+                l.added_p50_ms
+            ));
+            md.push_str(&format!(
+                "| added p99, c=1, {name} (ms) | — | {:.3} | {:.3} | {} | {:+.3} ms |\n",
+                f.nginx_added_p99_ms,
+                l.added_p99_ms,
+                times(f.added_p99_over_nginx),
+                l.added_p99_ms
+            ));
+        }
+        md.push('\n');
+        md
+    }
+}
+
+/// One format's rows: each path, then what nginx and the gateway add to direct.
+fn latency_rows(md: &mut String, l: &Latency) {
+    let nginx = l.floor.as_ref().map(|f| &f.nginx);
+    for (path, s) in [
+        ("direct", Some(&l.direct)),
+        ("nginx", nginx),
+        ("gateway", Some(&l.gateway)),
+    ] {
+        let Some(s) = s else { continue };
+        md.push_str(&format!(
+            "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
+            l.format, path, s.samples, s.p50_ms, s.p99_ms, s.p999_ms, s.max_ms
+        ));
+    }
+    if let Some(f) = &l.floor {
+        md.push_str(&format!(
+            "| {} | added by nginx | | {:.3} | {:.3} | {:.3} | |\n",
+            l.format,
+            f.nginx_added_p50_ms,
+            f.nginx_added_p99_ms,
+            f.nginx.p999_ms - l.direct.p999_ms
+        ));
+    }
+    md.push_str(&format!(
+        "| {} | **added by the gateway** | | **{:.3}** | **{:.3}** | **{:.3}** | |\n",
+        l.format, l.added_p50_ms, l.added_p99_ms, l.added_p999_ms
+    ));
 }
