@@ -284,6 +284,22 @@ async fn the_upgrade_counts_earlier_logs() {
             ("upstream".into(), "u".into(), 4, 2, 3, 30),
         ]
     );
+    // 0009 sums the hourly rows into daily ones.
+    let days: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT dimension, requests, below_500, total_tokens FROM request_stats_daily \
+         ORDER BY dimension",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        days,
+        vec![
+            ("key".into(), 4, 3, 30),
+            ("model".into(), 4, 3, 30),
+            ("upstream".into(), 4, 3, 30),
+        ]
+    );
     db.pool.close().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -122,17 +122,54 @@ impl Dimension {
     }
 }
 
-/// One row: a key, an upstream or a model ("" for none) in one hour.
+/// One row: a key, an upstream or a model ("" for none) in one hour or one UTC day.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct Slot {
-    pub hour_start: i64,
-    pub dimension: Dimension,
-    pub value: String,
+struct Slot {
+    start: i64,
+    dimension: Dimension,
+    value: String,
 }
+
+pub(crate) const DAY_MS: i64 = 24 * HOUR_MS;
 
 /// The start of the UTC hour holding `ms`.
 pub(crate) fn hour_of(ms: i64) -> i64 {
     ms.div_euclid(HOUR_MS) * HOUR_MS
+}
+
+/// The start of the UTC day holding `ms`.
+fn day_of(ms: i64) -> i64 {
+    ms.div_euclid(DAY_MS) * DAY_MS
+}
+
+/// The two tables of counters: the same columns, per hour and per UTC day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grain {
+    Hour,
+    Day,
+}
+
+impl Grain {
+    fn table(self) -> &'static str {
+        match self {
+            Grain::Hour => "request_stats_hourly",
+            Grain::Day => "request_stats_daily",
+        }
+    }
+
+    fn time_column(self) -> &'static str {
+        match self {
+            Grain::Hour => "hour_start",
+            Grain::Day => "day_start",
+        }
+    }
+
+    fn start_of(self, ms: i64) -> i64 {
+        match self {
+            Grain::Hour => hour_of(ms),
+            Grain::Day => day_of(ms),
+        }
+    }
 }
 
 const COUNTER_COLUMNS: [&str; 12] = [
@@ -178,16 +215,27 @@ fn counter_values(c: &Counters) -> Vec<i64> {
     .collect()
 }
 
-/// Adds a batch of log records to their hourly rows, inside the batch's transaction.
+/// Adds a batch of log records to their hourly and daily rows, inside the batch's transaction.
 pub(crate) async fn add_batch(
     tx: &mut Transaction<'_, Any>,
+    records: &[LogRecord],
+) -> Result<(), sqlx::Error> {
+    for grain in [Grain::Hour, Grain::Day] {
+        add_to(tx, grain, records).await?;
+    }
+    Ok(())
+}
+
+async fn add_to(
+    tx: &mut Transaction<'_, Any>,
+    grain: Grain,
     records: &[LogRecord],
 ) -> Result<(), sqlx::Error> {
     let mut slots: HashMap<Slot, Counters> = HashMap::new();
     for r in records {
         for dimension in Dimension::ALL {
             let slot = Slot {
-                hour_start: hour_of(r.created_at),
+                start: grain.start_of(r.created_at),
                 dimension,
                 value: dimension.value_of(r),
             };
@@ -196,14 +244,15 @@ pub(crate) async fn add_batch(
     }
     let columns = all_counter_columns();
     let placeholders: Vec<String> = (4..4 + columns.len()).map(|i| format!("${i}")).collect();
+    let (table, time) = (grain.table(), grain.time_column());
     let updates: Vec<String> = columns
         .iter()
-        .map(|c| format!("{c} = request_stats_hourly.{c} + excluded.{c}"))
+        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
         .collect();
     let sql = format!(
-        "INSERT INTO request_stats_hourly (hour_start, dimension, value, {}) \
+        "INSERT INTO {table} ({time}, dimension, value, {}) \
          VALUES ($1, $2, $3, {}) \
-         ON CONFLICT (hour_start, dimension, value) DO UPDATE SET {}",
+         ON CONFLICT ({time}, dimension, value) DO UPDATE SET {}",
         columns.join(", "),
         placeholders.join(", "),
         updates.join(", ")
@@ -213,7 +262,7 @@ pub(crate) async fn add_batch(
     slots.sort_by(|a, b| a.0.cmp(&b.0));
     for (slot, counters) in slots {
         let mut q = sqlx::query(&sql)
-            .bind(slot.hour_start)
+            .bind(slot.start)
             .bind(slot.dimension.as_str())
             .bind(slot.value);
         for v in counter_values(&counters) {
@@ -222,6 +271,59 @@ pub(crate) async fn add_batch(
         q.execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+/// The rows of one dimension from `since_ms` (a whole hour) on, as a subquery named `w` with
+/// the columns `t` (the row's start), `value` and `columns`: daily rows for the whole UTC days
+/// before today, hourly rows for the hours before the first of them and from today on. Binds
+/// $1 (the dimension) and $2 to $4 (`Split::bind`).
+fn window_rows(columns: &str) -> String {
+    format!(
+        "(SELECT hour_start AS t, value, {columns} FROM request_stats_hourly \
+           WHERE dimension = $1 AND hour_start >= $2 AND hour_start < $3 \
+         UNION ALL SELECT day_start AS t, value, {columns} FROM request_stats_daily \
+           WHERE dimension = $1 AND day_start >= $3 AND day_start < $4 \
+         UNION ALL SELECT hour_start AS t, value, {columns} FROM request_stats_hourly \
+           WHERE dimension = $1 AND hour_start >= $4) AS w"
+    )
+}
+
+/// Where a window from `since_ms` to now splits between hourly and daily rows: hourly in
+/// [since, days_from), daily in [days_from, days_to), hourly from days_to on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Split {
+    since: i64,
+    days_from: i64,
+    days_to: i64,
+}
+
+impl Split {
+    fn new(since_ms: i64, now_ms: i64, days: bool) -> Self {
+        if !days {
+            return Self {
+                since: since_ms,
+                days_from: since_ms,
+                days_to: since_ms,
+            };
+        }
+        let days_from = day_of(since_ms + DAY_MS - 1);
+        Self {
+            since: since_ms,
+            days_from,
+            days_to: days_from.max(day_of(now_ms)),
+        }
+    }
+
+    fn bind<'q>(
+        &self,
+        q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+        dimension: Dimension,
+    ) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+        q.bind(dimension.as_str())
+            .bind(self.since)
+            .bind(self.days_from)
+            .bind(self.days_to)
+    }
 }
 
 /// The counters of a row whose columns `first..` are `all_counter_columns()` in order.
@@ -249,103 +351,116 @@ fn counters_at(row: &sqlx::any::AnyRow, first: usize) -> Result<Counters, sqlx::
     })
 }
 
-/// Every counter of one dimension from `since_ms` on, summed per value by the database: one
-/// row per key, upstream or model however long the window.
+/// Every counter of one dimension from `since_ms` (a whole hour) to `now_ms`, summed per value
+/// by the database: one row per key, upstream or model however long the window.
 pub(crate) async fn sums_by_value(
     pool: &AnyPool,
     since_ms: i64,
+    now_ms: i64,
     dimension: Dimension,
 ) -> Result<Vec<(String, Counters)>, sqlx::Error> {
     use sqlx::Row;
-    let sums: Vec<String> = all_counter_columns()
+    let columns = all_counter_columns();
+    let sums: Vec<String> = columns
         .iter()
         .map(|c| format!("CAST(SUM({c}) AS BIGINT)"))
         .collect();
     let sql = format!(
-        "SELECT value, {} FROM request_stats_hourly \
-         WHERE dimension = $1 AND hour_start >= $2 GROUP BY value",
-        sums.join(", ")
+        "SELECT value, {} FROM {} GROUP BY value",
+        sums.join(", "),
+        window_rows(&columns.join(", "))
     );
-    let rows = sqlx::query(&sql)
-        .bind(dimension.as_str())
-        .bind(since_ms)
-        .fetch_all(pool)
-        .await?;
+    let q = Split::new(since_ms, now_ms, true).bind(sqlx::query(&sql), dimension);
+    let rows = q.fetch_all(pool).await?;
     rows.iter()
         .map(|row| Ok((row.try_get(0)?, counters_at(row, 1)?)))
         .collect()
 }
 
-/// Every counter of one dimension from `since_ms` on, summed by the database into one.
+/// Every counter of one dimension from `since_ms` (a whole hour) to `now_ms`, summed by the
+/// database into one.
 pub(crate) async fn total_since(
     pool: &AnyPool,
     since_ms: i64,
+    now_ms: i64,
     dimension: Dimension,
 ) -> Result<Counters, sqlx::Error> {
-    let sums: Vec<String> = all_counter_columns()
+    let columns = all_counter_columns();
+    let sums: Vec<String> = columns
         .iter()
         .map(|c| format!("CAST(COALESCE(SUM({c}), 0) AS BIGINT)"))
         .collect();
     let sql = format!(
-        "SELECT {} FROM request_stats_hourly WHERE dimension = $1 AND hour_start >= $2",
-        sums.join(", ")
+        "SELECT {} FROM {}",
+        sums.join(", "),
+        window_rows(&columns.join(", "))
     );
-    let row = sqlx::query(&sql)
-        .bind(dimension.as_str())
-        .bind(since_ms)
-        .fetch_one(pool)
-        .await?;
+    let q = Split::new(since_ms, now_ms, true).bind(sqlx::query(&sql), dimension);
+    let row = q.fetch_one(pool).await?;
     counters_at(&row, 0)
 }
 
 /// Requests and tokens of one dimension per value and step (`step_ms`, a whole number of hours)
 /// from `start_ms` on, summed by the database: (value, step index, requests, tokens). Hourly
-/// rows from `since_ms` up to `start_ms` come back with a negative index.
+/// rows from `since_ms` up to `start_ms` come back with a negative index. Daily rows serve
+/// only when the steps are UTC days; a step of local days reads hourly rows.
 pub(crate) async fn per_step(
     pool: &AnyPool,
     dimension: Dimension,
     since_ms: i64,
+    now_ms: i64,
     start_ms: i64,
     step_ms: i64,
 ) -> Result<Vec<(String, i64, i64, i64)>, sqlx::Error> {
+    let days = step_ms % DAY_MS == 0 && start_ms.rem_euclid(DAY_MS) == 0;
     // Division truncates toward zero in SQL: offset by 1,000 steps to floor instead.
-    sqlx::query_as(
-        "SELECT value, (hour_start - $3 + $4 * 1000) / $4 - 1000 AS step, \
+    let sql = format!(
+        "SELECT value, (t - $5 + $6 * 1000) / $6 - 1000 AS step, \
          CAST(SUM(requests) AS BIGINT), CAST(SUM(total_tokens) AS BIGINT) \
-         FROM request_stats_hourly WHERE dimension = $1 AND hour_start >= $2 \
-         GROUP BY value, (hour_start - $3 + $4 * 1000) / $4 - 1000",
-    )
-    .bind(dimension.as_str())
-    .bind(since_ms)
-    .bind(start_ms)
-    .bind(step_ms)
-    .fetch_all(pool)
-    .await
+         FROM {} GROUP BY value, (t - $5 + $6 * 1000) / $6 - 1000",
+        window_rows("requests, total_tokens")
+    );
+    let q = Split::new(since_ms, now_ms, days).bind(sqlx::query(&sql), dimension);
+    let rows = q.bind(start_ms).bind(step_ms).fetch_all(pool).await?;
+    use sqlx::Row;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+        .collect()
 }
 
-/// Requests and tokens per value of one dimension from `since_ms` on, summed by the database.
+/// Requests and tokens per value of one dimension from `since_ms` (a whole hour) to `now_ms`,
+/// summed by the database.
 pub(crate) async fn totals_by_value(
     pool: &AnyPool,
     since_ms: i64,
+    now_ms: i64,
     dimension: Dimension,
 ) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
-    sqlx::query_as(
+    use sqlx::Row;
+    let sql = format!(
         "SELECT value, CAST(SUM(requests) AS BIGINT), CAST(SUM(total_tokens) AS BIGINT) \
-         FROM request_stats_hourly WHERE dimension = $1 AND hour_start >= $2 GROUP BY value",
-    )
-    .bind(dimension.as_str())
-    .bind(since_ms)
-    .fetch_all(pool)
-    .await
+         FROM {} GROUP BY value",
+        window_rows("requests, total_tokens")
+    );
+    let q = Split::new(since_ms, now_ms, true).bind(sqlx::query(&sql), dimension);
+    let rows = q.fetch_all(pool).await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .collect()
 }
 
-/// Retention: hourly rows before `cutoff_ms` go with the logs they summarised.
+/// Retention: hourly rows before `cutoff_ms`, and daily rows of the days before the one holding
+/// it, go with the logs they summarised.
 pub(crate) async fn delete_before(pool: &AnyPool, cutoff_ms: i64) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM request_stats_hourly WHERE hour_start < $1")
+    let hours = sqlx::query("DELETE FROM request_stats_hourly WHERE hour_start < $1")
         .bind(hour_of(cutoff_ms))
         .execute(pool)
         .await?;
-    Ok(done.rows_affected())
+    let days = sqlx::query("DELETE FROM request_stats_daily WHERE day_start < $1")
+        .bind(day_of(cutoff_ms))
+        .execute(pool)
+        .await?;
+    Ok(hours.rows_affected() + days.rows_affected())
 }
 
 #[cfg(test)]
@@ -382,8 +497,32 @@ mod tests {
     }
 
     #[test]
+    fn a_window_reads_whole_days_from_the_daily_rows_and_the_edges_from_the_hourly() {
+        let now = 40 * DAY_MS + 5 * HOUR_MS + 123;
+        // From 22:00 thirty days ago: hours 22 and 23, then 29 whole days, then today by hour.
+        let s = Split::new(10 * DAY_MS - 2 * HOUR_MS, now, true);
+        assert_eq!(
+            (s.days_from, s.days_to),
+            (10 * DAY_MS, 40 * DAY_MS),
+            "{s:?}"
+        );
+        // From midnight: no hourly rows before the days.
+        let s = Split::new(10 * DAY_MS, now, true);
+        assert_eq!((s.since, s.days_from), (10 * DAY_MS, 10 * DAY_MS));
+        // Within today: hourly rows only (the daily part is empty).
+        let s = Split::new(40 * DAY_MS + HOUR_MS, now, true);
+        assert_eq!(s.days_from, s.days_to);
+        assert_eq!(s.days_from, 41 * DAY_MS);
+        // Days not wanted: hourly rows only, from the start.
+        let s = Split::new(10 * DAY_MS - 2 * HOUR_MS, now, false);
+        assert_eq!((s.days_from, s.days_to), (s.since, s.since));
+    }
+
+    #[test]
     fn slots_are_whole_hours_and_none_is_empty() {
         assert_eq!(hour_of(3 * HOUR_MS + 59_999), 3 * HOUR_MS);
+        assert_eq!(day_of(3 * DAY_MS - 1), 2 * DAY_MS);
+        assert_eq!(Grain::Day.start_of(-1), -DAY_MS);
         let r = LogRecord {
             api_key_id: Some("k".into()),
             ..LogRecord::default()

@@ -90,12 +90,13 @@ pub(crate) async fn list(
         window_hours.unwrap_or(DEFAULT_WINDOW_HOURS),
         1..=24 * 90,
     )?;
-    let since = hour_of(state.clock.now_ms() - i64::from(hours) * HOUR_MS);
+    let now = state.clock.now_ms();
+    let since = hour_of(now - i64::from(hours) * HOUR_MS);
     let rows = upstream_repo::list_all(&state.db.pool)
         .await
         .map_err(db_error)?;
     let mut sums: HashMap<String, Counters> =
-        request_stats::sums_by_value(&state.db.pool, since, Dimension::Upstream)
+        request_stats::sums_by_value(&state.db.pool, since, now, Dimension::Upstream)
             .await
             .map_err(db_error)?
             .into_iter()

@@ -89,9 +89,14 @@ fn avg(sum: i64, count: i64) -> Option<f64> {
 
 pub(crate) async fn overview(state: &AppState, q: &StatsQuery) -> Result<Overview, ApiError> {
     let w = window_of(state, q)?;
-    let total = request_stats::total_since(&state.db.pool, w.first_hour(), Dimension::Upstream)
-        .await
-        .map_err(db_error)?;
+    let total = request_stats::total_since(
+        &state.db.pool,
+        w.first_hour(),
+        state.clock.now_ms(),
+        Dimension::Upstream,
+    )
+    .await
+    .map_err(db_error)?;
     Ok(Overview {
         range: w.range.into(),
         start: to_rfc3339(w.start_ms),
@@ -137,6 +142,7 @@ pub(crate) async fn timeseries(state: &AppState, q: &StatsQuery) -> Result<Times
         &state.db.pool,
         Dimension::Upstream,
         w.first_hour(),
+        state.clock.now_ms(),
         w.start_ms,
         w.step_ms,
     )
@@ -218,11 +224,11 @@ pub(crate) async fn leaderboard(state: &AppState, q: &StatsQuery) -> Result<Lead
     let w = window_of(state, q)?;
     let limit = validate::in_range("limit", q.limit.unwrap_or(5), 1..=50)? as usize;
     // The database sums, so only one row per value comes back.
-    let from = w.first_hour();
+    let (from, now) = (w.first_hour(), state.clock.now_ms());
     let mut totals: [HashMap<String, (u64, u64)>; 3] = Default::default();
     for (slot_totals, dimension) in totals.iter_mut().zip(Dimension::ALL) {
         for (value, requests, tokens) in
-            request_stats::totals_by_value(&state.db.pool, from, dimension)
+            request_stats::totals_by_value(&state.db.pool, from, now, dimension)
                 .await
                 .map_err(db_error)?
         {
