@@ -50,6 +50,8 @@ class Gateway:
         self.proc = subprocess.Popen([binary], env=env, cwd=ROOT)
         deadline = time.time() + 600  # a migration over millions of rows takes a while
         while time.time() < deadline:
+            if self.proc.poll() is not None:
+                sys.exit(f"the gateway exited with {self.proc.returncode}")
             try:
                 if self.call("GET", "/api/health")[0] == 200:
                     break
@@ -108,16 +110,17 @@ def make_keys_and_upstreams(gw):
 
 def seed_sql(rows, now_ms, series):
     """The log rows, spread evenly over the last 30 days in time order (as they arrive), their
-    key, upstream, model and status from fixed hashes of the row number: about 95.5 % 200,
-    1 % 429, 1 % 400, 2.5 % 5xx."""
+    key, upstream, model and status from fixed hashes of the row number, each through its own
+    prime modulus so that none follows from another: about 95.5 % 200, 1 % 429, 1 % 400,
+    2.5 % 5xx."""
     start = now_ms - SPAN_MS
-    h = "((i * 2654435761) % 1000)"
+    h = "(((i * 2654435761) % 1000033) % 1000)"
     return f"""
 INSERT INTO request_logs (request_id, api_key_id, upstream_id, method, path, model_requested,
     model_sent, status_code, is_stream, prompt_tokens, completion_tokens, total_tokens,
     ttfb_ms, ttft_ms, duration_ms, error_message, lb_strategy, failover_attempts, created_at)
-SELECT 'scale-' || i, k.id, u.id, 'POST', '/v1/chat/completions', 'model-' || (i % {MODELS}),
-    'model-' || (i % {MODELS}),
+SELECT 'scale-' || i, k.id, u.id, 'POST', '/v1/chat/completions',
+    'model-' || (((i * 15485863) % 999979) % {MODELS}), 'model-' || (((i * 15485863) % 999979) % {MODELS}),
     CASE WHEN {h} < 955 THEN 200 WHEN {h} < 965 THEN 429 WHEN {h} < 975 THEN 400
          WHEN {h} < 985 THEN 502 WHEN {h} < 995 THEN 500 ELSE 503 END,
     i % 2, 100 + i % 900, 20 + i % 500, 120 + i % 900 + i % 500,
@@ -125,8 +128,8 @@ SELECT 'scale-' || i, k.id, u.id, 'POST', '/v1/chat/completions', 'model-' || (i
     CASE WHEN {h} >= 955 THEN 'upstream said no' END, 'priority', 0,
     {start} + (i * {SPAN_MS // rows})
 FROM {series}
-JOIN seed_keys k ON k.n = (i * 7919) % {KEYS}
-JOIN seed_upstreams u ON u.n = (i * 104729) % {UPSTREAMS};
+JOIN seed_keys k ON k.n = ((i * 7919) % 1000003) % {KEYS}
+JOIN seed_upstreams u ON u.n = ((i * 104729) % 999983) % {UPSTREAMS};
 """
 
 
@@ -238,6 +241,11 @@ def measure(gw, runs):
         "/api/admin/stats/timeseries?range=7d",
         "/api/admin/stats/timeseries?range=30d",
         "/api/admin/stats/leaderboard?range=30d",
+        # Local days of UTC+8 are not UTC days: these read hourly rows at the edges or throughout.
+        "/api/admin/stats/overview?range=30d&tz_offset_minutes=480",
+        "/api/admin/stats/timeseries?range=7d&tz_offset_minutes=480",
+        "/api/admin/stats/timeseries?range=30d&tz_offset_minutes=480",
+        "/api/admin/stats/leaderboard?range=30d&tz_offset_minutes=480",
         "/api/admin/circuit-breakers",
         "/api/admin/settings",
         "/api/admin/openapi.json",

@@ -38,5 +38,9 @@ WHERE request_stats_hourly.dimension = 'model'
 
 -- The log list filtered by an error status (4xx, 5xx, 429, ...) walks only the error rows,
 -- newest first, and reads each one's status from the index itself (no row lookup to count
--- them). Rows below 400, most of them, never enter it: it costs the log writer nothing for them.
+-- them); with a key, an upstream or a model as well, it walks only that one's error rows.
+-- Rows below 400, most of them, never enter these indexes: the log writer pays nothing for them.
 CREATE INDEX idx_request_logs_errors ON request_logs (created_at, status_code) WHERE status_code >= 400;
+CREATE INDEX idx_request_logs_key_errors ON request_logs (api_key_id, created_at, status_code) WHERE status_code >= 400;
+CREATE INDEX idx_request_logs_upstream_errors ON request_logs (upstream_id, created_at, status_code) WHERE status_code >= 400;
+CREATE INDEX idx_request_logs_model_errors ON request_logs (model_requested, created_at, status_code) WHERE status_code >= 400;

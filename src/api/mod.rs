@@ -7,7 +7,3 @@ pub mod logs;
 pub mod session;
 pub mod stats;
 pub mod upstreams;
-
-/// Where every server function is served (each `#[server(prefix = ...)]` names it too).
-#[cfg(feature = "ssr")]
-pub(crate) const UI_PREFIX: &str = "/api/ui/";

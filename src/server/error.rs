@@ -110,8 +110,12 @@ impl From<ApiError> for UiError {
 
 fn set_server_fn_status(status: StatusCode) {
     use leptos::prelude::use_context;
-    let called_by_browser = use_context::<axum::http::request::Parts>()
-        .is_some_and(|parts| parts.uri.path().starts_with(crate::api::UI_PREFIX));
+    let called_by_browser = use_context::<axum::http::request::Parts>().is_some_and(|parts| {
+        parts
+            .uri
+            .path()
+            .starts_with(crate::model::session::UI_PREFIX)
+    });
     if called_by_browser {
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
             response.set_status(status);

@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod db;
 pub(crate) mod error;
 pub(crate) mod fast_map;
+pub(crate) mod guards;
 pub mod http;
 pub mod jobs;
 pub mod proxy;

@@ -15,13 +15,13 @@ use tokio::net::TcpListener;
 
 use crate::app::{shell, App};
 use crate::server::auth::admin_token::AdminToken;
-use crate::server::auth::middleware::{guard_browser, require_admin, root_redirect};
 use crate::server::auth::AdminAuth;
 use crate::server::clock::SharedClock;
 use crate::server::config::Config;
 use crate::server::crypto::Cipher;
 use crate::server::db::Database;
 use crate::server::error::ApiError;
+use crate::server::guards::{guard_browser, require_admin, root_redirect};
 use crate::server::http::front::Front;
 use crate::server::http::per_core::Workers;
 use crate::server::http::request_id::assign_request_id;
@@ -91,7 +91,7 @@ pub async fn build_state(
         health: crate::server::proxy::health::HealthBook::default(),
         balancer: crate::server::proxy::strategy::Balancer::new(),
     });
-    let state = AppState::new(crate::server::state::Shared {
+    let state = AppState::new(crate::server::service::Services {
         leptos_options,
         config: Arc::new(config),
         db: db.clone(),

@@ -1,7 +1,6 @@
 //! Admin authentication: token check, sessions, login throttling.
 pub mod admin_token;
 pub mod login_throttle;
-pub mod middleware;
 pub mod session;
 
 use std::net::IpAddr;

@@ -1,15 +1,15 @@
 //! Circuit breakers for the admin: every upstream's breaker, and the force-open / force-close
 //! overrides (persisted before answering, so other instances pick them up on their next sync).
 use super::db_error;
+use super::Services;
 use crate::model::breakers::BreakerView;
 use crate::server::db::upstreams::{self as upstream_repo, UpstreamRow};
 use crate::server::error::ApiError;
 use crate::server::proxy::breaker::Breaker;
 use crate::server::service::upstreams::load;
-use crate::server::state::AppState;
 use crate::server::timefmt::to_rfc3339;
 
-fn view(state: &AppState, row: &UpstreamRow, breaker: Option<Breaker>) -> BreakerView {
+fn view(state: &Services, row: &UpstreamRow, breaker: Option<Breaker>) -> BreakerView {
     let config = row.breaker();
     let now = state.clock.now_ms();
     let b = breaker.unwrap_or_else(|| Breaker::new(row.created_at));
@@ -28,7 +28,7 @@ fn view(state: &AppState, row: &UpstreamRow, breaker: Option<Breaker>) -> Breake
     }
 }
 
-pub(crate) async fn list(state: &AppState) -> Result<Vec<BreakerView>, ApiError> {
+pub(crate) async fn list(state: &Services) -> Result<Vec<BreakerView>, ApiError> {
     let rows = upstream_repo::list_all(&state.db.pool)
         .await
         .map_err(db_error)?;
@@ -38,13 +38,13 @@ pub(crate) async fn list(state: &AppState) -> Result<Vec<BreakerView>, ApiError>
         .collect())
 }
 
-pub(crate) async fn get(state: &AppState, id: &str) -> Result<BreakerView, ApiError> {
+pub(crate) async fn get(state: &Services, id: &str) -> Result<BreakerView, ApiError> {
     let row = load(state, id).await?;
     Ok(view(state, &row, state.plane.breakers.get(id)))
 }
 
 /// Takes the upstream out of rotation until `force_close`.
-pub(crate) async fn force_open(state: &AppState, id: &str) -> Result<BreakerView, ApiError> {
+pub(crate) async fn force_open(state: &Services, id: &str) -> Result<BreakerView, ApiError> {
     let row = load(state, id).await?;
     let b = state
         .plane
@@ -58,7 +58,7 @@ pub(crate) async fn force_open(state: &AppState, id: &str) -> Result<BreakerView
 
 /// Clears any override and closes the breaker with fresh counters: the upstream is tried on
 /// the next request, and its breaker opens again on its own if it keeps failing.
-pub(crate) async fn force_close(state: &AppState, id: &str) -> Result<BreakerView, ApiError> {
+pub(crate) async fn force_close(state: &Services, id: &str) -> Result<BreakerView, ApiError> {
     let row = load(state, id).await?;
     let b = state
         .plane

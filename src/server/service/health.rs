@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt};
 
+use super::Services;
 use super::{db_error, validate};
 use crate::model::health::{HealthCheckResult, LatencyWindow, UpstreamHealthView};
 use crate::server::db::request_stats::{self, hour_of, Counters, Dimension, HOUR_MS};
@@ -13,7 +14,6 @@ use crate::server::error::ApiError;
 use crate::server::proxy::health::CheckOutcome;
 use crate::server::proxy::routing_table::UpstreamEntry;
 use crate::server::service::upstreams::{probe, HEALTH_CHECK_AGENT};
-use crate::server::state::AppState;
 use crate::server::timefmt::to_rfc3339;
 
 /// Checks run at most this many at once, so a large fleet never floods the network.
@@ -22,7 +22,7 @@ pub(crate) const CHECK_CONCURRENCY: usize = 4;
 pub(crate) const CHECK_TIMEOUT_MS: u64 = 10_000;
 pub(crate) const DEFAULT_WINDOW_HOURS: u32 = 24;
 
-async fn check_one(state: &AppState, u: Arc<UpstreamEntry>) -> HealthCheckResult {
+async fn check_one(state: &Services, u: Arc<UpstreamEntry>) -> HealthCheckResult {
     let timeout = u.timeout_ms.clamp(1_000, CHECK_TIMEOUT_MS);
     let result = probe(
         state,
@@ -56,7 +56,7 @@ async fn check_one(state: &AppState, u: Arc<UpstreamEntry>) -> HealthCheckResult
 
 /// One round over every active upstream (`GET {base}/models`, which spends no tokens), then
 /// the health table is written in one transaction.
-pub(crate) async fn check_all(state: &AppState) -> Result<Vec<HealthCheckResult>, ApiError> {
+pub(crate) async fn check_all(state: &Services) -> Result<Vec<HealthCheckResult>, ApiError> {
     let snapshot = state.plane.routing.snapshot();
     let mut upstreams: Vec<Arc<UpstreamEntry>> = snapshot
         .upstreams
@@ -82,7 +82,7 @@ pub(crate) async fn check_all(state: &AppState) -> Result<Vec<HealthCheckResult>
 /// traffic. The window starts at the top of the hour `window_hours` ago, so it holds whole
 /// hours; percentiles are the upper bound of the latency bucket they fall in.
 pub(crate) async fn list(
-    state: &AppState,
+    state: &Services,
     window_hours: Option<u32>,
 ) -> Result<Vec<UpstreamHealthView>, ApiError> {
     let hours = validate::in_range(

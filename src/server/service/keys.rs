@@ -2,6 +2,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
+use super::Services;
 use super::{db_error, validate};
 use crate::model::keys::{
     stored_prefix, ApiKeyView, CreateApiKey, CreatedApiKey, RevealedApiKey, UpdateApiKey,
@@ -13,7 +14,6 @@ use crate::server::crypto::random_bytes;
 use crate::server::db::keys::{self as repo, KeyRow};
 use crate::server::db::upstreams as upstream_repo;
 use crate::server::error::ApiError;
-use crate::server::state::AppState;
 use crate::server::timefmt::{parse_rfc3339, to_rfc3339};
 
 /// Keys carry 256 random bits, so bcrypt is defence in depth rather than the only barrier.
@@ -60,7 +60,7 @@ fn parse_expiry(raw: Option<&str>, now: i64) -> Result<Option<i64>, ApiError> {
     }
 }
 
-async fn checked_upstreams(state: &AppState, ids: &[String]) -> Result<Vec<String>, ApiError> {
+async fn checked_upstreams(state: &Services, ids: &[String]) -> Result<Vec<String>, ApiError> {
     let ids = validate::id_list("upstream_ids", ids)?;
     if ids.is_empty() {
         return Err(validate::problem(
@@ -90,7 +90,7 @@ async fn bcrypt_hash(key: String) -> Result<String, ApiError> {
 }
 
 pub(crate) async fn create(
-    state: &AppState,
+    state: &Services,
     input: CreateApiKey,
 ) -> Result<CreatedApiKey, ApiError> {
     let now = state.clock.now_ms();
@@ -134,7 +134,7 @@ pub(crate) async fn create(
 }
 
 pub(crate) async fn list(
-    state: &AppState,
+    state: &Services,
     page: PageRequest,
     search: Option<&str>,
 ) -> Result<Page<ApiKeyView>, ApiError> {
@@ -159,14 +159,14 @@ pub(crate) async fn list(
     ))
 }
 
-async fn load(state: &AppState, id: &str) -> Result<KeyRow, ApiError> {
+async fn load(state: &Services, id: &str) -> Result<KeyRow, ApiError> {
     repo::get(&state.db.pool, id)
         .await
         .map_err(db_error)?
         .ok_or_else(|| ApiError::NotFound(format!("no API key with id {id}")))
 }
 
-pub(crate) async fn get(state: &AppState, id: &str) -> Result<ApiKeyView, ApiError> {
+pub(crate) async fn get(state: &Services, id: &str) -> Result<ApiKeyView, ApiError> {
     let row = load(state, id).await?;
     let mut perms = repo::upstream_ids_for(&state.db.pool, std::slice::from_ref(&row.id))
         .await
@@ -179,7 +179,7 @@ pub(crate) async fn get(state: &AppState, id: &str) -> Result<ApiKeyView, ApiErr
 }
 
 pub(crate) async fn update(
-    state: &AppState,
+    state: &Services,
     id: &str,
     input: UpdateApiKey,
 ) -> Result<ApiKeyView, ApiError> {
@@ -212,7 +212,7 @@ pub(crate) async fn update(
     get(state, id).await
 }
 
-pub(crate) async fn delete(state: &AppState, id: &str) -> Result<(), ApiError> {
+pub(crate) async fn delete(state: &Services, id: &str) -> Result<(), ApiError> {
     if repo::delete(&state.db.pool, id).await.map_err(db_error)? {
         state.routing_changed().await;
         tracing::info!(key_id = %id, "api key deleted");
@@ -223,7 +223,7 @@ pub(crate) async fn delete(state: &AppState, id: &str) -> Result<(), ApiError> {
 }
 
 /// The full key, only when `ALLOW_KEY_REVEAL=true`; the decrypted copy must still match the hash.
-pub(crate) async fn reveal(state: &AppState, id: &str) -> Result<RevealedApiKey, ApiError> {
+pub(crate) async fn reveal(state: &Services, id: &str) -> Result<RevealedApiKey, ApiError> {
     if !state.config.allow_key_reveal {
         return Err(ApiError::Forbidden(
             "revealing keys is disabled (set ALLOW_KEY_REVEAL=true to allow it)".into(),
@@ -258,7 +258,7 @@ pub(crate) async fn reveal(state: &AppState, id: &str) -> Result<RevealedApiKey,
 }
 
 /// Every key's id and name.
-pub(crate) async fn names(state: &AppState) -> Result<Vec<Named>, ApiError> {
+pub(crate) async fn names(state: &Services) -> Result<Vec<Named>, ApiError> {
     let rows = repo::names(&state.db.pool).await.map_err(db_error)?;
     Ok(rows
         .into_iter()
@@ -268,7 +268,7 @@ pub(crate) async fn names(state: &AppState) -> Result<Vec<Named>, ApiError> {
 
 /// With revealing off, the copies kept while it was on are deleted (at start-up): a key's
 /// encrypted copy exists only while `ALLOW_KEY_REVEAL=true`.
-pub(crate) async fn forget_copies_unless_revealable(state: &AppState) -> Result<u64, sqlx::Error> {
+pub(crate) async fn forget_copies_unless_revealable(state: &Services) -> Result<u64, sqlx::Error> {
     if state.config.allow_key_reveal {
         return Ok(0);
     }
@@ -282,7 +282,7 @@ pub(crate) async fn forget_copies_unless_revealable(state: &AppState) -> Result<
     Ok(forgotten)
 }
 
-pub(crate) fn reveal_allowed(state: &AppState) -> bool {
+pub(crate) fn reveal_allowed(state: &Services) -> bool {
     state.config.allow_key_reveal
 }
 

@@ -1,11 +1,11 @@
 //! Request logs: the filtered, paginated list.
+use super::Services;
 use super::{db_error, validate};
 use crate::model::logs::{LogQuery, RequestLogView};
 use crate::model::page::{Page, PageRequest};
 use crate::server::db::request_logs::{delete_older_than, list_page, LogFilter, LogRow};
 use crate::server::db::Database;
 use crate::server::error::ApiError;
-use crate::server::state::AppState;
 use crate::server::timefmt::{parse_rfc3339, to_rfc3339};
 
 /// The list serves the newest this many rows of a filter, and counts no further: counting or
@@ -60,7 +60,7 @@ fn view(r: LogRow) -> RequestLogView {
     }
 }
 
-pub(crate) async fn list(state: &AppState, q: LogQuery) -> Result<Page<RequestLogView>, ApiError> {
+pub(crate) async fn list(state: &Services, q: LogQuery) -> Result<Page<RequestLogView>, ApiError> {
     let page = PageRequest::new(q.page, q.page_size).map_err(ApiError::Invalid)?;
     let time = |field: &str, v: Option<&str>| -> Result<Option<i64>, ApiError> {
         v.map(str::trim)

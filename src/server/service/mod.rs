@@ -1,5 +1,6 @@
 //! The service layer: the one place admin operations live, called by REST handlers and server functions.
 pub mod breakers;
+pub mod context;
 pub mod health;
 pub mod keys;
 pub mod logs;
@@ -7,6 +8,8 @@ pub mod settings;
 pub mod stats;
 pub mod upstreams;
 pub mod validate;
+
+pub use context::Services;
 
 use crate::server::error::ApiError;
 

@@ -1,4 +1,5 @@
 //! Gateway settings: read, and a validated partial update.
+use super::Services;
 use super::{db_error, validate};
 use crate::model::settings::{GatewaySettings, Strategy, UpdateSettings};
 use crate::server::db::settings::{
@@ -6,14 +7,13 @@ use crate::server::db::settings::{
     MAX_ATTEMPTS_RANGE,
 };
 use crate::server::error::ApiError;
-use crate::server::state::AppState;
 
-pub(crate) async fn get(state: &AppState) -> Result<GatewaySettings, ApiError> {
+pub(crate) async fn get(state: &Services) -> Result<GatewaySettings, ApiError> {
     load(&state.db.pool).await.map_err(db_error)
 }
 
 pub(crate) async fn update(
-    state: &AppState,
+    state: &Services,
     input: UpdateSettings,
 ) -> Result<GatewaySettings, ApiError> {
     let mut pairs: Vec<(&str, String)> = Vec::new();

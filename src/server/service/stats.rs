@@ -1,18 +1,17 @@
 //! Dashboard statistics (overview, time series, leaderboards) over a range, read from the
-//! hourly rollup rather than the request log, so each answer reads hundreds of rows, not millions.
+//! hourly and daily counters rather than the request log, summed by the database.
 use std::collections::{BTreeMap, HashMap};
 
+use super::Services;
 use super::{db_error, validate};
 use crate::model::stats::{
     LeaderRow, Leaderboard, Overview, Series, StatsQuery, Timeseries, RANGES,
 };
-use crate::server::db::request_stats::{self, hour_of, Dimension, HOUR_MS};
+use crate::server::db::request_stats::{self, hour_of, Dimension, DAY_MS, HOUR_MS};
 use crate::server::db::{keys as key_repo, upstreams as upstream_repo};
 use crate::server::error::ApiError;
-use crate::server::state::AppState;
 use crate::server::timefmt::to_rfc3339;
 
-const DAY_MS: i64 = 24 * HOUR_MS;
 
 /// The range resolved against a clock: where it starts and how it is bucketed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +74,7 @@ impl Window {
     }
 }
 
-fn window_of(state: &AppState, q: &StatsQuery) -> Result<Window, ApiError> {
+fn window_of(state: &Services, q: &StatsQuery) -> Result<Window, ApiError> {
     Window::resolve(
         q.range.as_deref(),
         q.tz_offset_minutes,
@@ -87,7 +86,7 @@ fn avg(sum: i64, count: i64) -> Option<f64> {
     (count > 0).then(|| sum as f64 / count as f64)
 }
 
-pub(crate) async fn overview(state: &AppState, q: &StatsQuery) -> Result<Overview, ApiError> {
+pub(crate) async fn overview(state: &Services, q: &StatsQuery) -> Result<Overview, ApiError> {
     let w = window_of(state, q)?;
     let total = request_stats::total_since(
         &state.db.pool,
@@ -113,7 +112,7 @@ pub(crate) async fn overview(state: &AppState, q: &StatsQuery) -> Result<Overvie
     })
 }
 
-async fn upstream_names(state: &AppState) -> Result<HashMap<String, String>, ApiError> {
+async fn upstream_names(state: &Services) -> Result<HashMap<String, String>, ApiError> {
     Ok(upstream_repo::list_all(&state.db.pool)
         .await
         .map_err(db_error)?
@@ -134,7 +133,7 @@ fn named(id: &str, names: &HashMap<String, String>) -> (Option<String>, String) 
     }
 }
 
-pub(crate) async fn timeseries(state: &AppState, q: &StatsQuery) -> Result<Timeseries, ApiError> {
+pub(crate) async fn timeseries(state: &Services, q: &StatsQuery) -> Result<Timeseries, ApiError> {
     let w = window_of(state, q)?;
     let names = upstream_names(state).await?;
     let mut by_upstream: BTreeMap<String, (Vec<u64>, Vec<u64>)> = BTreeMap::new();
@@ -220,7 +219,7 @@ fn top(
     rows
 }
 
-pub(crate) async fn leaderboard(state: &AppState, q: &StatsQuery) -> Result<Leaderboard, ApiError> {
+pub(crate) async fn leaderboard(state: &Services, q: &StatsQuery) -> Result<Leaderboard, ApiError> {
     let w = window_of(state, q)?;
     let limit = validate::in_range("limit", q.limit.unwrap_or(5), 1..=50)? as usize;
     // The database sums, so only one row per value comes back.

@@ -2,6 +2,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use super::Services;
 use super::{db_error, validate};
 use crate::model::named::Named;
 use crate::model::page::{Page, PageRequest};
@@ -16,7 +17,6 @@ use crate::server::proxy::model_rules::{
     parse_model_list, parse_redirects, validate_model_patterns, validate_redirects, Provider,
 };
 use crate::server::proxy::provider_auth::apply_upstream_auth;
-use crate::server::state::AppState;
 use crate::server::timefmt::to_rfc3339;
 
 pub(crate) const DEFAULT_TIMEOUT_MS: u64 = 60_000;
@@ -26,7 +26,7 @@ pub(crate) const CONNECTION_TEST_AGENT: &str =
 pub(crate) const HEALTH_CHECK_AGENT: &str =
     concat!("AutoRouter-HealthCheck/", env!("CARGO_PKG_VERSION"));
 
-fn policy(state: &AppState) -> SsrfPolicy {
+fn policy(state: &Services) -> SsrfPolicy {
     SsrfPolicy {
         allow_private: state.config.allow_private_upstreams,
     }
@@ -49,7 +49,7 @@ fn origin_of(base_url: &str) -> Option<(String, String, Option<u16>)> {
     ))
 }
 
-fn checked_base_url(state: &AppState, raw: &str) -> Result<String, ApiError> {
+fn checked_base_url(state: &Services, raw: &str) -> Result<String, ApiError> {
     let url = validate_url(raw.trim(), policy(state)).map_err(|e| {
         let (reason, arg) = e.reason();
         validate::problem("base_url", reason, arg, e)
@@ -149,7 +149,7 @@ fn checked_api_key(raw: &str) -> Result<String, ApiError> {
     Ok(key.to_string())
 }
 
-fn view(state: &AppState, row: &UpstreamRow) -> UpstreamView {
+fn view(state: &Services, row: &UpstreamRow) -> UpstreamView {
     let masked = state
         .cipher
         .decrypt(&row.api_key_encrypted)
@@ -175,7 +175,7 @@ fn view(state: &AppState, row: &UpstreamRow) -> UpstreamView {
 }
 
 async fn ensure_name_free(
-    state: &AppState,
+    state: &Services,
     name: &str,
     except_id: Option<&str>,
 ) -> Result<(), ApiError> {
@@ -194,7 +194,7 @@ async fn ensure_name_free(
 }
 
 pub(crate) async fn create(
-    state: &AppState,
+    state: &Services,
     input: CreateUpstream,
 ) -> Result<UpstreamView, ApiError> {
     let now = state.clock.now_ms();
@@ -239,7 +239,7 @@ pub(crate) async fn create(
 }
 
 pub(crate) async fn list(
-    state: &AppState,
+    state: &Services,
     page: PageRequest,
 ) -> Result<Page<UpstreamView>, ApiError> {
     let (rows, total) = repo::list_page(&state.db.pool, page.page_size as i64, page.offset())
@@ -255,19 +255,19 @@ pub(crate) async fn list(
 }
 
 /// The upstream with this id, or a 404.
-pub(crate) async fn load(state: &AppState, id: &str) -> Result<UpstreamRow, ApiError> {
+pub(crate) async fn load(state: &Services, id: &str) -> Result<UpstreamRow, ApiError> {
     repo::get(&state.db.pool, id)
         .await
         .map_err(db_error)?
         .ok_or_else(|| ApiError::NotFound(format!("no upstream with id {id}")))
 }
 
-pub(crate) async fn get(state: &AppState, id: &str) -> Result<UpstreamView, ApiError> {
+pub(crate) async fn get(state: &Services, id: &str) -> Result<UpstreamView, ApiError> {
     Ok(view(state, &load(state, id).await?))
 }
 
 pub(crate) async fn update(
-    state: &AppState,
+    state: &Services,
     id: &str,
     input: UpdateUpstream,
 ) -> Result<UpstreamView, ApiError> {
@@ -330,7 +330,7 @@ pub(crate) async fn update(
     Ok(view(state, &row))
 }
 
-pub(crate) async fn delete(state: &AppState, id: &str) -> Result<(), ApiError> {
+pub(crate) async fn delete(state: &Services, id: &str) -> Result<(), ApiError> {
     if repo::delete(&state.db.pool, id).await.map_err(db_error)? {
         state.routing_changed().await;
         // The database rows went with the upstream (ON DELETE CASCADE); so does what memory held.
@@ -343,7 +343,7 @@ pub(crate) async fn delete(state: &AppState, id: &str) -> Result<(), ApiError> {
 }
 
 pub(crate) async fn test_saved(
-    state: &AppState,
+    state: &Services,
     id: &str,
 ) -> Result<ConnectionTestResult, ApiError> {
     let row = load(state, id).await?;
@@ -364,7 +364,7 @@ pub(crate) async fn test_saved(
 }
 
 pub(crate) async fn test_form(
-    state: &AppState,
+    state: &Services,
     form: TestUpstreamForm,
 ) -> Result<ConnectionTestResult, ApiError> {
     let provider = parse_provider(&form.provider)?;
@@ -413,7 +413,7 @@ fn find_ssrf<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a SsrfErr
 
 /// `GET {base}/models` with the provider's auth: spends no tokens and proves URL, key and network.
 pub(crate) async fn probe(
-    state: &AppState,
+    state: &Services,
     provider: Provider,
     base_url: &str,
     key: &str,
@@ -484,7 +484,7 @@ pub(crate) async fn probe(
 }
 
 /// Every upstream's id and name.
-pub(crate) async fn names(state: &AppState) -> Result<Vec<Named>, ApiError> {
+pub(crate) async fn names(state: &Services) -> Result<Vec<Named>, ApiError> {
     let rows = repo::names(&state.db.pool).await.map_err(db_error)?;
     Ok(rows
         .into_iter()

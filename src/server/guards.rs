@@ -1,4 +1,4 @@
-//! Guards: admin APIs answer 401 JSON, dashboard pages redirect to the login page.
+//! The router's guards: admin APIs answer 401 JSON, dashboard pages redirect to the login page.
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -63,7 +63,7 @@ pub(crate) async fn guard_browser(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    if path.starts_with(crate::api::UI_PREFIX) {
+    if path.starts_with(crate::model::session::UI_PREFIX) {
         if !same_origin_or_safe(&request) {
             return ApiError::Forbidden(
                 "cross-site request refused: the dashboard's calls must come from its own pages"
