@@ -12,7 +12,6 @@ use crate::server::db::{keys as key_repo, upstreams as upstream_repo};
 use crate::server::error::ApiError;
 use crate::server::timefmt::to_rfc3339;
 
-
 /// The range resolved against a clock: where it starts and how it is bucketed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Window {
