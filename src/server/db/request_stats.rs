@@ -351,6 +351,15 @@ fn counters_at(row: &sqlx::any::AnyRow, first: usize) -> Result<Counters, sqlx::
     })
 }
 
+/// Every counter column summed (0 over no rows), in `all_counter_columns()` order.
+fn summed_counters() -> String {
+    all_counter_columns()
+        .iter()
+        .map(|c| format!("CAST(COALESCE(SUM({c}), 0) AS BIGINT)"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Every counter of one dimension from `since_ms` (a whole hour) to `now_ms`, summed per value
 /// by the database: one row per key, upstream or model however long the window.
 pub(crate) async fn sums_by_value(
@@ -360,15 +369,10 @@ pub(crate) async fn sums_by_value(
     dimension: Dimension,
 ) -> Result<Vec<(String, Counters)>, sqlx::Error> {
     use sqlx::Row;
-    let columns = all_counter_columns();
-    let sums: Vec<String> = columns
-        .iter()
-        .map(|c| format!("CAST(SUM({c}) AS BIGINT)"))
-        .collect();
     let sql = format!(
         "SELECT value, {} FROM {} GROUP BY value",
-        sums.join(", "),
-        window_rows(&columns.join(", "))
+        summed_counters(),
+        window_rows(&all_counter_columns().join(", "))
     );
     let q = Split::new(since_ms, now_ms, true).bind(sqlx::query(&sql), dimension);
     let rows = q.fetch_all(pool).await?;
@@ -385,15 +389,10 @@ pub(crate) async fn total_since(
     now_ms: i64,
     dimension: Dimension,
 ) -> Result<Counters, sqlx::Error> {
-    let columns = all_counter_columns();
-    let sums: Vec<String> = columns
-        .iter()
-        .map(|c| format!("CAST(COALESCE(SUM({c}), 0) AS BIGINT)"))
-        .collect();
     let sql = format!(
         "SELECT {} FROM {}",
-        sums.join(", "),
-        window_rows(&columns.join(", "))
+        summed_counters(),
+        window_rows(&all_counter_columns().join(", "))
     );
     let q = Split::new(since_ms, now_ms, true).bind(sqlx::query(&sql), dimension);
     let row = q.fetch_one(pool).await?;
