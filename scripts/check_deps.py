@@ -18,7 +18,7 @@ import sys
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 SERVER = os.path.join(ROOT, "src", "server")
 
-FOUNDATION = {"clock", "config", "crypto", "secret", "text", "timefmt", "fast_map", "telemetry"}
+FOUNDATION = {"clock", "config", "crypto", "secret", "text", "timefmt", "fast_map", "telemetry", "periods"}
 
 ALLOWED = {
     **{m: FOUNDATION for m in FOUNDATION},

@@ -47,3 +47,10 @@ pub async fn reveal_key(id: String) -> Result<RevealedApiKey, UiError> {
     let state = super::context::admin_state().await?;
     Ok(crate::server::service::keys::reveal(&state, &id).await?)
 }
+
+/// A key's spend day by day over the last two weeks.
+#[server(prefix = "/api/ui", endpoint = "keys/spend")]
+pub async fn key_spend(id: String) -> Result<Vec<crate::model::limits::DaySpend>, UiError> {
+    let state = super::context::admin_state().await?;
+    Ok(crate::server::service::keys::spend_by_day(&state, &id, 14).await?)
+}

@@ -1,6 +1,8 @@
 //! Client API keys as the admin API and the UI exchange them.
 use serde::{Deserialize, Serialize};
 
+use super::limits::{KeyLimits, Spend};
+
 /// What every client key starts with.
 pub const KEY_PREFIX: &str = "sk-auto-";
 /// How much of a key is stored in the clear, to find and show it by.
@@ -35,6 +37,9 @@ pub struct ApiKeyView {
     pub is_expired: bool,
     /// Upstreams this key may use.
     pub upstream_ids: Vec<String>,
+    pub limits: KeyLimits,
+    /// Spent today and this month (budget time zone), as the statistics have it.
+    pub spend: Spend,
     /// RFC 3339, UTC; null when unset.
     #[cfg_attr(feature = "ssr", schema(required = true, format = DateTime))]
     pub last_used_at: Option<String>,
@@ -89,6 +94,9 @@ pub struct CreateApiKey {
     #[cfg_attr(feature = "ssr", schema(default = true))]
     #[serde(default)]
     pub is_active: Option<bool>,
+    /// Rate, concurrency and budget limits and the model allow-list; none when left out.
+    #[serde(default)]
+    pub limits: KeyLimits,
 }
 
 /// Partial update: fields left out keep their value; `null` clears `description` and
@@ -116,6 +124,9 @@ pub struct UpdateApiKey {
     /// false disables the key at once; true enables it.
     #[serde(default)]
     pub is_active: Option<bool>,
+    /// Replaces every limit at once (a limit left out of the object is removed).
+    #[serde(default)]
+    pub limits: Option<KeyLimits>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).

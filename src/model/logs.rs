@@ -55,6 +55,14 @@ pub struct RequestLogView {
     /// RFC 3339, UTC.
     #[cfg_attr(feature = "ssr", schema(format = DateTime))]
     pub created_at: String,
+    /// What the answer cost in USD (summed from integer nano-dollars); null when its model has
+    /// no price, or for rows logged before prices existed.
+    #[cfg_attr(feature = "ssr", schema(required = true))]
+    pub cost_usd: Option<f64>,
+    /// The limit that refused the request: `key_rpm`, `key_tpm`, `key_concurrency`,
+    /// `key_daily_budget`, `key_monthly_budget`, `model_not_allowed`, `upstream_limits`.
+    #[cfg_attr(feature = "ssr", schema(required = true))]
+    pub refused_by: Option<String>,
 }
 
 /// The logs list's query: filters combine with AND; empty values are ignored.

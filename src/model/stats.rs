@@ -24,6 +24,10 @@ pub struct StatsQuery {
     /// The leaderboard's length (read by `/stats/leaderboard` only).
     #[cfg_attr(feature = "ssr", param(minimum = 1, maximum = 50, default = 5))]
     pub limit: Option<u32>,
+    /// The leaderboard's order: `requests` (then tokens) or `cost` (read by
+    /// `/stats/leaderboard` only).
+    #[cfg_attr(feature = "ssr", param(default = "requests", example = "cost"))]
+    pub sort: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,6 +55,20 @@ pub struct Overview {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub total_tokens: u64,
+    /// What the range's requests cost, in USD (summed from integer nano-dollars).
+    pub cost_usd: f64,
+    /// Requests that used tokens of a model with no price: their cost is unknown, not 0.
+    pub unpriced_requests: u64,
+    /// Requests a limit refused (rate, concurrency, budget, model allow-list).
+    pub refused_requests: u64,
+}
+
+/// Spend over the dashboard's three standard ranges, whatever range it shows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CostSummary {
+    pub today_usd: f64,
+    pub last_7d_usd: f64,
+    pub last_30d_usd: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,6 +80,8 @@ pub struct Series {
     /// One value per bucket, aligned with `Timeseries::buckets`.
     pub requests: Vec<u64>,
     pub tokens: Vec<u64>,
+    /// USD per bucket.
+    pub cost_usd: Vec<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,6 +107,7 @@ pub struct LeaderRow {
     pub name: String,
     pub requests: u64,
     pub tokens: u64,
+    pub cost_usd: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,6 +126,9 @@ pub struct Leaderboard {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Dashboard {
     pub overview: Overview,
+    pub costs: CostSummary,
     pub timeseries: Timeseries,
     pub leaderboard: Leaderboard,
+    /// The same leaderboard ordered by cost.
+    pub by_cost: Leaderboard,
 }

@@ -3,6 +3,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::limits::UpstreamLimits;
+
 crate::wire_enum! {
     /// How the gateway authenticates to the upstream: `anthropic` sends `x-api-key` and
     /// `anthropic-version`, the others `Authorization: Bearer`. It also sets the default model
@@ -76,6 +78,12 @@ pub struct UpstreamView {
     /// upstream serves. Segments of letters, digits and `-_.:` only; no `.` or `..` segment; at
     /// most 32. Empty: none.
     pub extra_paths: Vec<String>,
+    pub limits: UpstreamLimits,
+    /// What the upstream's list price is multiplied by (resellers, discounts); 1 is list price.
+    #[cfg_attr(feature = "ssr", schema(minimum = 0, maximum = 100))]
+    pub price_multiplier: f64,
+    /// Spent through this upstream this month (budget time zone), in USD.
+    pub spend_month_usd: f64,
     /// RFC 3339, UTC.
     #[cfg_attr(feature = "ssr", schema(format = DateTime))]
     pub created_at: String,
@@ -142,6 +150,13 @@ pub struct CreateUpstream {
     /// most 32. Empty: none.
     #[serde(default)]
     pub extra_paths: Option<Vec<String>>,
+    /// Concurrency, rate and monthly spend caps; none when left out.
+    #[serde(default)]
+    pub limits: UpstreamLimits,
+    /// 0 to 100, at most 6 decimals; 1 (list price) when left out.
+    #[cfg_attr(feature = "ssr", schema(minimum = 0, maximum = 100, default = 1.0))]
+    #[serde(default)]
+    pub price_multiplier: Option<f64>,
 }
 
 /// Partial update: fields left out keep their value; leaving out `api_key` keeps the stored key.
@@ -208,6 +223,13 @@ pub struct UpdateUpstream {
     /// most 32. Empty: none. `[]` clears them.
     #[serde(default)]
     pub extra_paths: Option<Vec<String>>,
+    /// Replaces every cap at once (a cap left out of the object is removed).
+    #[serde(default)]
+    pub limits: Option<UpstreamLimits>,
+    /// 0 to 100, at most 6 decimals.
+    #[cfg_attr(feature = "ssr", schema(minimum = 0, maximum = 100))]
+    #[serde(default)]
+    pub price_multiplier: Option<f64>,
 }
 
 /// An unsaved upstream to try. Unknown fields are ignored (unlike the create and update bodies),

@@ -83,6 +83,11 @@ pub struct Config {
     pub routing_refresh_ms: u64,
     /// How often breaker states other instances changed are adopted (`BREAKER_SYNC_MS`).
     pub breaker_sync_ms: u64,
+    /// Shared rate, concurrency and spend counters for several instances (`REDIS_URL`); none:
+    /// each instance counts alone.
+    pub redis_url: Option<Secret<String>>,
+    /// The zone budget days and months follow (`BUDGET_TIMEZONE`, an IANA name; UTC).
+    pub(crate) budget_zone: crate::server::periods::BudgetZone,
 }
 
 /// `TRUSTED_PROXIES`: comma-separated addresses (`10.0.0.5`) or networks (`10.0.0.0/8`).
@@ -287,6 +292,20 @@ impl Config {
             ));
         }
 
+        let redis_url = nonempty("REDIS_URL").map(|u| u.trim().to_string());
+        if let Some(u) = &redis_url {
+            if !(u.starts_with("redis://") || u.starts_with("rediss://")) {
+                return Err(invalid(
+                    "REDIS_URL",
+                    "must start with redis:// or rediss://",
+                ));
+            }
+        }
+        let budget_zone = crate::server::periods::BudgetZone::parse(
+            nonempty("BUDGET_TIMEZONE").as_deref().unwrap_or("UTC"),
+        )
+        .map_err(|e| invalid("BUDGET_TIMEZONE", e))?;
+
         Ok(Config {
             listen,
             data_dir,
@@ -364,6 +383,8 @@ impl Config {
                 2_000,
                 50..=3_600_000,
             )?,
+            redis_url: redis_url.map(Secret::new),
+            budget_zone,
         })
     }
 }

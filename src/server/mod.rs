@@ -9,6 +9,7 @@ pub(crate) mod fast_map;
 pub(crate) mod guards;
 pub mod http;
 pub mod jobs;
+pub(crate) mod periods;
 pub mod proxy;
 pub(crate) mod rest;
 pub(crate) mod secret;

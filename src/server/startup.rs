@@ -90,6 +90,7 @@ pub async fn build_state(
         breakers,
         health: crate::server::proxy::health::HealthBook::default(),
         balancer: crate::server::proxy::strategy::Balancer::new(),
+        periods: crate::server::periods::CurrentPeriods::new(config.budget_zone.clone()),
     });
     let state = AppState::new(crate::server::service::Services {
         leptos_options,
@@ -108,7 +109,12 @@ pub async fn build_state(
     state
         .plane
         .routing
-        .reload(&state.db, &state.cipher)
+        .reload(
+            &state.db,
+            &state.cipher,
+            &state.plane.periods,
+            state.clock.now_ms(),
+        )
         .await
         .map_err(|e| StartupError::Routing(e.to_string()))?;
     // Breakers and health carry over a restart (and come from other instances).

@@ -155,3 +155,69 @@ async fn upstream_health_is_read_from_the_hourly_counters(app: &TestApp) {
 }
 
 both_backends!(upstream_health_is_read_from_the_hourly_counters);
+
+/// A dashboard east or west of UTC gets the same daily series whether its days are read from
+/// the hourly rows or from the UTC daily rows with the hours that cross a local midnight moved:
+/// every hour counts in the local day its start falls in.
+async fn local_days_match_the_hours_they_hold(app: &TestApp) {
+    const HOUR: i64 = 3_600_000;
+    const DAY: i64 = 24 * HOUR;
+    let id = app
+        .upstream(json!({
+            "name": "zoned", "provider": "openai",
+            "base_url": "https://api.openai.com/v1", "api_key": "sk-zoned-0123456789"
+        }))
+        .await;
+    let today = now_ms().div_euclid(DAY) * DAY;
+    let mut rows = Vec::new();
+    for day in 1..=5i64 {
+        for hour in [0i64, 3, 5, 7, 8, 15, 16, 17, 18, 23] {
+            let created_at = today - day * DAY + hour * HOUR + 10 * 60_000;
+            rows.push(LogRecord {
+                upstream_id: Some(id.clone()),
+                usage: autorouter::model::usage::Usage {
+                    total_tokens: day * 100 + hour,
+                    ..Default::default()
+                },
+                ..record(day * 100 + hour, 200, created_at)
+            });
+        }
+    }
+    insert_batch(&app.state.db, &rows).await.unwrap();
+
+    for offset_minutes in [0i64, 480, 330, -300, -720, 840] {
+        let now = now_ms();
+        let offset = offset_minutes * 60_000;
+        let start = (now + offset).div_euclid(DAY) * DAY - 6 * DAY - offset;
+        let mut tokens = [0i64; 7];
+        let mut requests = [0i64; 7];
+        for r in &rows {
+            let hour_start = r.created_at.div_euclid(HOUR) * HOUR;
+            let i = (hour_start - start).div_euclid(DAY);
+            if (0..7).contains(&i) {
+                tokens[i as usize] += r.usage.total_tokens;
+                requests[i as usize] += 1;
+            }
+        }
+        let (s, body) = get(
+            app,
+            &format!("/api/admin/stats/timeseries?range=7d&tz_offset_minutes={offset_minutes}"),
+        )
+        .await;
+        assert_eq!(s, 200, "{body}");
+        let series = body["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["upstream_id"] == id.as_str())
+            .unwrap_or_else(|| panic!("no series for the upstream: {body}"));
+        assert_eq!(series["tokens"], json!(tokens), "offset {offset_minutes}");
+        assert_eq!(
+            series["requests"],
+            json!(requests),
+            "offset {offset_minutes}"
+        );
+    }
+}
+
+both_backends!(local_days_match_the_hours_they_hold);

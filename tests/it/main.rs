@@ -15,5 +15,6 @@ mod proxy;
 mod resilience;
 mod sdk;
 mod security;
+mod spend;
 mod stats;
 mod ui_functions;

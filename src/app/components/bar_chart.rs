@@ -23,7 +23,14 @@ pub fn BarChart(
     labels: Vec<String>,
     series: Vec<ChartSeries>,
     #[prop(into)] aria_label: String,
+    /// How a value reads (the axis and the tooltips); plain numbers by default.
+    #[prop(optional)]
+    format: Option<fn(u64) -> String>,
+    /// `requests-chart` by default.
+    #[prop(optional)]
+    testid: Option<&'static str>,
 ) -> impl IntoView {
+    let format = format.unwrap_or(|v| v.to_string());
     let buckets = labels.len().max(1);
     let totals: Vec<u64> = (0..buckets)
         .map(|i| {
@@ -54,7 +61,7 @@ pub fn BarChart(
                 "{} · {}: {}",
                 labels.get(i).cloned().unwrap_or_default(),
                 s.name,
-                v
+                format(v)
             );
             rects.push(view! {
                 <rect x=format!("{x:.1}") y=format!("{y:.1}") width=format!("{bar:.1}") height=format!("{h:.1}")
@@ -83,10 +90,10 @@ pub fn BarChart(
         })
         .collect();
     view! {
-        <figure class="chart" data-testid="requests-chart" data-buckets=buckets.to_string()>
+        <figure class="chart" data-testid=testid.unwrap_or("requests-chart") data-buckets=buckets.to_string()>
             <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" aria-label=aria_label preserveAspectRatio="none">
                 <line x1=PAD_LEFT y1=plot_h x2=WIDTH y2=plot_h class="chart-axis" />
-                <text x="4" y="14" class="chart-tick">{max as u64}</text>
+                <text x="4" y="14" class="chart-tick">{format(max as u64)}</text>
                 <text x="4" y=format!("{plot_h:.1}") class="chart-tick">"0"</text>
                 {rects}
                 {ticks}

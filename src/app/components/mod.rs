@@ -8,5 +8,6 @@ pub mod logout_button;
 pub mod modal;
 pub mod page_header;
 pub mod pager;
+pub mod spend_bar;
 pub mod theme_toggle;
 pub mod toasts;

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use crate::api::stats::load_dashboard;
 use crate::app::components::bar_chart::{BarChart, ChartSeries};
 use crate::app::components::page_header::PageHeader;
+use crate::app::components::spend_bar::usd_text;
 use crate::app::time::{browser_zone, bucket_label, now_ms, Zone};
 use crate::i18n::*;
 use crate::model::stats::{Dashboard, LeaderRow, RANGES};
@@ -14,6 +15,11 @@ const REFRESH: Duration = Duration::from_secs(30);
 
 fn fmt_ms(v: Option<f64>) -> String {
     v.map_or_else(|| "—".into(), |v| format!("{v:.0} ms"))
+}
+
+/// A cost in micro-dollars (the chart's unit), as money.
+fn micros_text(v: u64) -> String {
+    usd_text(v as f64 / 1e6)
 }
 
 #[component]
@@ -34,11 +40,12 @@ fn Leaders(
                         <th>{t!(i18n, pages.dashboard.name)}</th>
                         <th class="num">{t!(i18n, pages.dashboard.requests)}</th>
                         <th class="num">{t!(i18n, pages.dashboard.tokens)}</th>
+                        <th class="num">{t!(i18n, pages.dashboard.cost)}</th>
                     </tr></thead>
                     <tbody>
                         {rows.clone().into_iter().map(|r| {
                             let name = if r.id.is_none() { none_label.clone() } else { r.name.clone() };
-                            view! { <tr><td>{name}</td><td class="num">{r.requests}</td><td class="num">{r.tokens}</td></tr> }
+                            view! { <tr><td>{name}</td><td class="num">{r.requests}</td><td class="num">{r.tokens}</td><td class="num">{usd_text(r.cost_usd)}</td></tr> }
                         }).collect::<Vec<_>>()}
                     </tbody>
                 </table>
@@ -78,7 +85,29 @@ fn Figures(data: Dashboard, tz: Zone) -> impl IntoView {
     let p95 = o
         .p95_duration_ms
         .map_or_else(|| "—".into(), |v| format!("≤ {v} ms"));
+    let cost_series: Vec<ChartSeries> = data
+        .timeseries
+        .series
+        .iter()
+        .map(|s| ChartSeries {
+            name: if s.upstream_id.is_none() {
+                none.clone()
+            } else {
+                s.upstream_name.clone()
+            },
+            values: s
+                .cost_usd
+                .iter()
+                .map(|c| (c * 1e6).round().max(0.0) as u64)
+                .collect(),
+        })
+        .collect();
     let lb = data.leaderboard.clone();
+    let by_cost = data.by_cost.clone();
+    let costs = data.costs.clone();
+    let unpriced = o.unpriced_requests;
+    let refused = o.refused_requests;
+    let cost_labels = labels.clone();
     let empty = o.requests == 0;
     view! {
         <div class="cards" data-testid="dashboard-cards">
@@ -89,6 +118,13 @@ fn Figures(data: Dashboard, tz: Zone) -> impl IntoView {
             <div class="card stat"><span class="stat-label">{t!(i18n, pages.dashboard.avg_ttft)}</span><span class="stat-value">{fmt_ms(o.avg_ttft_ms)}</span></div>
             <div class="card stat"><span class="stat-label">{t!(i18n, pages.dashboard.avg_ttfb)}</span><span class="stat-value">{fmt_ms(o.avg_ttfb_ms)}</span></div>
             <div class="card stat"><span class="stat-label">{t!(i18n, pages.dashboard.tokens)}</span><span class="stat-value">{o.total_tokens}</span></div>
+            <div class="card stat"><span class="stat-label">{t!(i18n, pages.dashboard.refused)}</span><span class="stat-value" data-testid="stat-refused">{refused}</span></div>
+        </div>
+        <div class="cards" data-testid="cost-cards">
+            <div class="card stat"><span class="stat-label">{t!(i18n, pages.dashboard.cost_today)}</span><span class="stat-value" data-testid="cost-today">{usd_text(costs.today_usd)}</span></div>
+            <div class="card stat"><span class="stat-label">{t!(i18n, pages.dashboard.cost_7d)}</span><span class="stat-value" data-testid="cost-7d">{usd_text(costs.last_7d_usd)}</span></div>
+            <div class="card stat"><span class="stat-label">{t!(i18n, pages.dashboard.cost_30d)}</span><span class="stat-value" data-testid="cost-30d">{usd_text(costs.last_30d_usd)}</span></div>
+            <div class="card stat"><span class="stat-label">{t!(i18n, pages.dashboard.unpriced)}</span><span class="stat-value" data-testid="stat-unpriced">{unpriced}</span></div>
         </div>
         <Show when=move || empty>
             <div class="card empty-state" data-testid="empty-state">
@@ -102,7 +138,17 @@ fn Figures(data: Dashboard, tz: Zone) -> impl IntoView {
         <div class="leaderboards">
             <Leaders title=t_string!(i18n, pages.dashboard.top_keys).to_string() rows=lb.keys none_label=none.clone() testid="top-keys" />
             <Leaders title=t_string!(i18n, pages.dashboard.top_upstreams).to_string() rows=lb.upstreams none_label=none.clone() testid="top-upstreams" />
-            <Leaders title=t_string!(i18n, pages.dashboard.top_models).to_string() rows=lb.models none_label=none testid="top-models" />
+            <Leaders title=t_string!(i18n, pages.dashboard.top_models).to_string() rows=lb.models none_label=none.clone() testid="top-models" />
+        </div>
+        <div class="card">
+            <h2>{t!(i18n, pages.dashboard.cost_chart_title)}</h2>
+            <BarChart labels=cost_labels series=cost_series aria_label=t_string!(i18n, pages.dashboard.cost_chart_title).to_string()
+                format=micros_text testid="cost-chart" />
+        </div>
+        <div class="leaderboards">
+            <Leaders title=t_string!(i18n, pages.dashboard.top_keys_cost).to_string() rows=by_cost.keys none_label=none.clone() testid="top-keys-cost" />
+            <Leaders title=t_string!(i18n, pages.dashboard.top_upstreams_cost).to_string() rows=by_cost.upstreams none_label=none.clone() testid="top-upstreams-cost" />
+            <Leaders title=t_string!(i18n, pages.dashboard.top_models_cost).to_string() rows=by_cost.models none_label=none testid="top-models-cost" />
         </div>
     }
 }

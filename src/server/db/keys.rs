@@ -3,6 +3,9 @@ use std::collections::HashMap;
 
 use sqlx::AnyPool;
 
+use crate::model::limits::KeyLimits;
+use crate::model::money::{nanos_from_usd, usd};
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct KeyRow {
     pub id: String,
@@ -18,11 +21,60 @@ pub(crate) struct KeyRow {
     pub updated_at: i64,
     /// Hex SHA-256 of the key; `None` for keys made before digests were kept.
     pub key_digest: Option<String>,
+    #[sqlx(flatten)]
+    pub limits: KeyLimitColumns,
+}
+
+/// A key's limits as stored: money in nano-USD, the allow-list as a JSON array; NULL is none.
+#[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
+pub(crate) struct KeyLimitColumns {
+    pub allowed_models: Option<String>,
+    pub rpm_limit: Option<i64>,
+    pub tpm_limit: Option<i64>,
+    pub concurrency_limit: Option<i64>,
+    pub daily_budget_nanos: Option<i64>,
+    pub monthly_budget_nanos: Option<i64>,
+}
+
+impl KeyLimitColumns {
+    /// Checked limits as stored (the service validated them).
+    pub(crate) fn of(limits: &KeyLimits) -> Self {
+        Self {
+            allowed_models: (!limits.allowed_models.is_empty())
+                .then(|| serde_json::to_string(&limits.allowed_models).unwrap_or_default()),
+            rpm_limit: limits.rpm.map(i64::from),
+            tpm_limit: limits.tpm.map(|t| t.min(i64::MAX as u64) as i64),
+            concurrency_limit: limits.max_concurrent.map(i64::from),
+            daily_budget_nanos: limits.daily_budget_usd.and_then(nanos_from_usd),
+            monthly_budget_nanos: limits.monthly_budget_usd.and_then(nanos_from_usd),
+        }
+    }
+
+    /// The allow-list; an unreadable one (edited by hand) allows nothing rather than all.
+    pub(crate) fn allowed_models(&self) -> Vec<String> {
+        match &self.allowed_models {
+            None => Vec::new(),
+            Some(json) => serde_json::from_str(json).unwrap_or_else(|_| vec![String::new()]),
+        }
+    }
+
+    pub(crate) fn to_limits(&self) -> KeyLimits {
+        let count = |v: Option<i64>| v.map(|n| n.clamp(1, u32::MAX as i64) as u32);
+        KeyLimits {
+            allowed_models: self.allowed_models(),
+            rpm: count(self.rpm_limit),
+            tpm: self.tpm_limit.map(|n| n.max(1) as u64),
+            max_concurrent: count(self.concurrency_limit),
+            daily_budget_usd: self.daily_budget_nanos.map(usd),
+            monthly_budget_usd: self.monthly_budget_nanos.map(usd),
+        }
+    }
 }
 
 const COLUMNS: &str =
     "id, key_prefix, key_hash, key_encrypted, name, description, is_active, expires_at, \
-     last_used_at, created_at, updated_at, key_digest";
+     last_used_at, created_at, updated_at, key_digest, allowed_models, rpm_limit, tpm_limit, \
+     concurrency_limit, daily_budget_nanos, monthly_budget_nanos";
 
 async fn replace_upstreams(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -76,7 +128,8 @@ pub(crate) async fn insert(
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query(&format!(
-        "INSERT INTO api_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        "INSERT INTO api_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+         $13, $14, $15, $16, $17, $18)"
     ))
     .bind(&row.id)
     .bind(&row.key_prefix)
@@ -90,6 +143,12 @@ pub(crate) async fn insert(
     .bind(row.created_at)
     .bind(row.updated_at)
     .bind(&row.key_digest)
+    .bind(&row.limits.allowed_models)
+    .bind(row.limits.rpm_limit)
+    .bind(row.limits.tpm_limit)
+    .bind(row.limits.concurrency_limit)
+    .bind(row.limits.daily_budget_nanos)
+    .bind(row.limits.monthly_budget_nanos)
     .execute(&mut *tx)
     .await?;
     replace_upstreams(&mut tx, &row.id, upstream_ids, row.created_at).await?;
@@ -104,7 +163,10 @@ pub(crate) async fn update(
 ) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let done = sqlx::query(
-        "UPDATE api_keys SET name = $2, description = $3, is_active = $4, expires_at = $5, updated_at = $6 WHERE id = $1",
+        "UPDATE api_keys SET name = $2, description = $3, is_active = $4, expires_at = $5, \
+         updated_at = $6, allowed_models = $7, rpm_limit = $8, tpm_limit = $9, \
+         concurrency_limit = $10, daily_budget_nanos = $11, monthly_budget_nanos = $12 \
+         WHERE id = $1",
     )
     .bind(&row.id)
     .bind(&row.name)
@@ -112,6 +174,12 @@ pub(crate) async fn update(
     .bind(row.is_active)
     .bind(row.expires_at)
     .bind(row.updated_at)
+    .bind(&row.limits.allowed_models)
+    .bind(row.limits.rpm_limit)
+    .bind(row.limits.tpm_limit)
+    .bind(row.limits.concurrency_limit)
+    .bind(row.limits.daily_budget_nanos)
+    .bind(row.limits.monthly_budget_nanos)
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {

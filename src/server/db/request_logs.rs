@@ -31,9 +31,21 @@ pub struct LogRecord {
     pub failover_attempts: i64,
     pub failover_history: Option<String>,
     pub created_at: i64,
+    /// What the answer cost in nano-USD; `None` when it used tokens of a model with no price
+    /// (or used none).
+    pub cost_nanos: Option<i64>,
+    /// The limit that refused the request (`model_rules`' and `limits`' names), if one did.
+    pub refused_by: Option<String>,
 }
 
-const COLUMNS: [&str; 24] = [
+impl LogRecord {
+    /// Tokens were used but no price was known for them.
+    pub(crate) fn unpriced(&self) -> bool {
+        self.cost_nanos.is_none() && self.usage.total_tokens > 0
+    }
+}
+
+const COLUMNS: [&str; 26] = [
     "request_id",
     "api_key_id",
     "upstream_id",
@@ -58,9 +70,11 @@ const COLUMNS: [&str; 24] = [
     "failover_attempts",
     "failover_history",
     "created_at",
+    "cost_nanos",
+    "refused_by",
 ];
 
-/// Rows per INSERT statement, largest first: 24 x 200 parameters stays under SQLite's and
+/// Rows per INSERT statement, largest first: 26 x 200 parameters stays under SQLite's and
 /// PostgreSQL's limits. A batch is cut into statements of these sizes only, so the connection
 /// keeps four prepared INSERTs and never parses one again; a statement for every row count would
 /// be parsed afresh for each batch below the largest size (at a few hundred requests a second
@@ -179,7 +193,9 @@ pub async fn insert_batch_on(
                 .bind(r.lb_strategy.as_deref())
                 .bind(r.failover_attempts)
                 .bind(r.failover_history.as_deref())
-                .bind(r.created_at);
+                .bind(r.created_at)
+                .bind(r.cost_nanos)
+                .bind(r.refused_by.as_deref());
         }
         q.execute(&mut *tx).await?;
     }
@@ -231,6 +247,8 @@ pub struct LogRow {
     pub failover_attempts: i64,
     pub failover_history: Option<String>,
     pub created_at: i64,
+    pub cost_nanos: Option<i64>,
+    pub refused_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -39,6 +39,12 @@ pub(crate) struct Counters {
     pub ttft_count: i64,
     pub ttfb_ms_sum: i64,
     pub ttfb_count: i64,
+    /// What the requests cost, in nano-USD.
+    pub cost_nanos: i64,
+    /// Requests that used tokens of a model with no price.
+    pub unpriced: i64,
+    /// Requests a limit refused.
+    pub refused: i64,
     pub latency: [i64; BUCKETS],
 }
 
@@ -67,6 +73,9 @@ impl Counters {
             self.ttfb_ms_sum += t;
             self.ttfb_count += 1;
         }
+        self.cost_nanos += r.cost_nanos.unwrap_or(0);
+        self.unpriced += i64::from(r.unpriced());
+        self.refused += i64::from(r.refused_by.is_some());
     }
 
     /// The upper bound of the bucket holding the `p` quantile (0..=1): an estimate no lower
@@ -172,7 +181,7 @@ impl Grain {
     }
 }
 
-const COUNTER_COLUMNS: [&str; 12] = [
+const COUNTER_COLUMNS: [&str; 15] = [
     "requests",
     "successes",
     "below_500",
@@ -185,6 +194,9 @@ const COUNTER_COLUMNS: [&str; 12] = [
     "ttft_count",
     "ttfb_ms_sum",
     "ttfb_count",
+    "cost_nanos",
+    "unpriced",
+    "refused",
 ];
 
 fn all_counter_columns() -> Vec<String> {
@@ -209,6 +221,9 @@ fn counter_values(c: &Counters) -> Vec<i64> {
         c.ttft_count,
         c.ttfb_ms_sum,
         c.ttfb_count,
+        c.cost_nanos,
+        c.unpriced,
+        c.refused,
     ]
     .into_iter()
     .chain(c.latency)
@@ -273,15 +288,31 @@ async fn add_to(
     Ok(())
 }
 
+/// What the leaderboards and the time series sum: requests, tokens and cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Totals {
+    pub requests: i64,
+    pub tokens: i64,
+    pub cost_nanos: i64,
+}
+
+/// One value's totals in one step of a series (see `per_step`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StepSums {
+    pub value: String,
+    pub step: i64,
+    pub totals: Totals,
+}
+
 /// The rows of one dimension from `since_ms` (a whole hour) on, as a subquery named `w` with
-/// the columns `t` (the row's start), `value` and `columns`: daily rows for the whole UTC days
-/// before today, hourly rows for the hours before the first of them and from today on. Binds
-/// $1 (the dimension) and $2 to $4 (`Split::bind`).
+/// the columns `t` (an hourly row's start, a daily row's noon), `value` and `columns`: daily
+/// rows for the whole UTC days before today, hourly rows for the hours before the first of
+/// them and from today on. Binds $1 (the dimension) and $2 to $4 (`Split::bind`).
 fn window_rows(columns: &str) -> String {
     format!(
         "(SELECT hour_start AS t, value, {columns} FROM request_stats_hourly \
            WHERE dimension = $1 AND hour_start >= $2 AND hour_start < $3 \
-         UNION ALL SELECT day_start AS t, value, {columns} FROM request_stats_daily \
+         UNION ALL SELECT day_start + 43200000 AS t, value, {columns} FROM request_stats_daily \
            WHERE dimension = $1 AND day_start >= $3 AND day_start < $4 \
          UNION ALL SELECT hour_start AS t, value, {columns} FROM request_stats_hourly \
            WHERE dimension = $1 AND hour_start >= $4) AS w"
@@ -347,6 +378,9 @@ fn counters_at(row: &sqlx::any::AnyRow, first: usize) -> Result<Counters, sqlx::
         ttft_count: v(9)?,
         ttfb_ms_sum: v(10)?,
         ttfb_count: v(11)?,
+        cost_nanos: v(12)?,
+        unpriced: v(13)?,
+        refused: v(14)?,
         latency,
     })
 }
@@ -400,9 +434,14 @@ pub(crate) async fn total_since(
 }
 
 /// Requests and tokens of one dimension per value and step (`step_ms`, a whole number of hours)
-/// from `start_ms` on, summed by the database: (value, step index, requests, tokens). Hourly
-/// rows from `since_ms` up to `start_ms` come back with a negative index. Daily rows serve
-/// only when the steps are UTC days; a step of local days reads hourly rows.
+/// from `start_ms` on, summed by the database (cost too). Hourly
+/// rows from `since_ms` up to `start_ms` come back with a negative index. Every hour counts in
+/// the step its start falls in, whether it is read from an hourly or a daily row.
+///
+/// When the steps are days but not UTC days (a dashboard in a zone east or west of UTC), a
+/// daily row counts in the step of its noon, and the hours of that day that fall in another
+/// step are moved there: added to their own step and taken from the noon's. That reads the
+/// hourly rows of the smaller side of each day only (8 of 24 at UTC+8), not all of them.
 pub(crate) async fn per_step(
     pool: &AnyPool,
     dimension: Dimension,
@@ -410,41 +449,102 @@ pub(crate) async fn per_step(
     now_ms: i64,
     start_ms: i64,
     step_ms: i64,
-) -> Result<Vec<(String, i64, i64, i64)>, sqlx::Error> {
-    let days = step_ms % DAY_MS == 0 && start_ms.rem_euclid(DAY_MS) == 0;
+) -> Result<Vec<StepSums>, sqlx::Error> {
+    let days = step_ms % DAY_MS == 0;
     // Division truncates toward zero in SQL: offset by 1,000 steps to floor instead.
+    let step_of = |t: &str| format!("({t} - $5 + $6 * 1000) / $6 - 1000");
+    let hour = step_of("hour_start");
+    let noon = step_of("(hour_start - hour_start % 86400000 + 43200000)");
+    let moved = format!(
+        "FROM request_stats_hourly WHERE dimension = $1 AND hour_start >= $3 \
+         AND hour_start < $4 AND {hour} <> {noon}"
+    );
     let sql = format!(
-        "SELECT value, (t - $5 + $6 * 1000) / $6 - 1000 AS step, \
-         CAST(SUM(requests) AS BIGINT), CAST(SUM(total_tokens) AS BIGINT) \
-         FROM {} GROUP BY value, (t - $5 + $6 * 1000) / $6 - 1000",
-        window_rows("requests, total_tokens")
+        "SELECT value, step, CAST(SUM(requests) AS BIGINT), CAST(SUM(total_tokens) AS BIGINT), \
+         CAST(SUM(cost_nanos) AS BIGINT) \
+         FROM (SELECT value, {t} AS step, requests, total_tokens, cost_nanos FROM {rows} \
+           UNION ALL SELECT value, {hour}, requests, total_tokens, cost_nanos {moved} \
+           UNION ALL SELECT value, {noon}, -requests, -total_tokens, -cost_nanos {moved}) AS s \
+         GROUP BY value, step",
+        t = step_of("t"),
+        rows = window_rows("requests, total_tokens, cost_nanos"),
     );
     let q = Split::new(since_ms, now_ms, days).bind(sqlx::query(&sql), dimension);
     let rows = q.bind(start_ms).bind(step_ms).fetch_all(pool).await?;
     use sqlx::Row;
     rows.iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+        .map(|r| {
+            Ok(StepSums {
+                value: r.try_get(0)?,
+                step: r.try_get(1)?,
+                totals: Totals {
+                    requests: r.try_get(2)?,
+                    tokens: r.try_get(3)?,
+                    cost_nanos: r.try_get(4)?,
+                },
+            })
+        })
         .collect()
 }
 
-/// Requests and tokens per value of one dimension from `since_ms` (a whole hour) to `now_ms`,
-/// summed by the database.
+/// Requests, tokens and cost per value of one dimension from `since_ms` (a whole hour) to
+/// `now_ms`, summed by the database.
 pub(crate) async fn totals_by_value(
     pool: &AnyPool,
     since_ms: i64,
     now_ms: i64,
     dimension: Dimension,
-) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
+) -> Result<Vec<(String, Totals)>, sqlx::Error> {
     use sqlx::Row;
     let sql = format!(
-        "SELECT value, CAST(SUM(requests) AS BIGINT), CAST(SUM(total_tokens) AS BIGINT) \
-         FROM {} GROUP BY value",
-        window_rows("requests, total_tokens")
+        "SELECT value, CAST(SUM(requests) AS BIGINT), CAST(SUM(total_tokens) AS BIGINT), \
+         CAST(SUM(cost_nanos) AS BIGINT) FROM {} GROUP BY value",
+        window_rows("requests, total_tokens, cost_nanos")
     );
     let q = Split::new(since_ms, now_ms, true).bind(sqlx::query(&sql), dimension);
     let rows = q.fetch_all(pool).await?;
     rows.iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .map(|r| {
+            Ok((
+                r.try_get(0)?,
+                Totals {
+                    requests: r.try_get(1)?,
+                    tokens: r.try_get(2)?,
+                    cost_nanos: r.try_get(3)?,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// One value's hourly requests, tokens and cost from `since_ms` on, oldest first.
+pub(crate) async fn hours_of_value(
+    pool: &AnyPool,
+    dimension: Dimension,
+    value: &str,
+    since_ms: i64,
+) -> Result<Vec<(i64, Totals)>, sqlx::Error> {
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT hour_start, requests, total_tokens, cost_nanos FROM request_stats_hourly \
+         WHERE dimension = $1 AND value = $2 AND hour_start >= $3 ORDER BY hour_start",
+    )
+    .bind(dimension.as_str())
+    .bind(value)
+    .bind(since_ms)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get(0)?,
+                Totals {
+                    requests: r.try_get(1)?,
+                    tokens: r.try_get(2)?,
+                    cost_nanos: r.try_get(3)?,
+                },
+            ))
+        })
         .collect()
 }
 

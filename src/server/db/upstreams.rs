@@ -1,6 +1,9 @@
 //! Repository for `upstreams`.
 use sqlx::AnyPool;
 
+use crate::model::limits::UpstreamLimits;
+use crate::model::money::{nanos_from_usd, usd};
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct UpstreamRow {
     pub id: String,
@@ -19,6 +22,50 @@ pub(crate) struct UpstreamRow {
     pub extra_paths: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    #[sqlx(flatten)]
+    pub limits: UpstreamLimitColumns,
+}
+
+/// An upstream's caps as stored (money in nano-USD; NULL is none) and its price multiplier in
+/// parts per million.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub(crate) struct UpstreamLimitColumns {
+    pub concurrency_limit: Option<i64>,
+    pub rpm_limit: Option<i64>,
+    pub monthly_quota_nanos: Option<i64>,
+    pub price_multiplier_ppm: i64,
+}
+
+impl Default for UpstreamLimitColumns {
+    fn default() -> Self {
+        Self {
+            concurrency_limit: None,
+            rpm_limit: None,
+            monthly_quota_nanos: None,
+            price_multiplier_ppm: 1_000_000,
+        }
+    }
+}
+
+impl UpstreamLimitColumns {
+    /// Checked caps as stored (the service validated them).
+    pub(crate) fn of(limits: &UpstreamLimits, price_multiplier_ppm: i64) -> Self {
+        Self {
+            concurrency_limit: limits.max_concurrent.map(i64::from),
+            rpm_limit: limits.rpm.map(i64::from),
+            monthly_quota_nanos: limits.monthly_quota_usd.and_then(nanos_from_usd),
+            price_multiplier_ppm,
+        }
+    }
+
+    pub(crate) fn to_limits(&self) -> UpstreamLimits {
+        let count = |v: Option<i64>| v.map(|n| n.clamp(1, u32::MAX as i64) as u32);
+        UpstreamLimits {
+            max_concurrent: count(self.concurrency_limit),
+            rpm: count(self.rpm_limit),
+            monthly_quota_usd: self.monthly_quota_nanos.map(usd),
+        }
+    }
 }
 
 impl UpstreamRow {
@@ -41,11 +88,13 @@ impl UpstreamRow {
 
 const COLUMNS: &str =
     "id, name, provider, base_url, api_key_encrypted, timeout_ms, weight, priority, \
-     allowed_models, model_redirects, is_active, breaker_config, extra_paths, created_at, updated_at";
+     allowed_models, model_redirects, is_active, breaker_config, extra_paths, created_at, updated_at, \
+     concurrency_limit, rpm_limit, monthly_quota_nanos, price_multiplier_ppm";
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
-/// Binds `id` and the editable fields, in `COLUMNS` order ($1 to $13).
+/// Binds `id` and the editable fields, in `COLUMNS` order ($1 to $13), then the limits ($14 to
+/// $17).
 fn bind_fields<'q>(q: AnyQuery<'q>, row: &'q UpstreamRow) -> AnyQuery<'q> {
     q.bind(&row.id)
         .bind(&row.name)
@@ -60,11 +109,16 @@ fn bind_fields<'q>(q: AnyQuery<'q>, row: &'q UpstreamRow) -> AnyQuery<'q> {
         .bind(row.is_active)
         .bind(&row.breaker_config)
         .bind(&row.extra_paths)
+        .bind(row.limits.concurrency_limit)
+        .bind(row.limits.rpm_limit)
+        .bind(row.limits.monthly_quota_nanos)
+        .bind(row.limits.price_multiplier_ppm)
 }
 
 pub(crate) async fn insert(pool: &AnyPool, row: &UpstreamRow) -> Result<(), sqlx::Error> {
     let sql = format!(
-        "INSERT INTO upstreams ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        "INSERT INTO upstreams ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+         $12, $13, $18, $19, $14, $15, $16, $17)"
     );
     bind_fields(sqlx::query(&sql), row)
         .bind(row.created_at)
@@ -78,7 +132,9 @@ pub(crate) async fn update(pool: &AnyPool, row: &UpstreamRow) -> Result<bool, sq
     let sql =
         "UPDATE upstreams SET name = $2, provider = $3, base_url = $4, api_key_encrypted = $5, \
          timeout_ms = $6, weight = $7, priority = $8, allowed_models = $9, model_redirects = $10, \
-         is_active = $11, breaker_config = $12, extra_paths = $13, updated_at = $14 WHERE id = $1";
+         is_active = $11, breaker_config = $12, extra_paths = $13, concurrency_limit = $14, \
+         rpm_limit = $15, monthly_quota_nanos = $16, price_multiplier_ppm = $17, updated_at = $18 \
+         WHERE id = $1";
     let done = bind_fields(sqlx::query(sql), row)
         .bind(row.updated_at)
         .execute(pool)

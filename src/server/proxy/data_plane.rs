@@ -12,6 +12,7 @@ use crate::server::clock::SharedClock;
 use crate::server::crypto::Cipher;
 use crate::server::db::Database;
 use crate::server::http::upstream_client::UpstreamClients;
+use crate::server::periods::CurrentPeriods;
 
 /// The limits a request is held to, from the configuration.
 #[derive(Debug, Clone, Default)]
@@ -36,12 +37,19 @@ pub struct DataPlane {
     pub(crate) breakers: BreakerStore,
     pub(crate) health: HealthBook,
     pub(crate) balancer: Balancer,
+    /// The budget day and month, in the budget zone.
+    pub(crate) periods: CurrentPeriods,
 }
 
 impl DataPlane {
     /// Keys, upstreams or settings changed: the next request routes by the new snapshot.
     pub(crate) async fn reload(&self) {
-        if let Err(e) = self.routing.reload(&self.db, &self.cipher).await {
+        let now = self.clock.now_ms();
+        let reloaded = self
+            .routing
+            .reload(&self.db, &self.cipher, &self.periods, now)
+            .await;
+        if let Err(e) = reloaded {
             tracing::error!(error = %e, "routing table reload failed; the previous snapshot stays in use");
         }
     }

@@ -45,6 +45,27 @@ pub(crate) enum ProxyError {
     UpstreamUnavailable,
     #[error("no upstream is available for this request")]
     NoUpstream,
+    /// A key's rate, token or concurrency limit (`what` names it, with its value).
+    #[error("Rate limit reached for this API key: {what}. Retry after {} s.", secs(*.retry_after_ms))]
+    RateLimited {
+        what: String,
+        tokens: bool,
+        retry_after_ms: u64,
+    },
+    /// A key's daily or monthly budget is spent.
+    #[error("This API key has spent its {period} budget; it resets in {} s.", secs(*.retry_after_ms))]
+    BudgetSpent {
+        period: &'static str,
+        retry_after_ms: u64,
+    },
+    /// Every upstream that serves the model is at its own cap (concurrency, rate or quota).
+    #[error("every upstream for this model is at its limit; retry after {} s", secs(*.retry_after_ms))]
+    UpstreamsAtLimit { retry_after_ms: u64 },
+}
+
+/// Whole seconds, rounded up, at least 1 (what `Retry-After` carries).
+pub(crate) fn secs(ms: u64) -> u64 {
+    ms.div_ceil(1000).max(1)
 }
 
 fn public_rejection(reason: KeyRejection) -> KeyRejection {
@@ -70,6 +91,20 @@ impl ProxyError {
             ProxyError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             ProxyError::NoUpstream => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::RateLimited { .. }
+            | ProxyError::BudgetSpent { .. }
+            | ProxyError::UpstreamsAtLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    /// How long a refused caller should wait, for `Retry-After`.
+    pub(crate) fn retry_after_ms(&self) -> Option<u64> {
+        match self {
+            ProxyError::RateLimited { retry_after_ms, .. }
+            | ProxyError::BudgetSpent { retry_after_ms, .. }
+            | ProxyError::UpstreamsAtLimit { retry_after_ms } => Some(*retry_after_ms),
+            ProxyError::NoUpstream => Some(5_000),
+            _ => None,
         }
     }
 
@@ -83,6 +118,12 @@ impl ProxyError {
             ProxyError::UpstreamTimeout => ("server_error", Some("upstream_timeout")),
             ProxyError::UpstreamUnavailable => ("server_error", Some("upstream_error")),
             ProxyError::NoUpstream => ("server_error", Some("no_available_upstream")),
+            ProxyError::RateLimited { tokens: false, .. } => {
+                ("requests", Some("rate_limit_exceeded"))
+            }
+            ProxyError::RateLimited { tokens: true, .. } => ("tokens", Some("rate_limit_exceeded")),
+            ProxyError::BudgetSpent { .. } => ("insufficient_quota", Some("insufficient_quota")),
+            ProxyError::UpstreamsAtLimit { .. } => ("requests", Some("rate_limit_exceeded")),
         }
     }
 
@@ -94,6 +135,9 @@ impl ProxyError {
             ProxyError::ModelNotFound(_) | ProxyError::UnknownEndpoint(_) => "not_found_error",
             ProxyError::UpstreamTimeout | ProxyError::UpstreamUnavailable => "api_error",
             ProxyError::NoUpstream => "overloaded_error",
+            ProxyError::RateLimited { .. }
+            | ProxyError::BudgetSpent { .. }
+            | ProxyError::UpstreamsAtLimit { .. } => "rate_limit_error",
         }
     }
 
@@ -109,11 +153,12 @@ impl ProxyError {
                 json!({ "type": "error", "error": { "type": self.anthropic_kind(), "message": message } })
             }
         };
+        let retry_after = self.retry_after_ms();
         let mut response = (status, axum::Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(ms) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs(ms)));
         }
         response
     }
@@ -145,5 +190,37 @@ mod tests {
             ErrorFormat::for_path("chat/completions"),
             ErrorFormat::OpenAi
         );
+    }
+
+    async fn body_of(r: Response) -> serde_json::Value {
+        serde_json::from_slice(&axum::body::to_bytes(r.into_body(), 10_000).await.unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn limits_refuse_with_429_the_sdks_know_and_a_retry_after() {
+        let limited = ProxyError::RateLimited {
+            what: "10 requests per minute".into(),
+            tokens: false,
+            retry_after_ms: 1_200,
+        };
+        let r = limited.clone().into_response_for(ErrorFormat::OpenAi);
+        assert_eq!(r.status(), 429);
+        assert_eq!(r.headers()["retry-after"], "2");
+        let body = body_of(r).await;
+        assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+        assert_eq!(body["error"]["type"], "requests");
+        let body = body_of(limited.into_response_for(ErrorFormat::Anthropic)).await;
+        assert_eq!(body["error"]["type"], "rate_limit_error");
+
+        let spent = ProxyError::BudgetSpent {
+            period: "daily",
+            retry_after_ms: 3_600_000,
+        };
+        let r = spent.into_response_for(ErrorFormat::OpenAi);
+        assert_eq!(r.status(), 429);
+        assert_eq!(r.headers()["retry-after"], "3600");
+        let body = body_of(r).await;
+        assert_eq!(body["error"]["code"], "insufficient_quota");
+        assert_eq!(body["error"]["type"], "insufficient_quota");
     }
 }

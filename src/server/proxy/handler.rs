@@ -234,6 +234,11 @@ async fn handle(
         Err(e) => return ctx.fail(&state, ProxyError::BadRequest(e.to_string())),
     };
     ctx.record.model_requested = Some(model.clone());
+    if !key.may_use(&model) {
+        // Refused as the provider refuses a model the caller may not use: as not found.
+        ctx.record.refused_by = Some("model_not_allowed".into());
+        return ctx.fail(&state, ProxyError::ModelNotFound(model));
+    }
 
     let candidates = match &extra_path {
         None => snapshot.candidates(&key, &model),

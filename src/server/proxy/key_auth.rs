@@ -395,6 +395,8 @@ mod tests {
             is_active: active,
             expires_at,
             upstream_ids: vec![],
+            allowed_models: vec![],
+            counters: None,
         };
         s.keys_by_prefix
             .insert(stored_prefix(key).into(), vec!["k1".into()]);
@@ -413,6 +415,8 @@ mod tests {
             is_active: active,
             expires_at: None,
             upstream_ids: vec![],
+            allowed_models: vec![],
+            counters: None,
         };
         s.keys_by_prefix
             .insert(stored_prefix(key).into(), vec!["k2".into()]);

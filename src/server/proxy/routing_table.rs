@@ -5,15 +5,21 @@ use parking_lot::RwLock;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::model_rules::{parse_model_list, parse_redirects, resolve_redirect, serves, Provider};
+use super::model_rules::{
+    glob_match, parse_model_list, parse_redirects, resolve_redirect, serves, Provider,
+};
 use super::provider_auth::Credential;
 use super::upstream_target::{TargetError, UpstreamTarget};
 use crate::model::upstreams::BreakerConfig;
 use crate::server::crypto::Cipher;
+use crate::server::db::keys::KeyLimitColumns;
+use crate::server::db::request_stats::{self, hour_of, Dimension};
 use crate::server::db::settings::{load_runtime, Runtime};
+use crate::server::db::upstreams::UpstreamLimitColumns;
 use crate::server::db::{keys as key_repo, upstreams as upstream_repo, Database};
 use crate::server::fast_map::FastMap;
 use crate::server::http::ssrf::{validate_url, SsrfPolicy};
+use crate::server::periods::CurrentPeriods;
 use crate::server::secret::Secret;
 
 #[derive(Debug)]
@@ -38,6 +44,28 @@ pub(crate) struct UpstreamEntry {
     pub extra_paths: Vec<String>,
     /// Why the SSRF policy refuses `base_url`, checked once per load rather than per request.
     pub address_refusal: Option<String>,
+    /// What list prices are multiplied by for this upstream, in parts per million.
+    pub price_multiplier_ppm: i64,
+    /// Its caps; `None` when it has none, so an uncapped upstream costs no counting.
+    pub caps: Option<UpstreamCaps>,
+}
+
+/// An upstream's concurrency, rate and monthly spend caps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct UpstreamCaps {
+    pub max_concurrent: Option<u32>,
+    pub rpm: Option<u32>,
+    pub monthly_quota_nanos: Option<i64>,
+}
+
+/// A key's counted limits (the allow-list is `KeyEntry::allowed_models`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct KeyCounters {
+    pub rpm: Option<u32>,
+    pub tpm: Option<u64>,
+    pub max_concurrent: Option<u32>,
+    pub daily_budget_nanos: Option<i64>,
+    pub monthly_budget_nanos: Option<i64>,
 }
 
 impl UpstreamEntry {
@@ -59,9 +87,18 @@ pub(crate) struct KeyEntry {
     pub is_active: bool,
     pub expires_at: Option<i64>,
     pub upstream_ids: Vec<String>,
+    /// Model names or globs the key may use; empty: any.
+    pub allowed_models: Vec<String>,
+    /// Its counted limits; `None` when it has none, so an unlimited key costs no counting.
+    pub counters: Option<KeyCounters>,
 }
 
 impl KeyEntry {
+    /// Whether the key's allow-list lets it use `model`.
+    pub(crate) fn may_use(&self, model: &str) -> bool {
+        self.allowed_models.is_empty() || self.allowed_models.iter().any(|p| glob_match(p, model))
+    }
+
     pub(crate) fn usable_at(&self, now_ms: i64) -> bool {
         self.is_active && self.expires_at.is_none_or(|e| e > now_ms)
     }
@@ -75,6 +112,57 @@ pub(crate) struct Snapshot {
     pub keys_by_digest: FastMap<[u8; 32], String>,
     pub upstreams: FastMap<String, Arc<UpstreamEntry>>,
     pub settings: Runtime,
+    /// What keys with budgets and upstreams with quotas have spent, as the database had it at
+    /// this load (the limiter adds what it counted since).
+    pub spend: DurableSpend,
+}
+
+/// Spend in the current day and month (budget zone) per key and per upstream, in nano-USD,
+/// read from the statistics only when some key has a budget or some upstream a quota.
+#[derive(Debug, Default)]
+pub(crate) struct DurableSpend {
+    pub day: String,
+    pub month: String,
+    pub key_day: FastMap<String, i64>,
+    pub key_month: FastMap<String, i64>,
+    pub upstream_month: FastMap<String, i64>,
+}
+
+impl DurableSpend {
+    async fn load(
+        pool: &sqlx::AnyPool,
+        periods: &CurrentPeriods,
+        now_ms: i64,
+    ) -> Result<Self, sqlx::Error> {
+        let now = periods.at(now_ms);
+        let (day, month) = (&now.0, &now.1);
+        let costs = |dimension: Dimension, since: i64| async move {
+            request_stats::totals_by_value(pool, hour_of(since), now_ms, dimension)
+                .await
+                .map(|rows| {
+                    rows.into_iter()
+                        .map(|(value, t)| (value, t.cost_nanos))
+                        .collect::<FastMap<String, i64>>()
+                })
+        };
+        Ok(Self {
+            day: day.id.clone(),
+            month: month.id.clone(),
+            key_day: costs(Dimension::Key, day.start_ms).await?,
+            key_month: costs(Dimension::Key, month.start_ms).await?,
+            upstream_month: costs(Dimension::Upstream, month.start_ms).await?,
+        })
+    }
+
+    /// What the database had for this key or upstream in this period (0 for a period other
+    /// than the one loaded: a day that turned since).
+    pub(crate) fn of(map: &FastMap<String, i64>, loaded: &str, period: &str, id: &str) -> i64 {
+        if loaded == period {
+            map.get(id).copied().unwrap_or(0)
+        } else {
+            0
+        }
+    }
 }
 
 impl Snapshot {
@@ -129,16 +217,40 @@ impl Snapshot {
             }
             let owner = u.provider.as_str().to_string();
             for m in u.allowed_models.iter().filter(|m| !m.contains('*')) {
-                names.entry(m.clone()).or_insert_with(|| owner.clone());
+                if key.may_use(m) {
+                    names.entry(m.clone()).or_insert_with(|| owner.clone());
+                }
             }
             for m in u.model_redirects.keys() {
-                if u.serves(m) {
+                if u.serves(m) && key.may_use(m) {
                     names.entry(m.clone()).or_insert_with(|| owner.clone());
                 }
             }
         }
         names.into_iter().collect()
     }
+}
+
+fn key_counters(c: &KeyLimitColumns) -> Option<KeyCounters> {
+    let count = |v: Option<i64>| v.map(|n| n.clamp(1, u32::MAX as i64) as u32);
+    let counters = KeyCounters {
+        rpm: count(c.rpm_limit),
+        tpm: c.tpm_limit.map(|n| n.max(1) as u64),
+        max_concurrent: count(c.concurrency_limit),
+        daily_budget_nanos: c.daily_budget_nanos,
+        monthly_budget_nanos: c.monthly_budget_nanos,
+    };
+    (counters != KeyCounters::default()).then_some(counters)
+}
+
+fn upstream_caps(c: &UpstreamLimitColumns) -> Option<UpstreamCaps> {
+    let count = |v: Option<i64>| v.map(|n| n.clamp(1, u32::MAX as i64) as u32);
+    let caps = UpstreamCaps {
+        max_concurrent: count(c.concurrency_limit),
+        rpm: count(c.rpm_limit),
+        monthly_quota_nanos: c.monthly_quota_nanos,
+    };
+    (caps != UpstreamCaps::default()).then_some(caps)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -166,7 +278,13 @@ impl RoutingTable {
         self.current.read().clone()
     }
 
-    pub(crate) async fn reload(&self, db: &Database, cipher: &Cipher) -> Result<(), ReloadError> {
+    pub(crate) async fn reload(
+        &self,
+        db: &Database,
+        cipher: &Cipher,
+        periods: &CurrentPeriods,
+        now_ms: i64,
+    ) -> Result<(), ReloadError> {
         // One reload at a time, so an older read never replaces a newer one.
         let _guard = self.reload_lock.lock().await;
         let upstream_rows = upstream_repo::list_all(&db.pool).await?;
@@ -208,6 +326,8 @@ impl RoutingTable {
                     breaker,
                     extra_paths,
                     address_refusal,
+                    price_multiplier_ppm: row.limits.price_multiplier_ppm.max(0),
+                    caps: upstream_caps(&row.limits),
                 }),
             );
         }
@@ -235,9 +355,24 @@ impl RoutingTable {
                     digest,
                     is_active: row.is_active != 0,
                     expires_at: row.expires_at,
+                    allowed_models: row.limits.allowed_models(),
+                    counters: key_counters(&row.limits),
                 }),
             );
         }
+        let spend = if keys.values().any(|k| {
+            k.counters
+                .as_ref()
+                .is_some_and(|c| c.daily_budget_nanos.is_some() || c.monthly_budget_nanos.is_some())
+        }) || upstreams.values().any(|u| {
+            u.caps
+                .as_ref()
+                .is_some_and(|c| c.monthly_quota_nanos.is_some())
+        }) {
+            DurableSpend::load(&db.pool, periods, now_ms).await?
+        } else {
+            DurableSpend::default()
+        };
         let mut current = self.current.write();
         *current = Arc::new(Snapshot {
             keys,
@@ -245,6 +380,7 @@ impl RoutingTable {
             keys_by_digest,
             upstreams,
             settings,
+            spend,
         });
         Ok(())
     }

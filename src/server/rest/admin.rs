@@ -16,6 +16,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::list, keys::create))
         .routes(routes!(keys::get, keys::update, keys::delete))
         .routes(routes!(keys::reveal))
+        .routes(routes!(keys::spend))
         .routes(routes!(upstreams::list, upstreams::create))
         .routes(routes!(upstreams::test_form))
         .routes(routes!(upstream_health::list))

@@ -8,6 +8,7 @@ use super::json::JsonBody;
 use super::openapi::{BadRequest, Conflict, Forbidden, NotFound};
 use super::query::QueryParams;
 use crate::model::keys::{ApiKeyView, CreateApiKey, CreatedApiKey, RevealedApiKey, UpdateApiKey};
+use crate::model::limits::DaySpend;
 use crate::model::page::{Page, PageRequest};
 use crate::server::error::ApiError;
 use crate::server::service::keys;
@@ -164,4 +165,36 @@ pub(crate) async fn reveal(
     Path(id): Path<String>,
 ) -> Result<Json<RevealedApiKey>, ApiError> {
     Ok(Json(keys::reveal(&state, &id).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SpendQuery {
+    /// How many days back, today included.
+    #[param(minimum = 1, maximum = 90, default = 14)]
+    days: Option<u32>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/keys/{id}/spend",
+    tag = "keys",
+    operation_id = "keySpendByDay",
+    summary = "A client key's spend day by day",
+    description = "Days in the budget time zone (`BUDGET_TIMEZONE`), oldest first, today included; read from the hourly counters, so an hour holding a midnight that is not on the hour counts in the day it starts in.",
+    params(("id" = String, Path, description = "The record's id (a UUID)."), SpendQuery),
+    responses(
+        (status = 200, description = "One entry per day.", body = Vec<DaySpend>),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub(crate) async fn spend(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    QueryParams(q): QueryParams<SpendQuery>,
+) -> Result<Json<Vec<DaySpend>>, ApiError> {
+    Ok(Json(
+        keys::spend_by_day(&state, &id, q.days.unwrap_or(14)).await?,
+    ))
 }

@@ -2,16 +2,18 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
+use super::limits::{self, checked_key_limits};
 use super::Services;
 use super::{db_error, validate};
 use crate::model::keys::{
     stored_prefix, ApiKeyView, CreateApiKey, CreatedApiKey, RevealedApiKey, UpdateApiKey,
     KEY_PREFIX,
 };
+use crate::model::limits::{DaySpend, Spend};
 use crate::model::named::Named;
 use crate::model::page::{Page, PageRequest};
 use crate::server::crypto::random_bytes;
-use crate::server::db::keys::{self as repo, KeyRow};
+use crate::server::db::keys::{self as repo, KeyLimitColumns, KeyRow};
 use crate::server::db::upstreams as upstream_repo;
 use crate::server::error::ApiError;
 use crate::server::timefmt::{parse_rfc3339, to_rfc3339};
@@ -26,7 +28,7 @@ pub(crate) fn generate_key() -> String {
     )
 }
 
-fn view(row: &KeyRow, upstream_ids: Vec<String>, now: i64) -> ApiKeyView {
+fn view(row: &KeyRow, upstream_ids: Vec<String>, spend: Spend, now: i64) -> ApiKeyView {
     ApiKeyView {
         id: row.id.clone(),
         name: row.name.clone(),
@@ -36,6 +38,8 @@ fn view(row: &KeyRow, upstream_ids: Vec<String>, now: i64) -> ApiKeyView {
         expires_at: row.expires_at.map(to_rfc3339),
         is_expired: row.expires_at.is_some_and(|e| e <= now),
         upstream_ids,
+        limits: row.limits.to_limits(),
+        spend,
         last_used_at: row.last_used_at.map(to_rfc3339),
         created_at: to_rfc3339(row.created_at),
         updated_at: to_rfc3339(row.updated_at),
@@ -98,6 +102,7 @@ pub(crate) async fn create(
     let description = validate::optional_text("description", input.description.as_deref(), 500)?;
     let expires_at = parse_expiry(input.expires_at.as_deref(), now)?;
     let upstream_ids = checked_upstreams(state, &input.upstream_ids).await?;
+    let limits = checked_key_limits(&input.limits)?;
 
     let key = generate_key();
     let row = KeyRow {
@@ -121,6 +126,7 @@ pub(crate) async fn create(
         key_digest: Some(crate::server::crypto::digest_hex(
             &crate::server::crypto::sha256(key.as_bytes()),
         )),
+        limits: KeyLimitColumns::of(&limits),
     };
     repo::insert(&state.db.pool, &row, &upstream_ids)
         .await
@@ -128,7 +134,7 @@ pub(crate) async fn create(
     state.routing_changed().await;
     tracing::info!(key_id = %row.id, prefix = %row.key_prefix, "api key created");
     Ok(CreatedApiKey {
-        key: view(&row, upstream_ids, now),
+        key: view(&row, upstream_ids, Spend::default(), now),
         key_value: key,
     })
 }
@@ -147,9 +153,13 @@ pub(crate) async fn list(
     let mut perms = repo::upstream_ids_for(&state.db.pool, &ids)
         .await
         .map_err(db_error)?;
+    let mut spend = limits::key_spend(state).await?;
     let items = rows
         .iter()
-        .map(|r| view(r, perms.remove(&r.id).unwrap_or_default(), now))
+        .map(|r| {
+            let upstreams = perms.remove(&r.id).unwrap_or_default();
+            view(r, upstreams, spend.remove(&r.id).unwrap_or_default(), now)
+        })
         .collect();
     Ok(Page::new(
         items,
@@ -171,9 +181,14 @@ pub(crate) async fn get(state: &Services, id: &str) -> Result<ApiKeyView, ApiErr
     let mut perms = repo::upstream_ids_for(&state.db.pool, std::slice::from_ref(&row.id))
         .await
         .map_err(db_error)?;
+    let spend = limits::key_spend(state)
+        .await?
+        .remove(&row.id)
+        .unwrap_or_default();
     Ok(view(
         &row,
         perms.remove(&row.id).unwrap_or_default(),
+        spend,
         state.clock.now_ms(),
     ))
 }
@@ -196,6 +211,9 @@ pub(crate) async fn update(
     }
     if let Some(active) = input.is_active {
         row.is_active = i64::from(active);
+    }
+    if let Some(l) = &input.limits {
+        row.limits = KeyLimitColumns::of(&checked_key_limits(l)?);
     }
     let upstream_ids = match &input.upstream_ids {
         Some(ids) => Some(checked_upstreams(state, ids).await?),
@@ -255,6 +273,16 @@ pub(crate) async fn reveal(state: &Services, id: &str) -> Result<RevealedApiKey,
         id: row.id,
         key_value: key,
     })
+}
+
+/// A key's spend per day over the last `days` days (404 for no such key).
+pub(crate) async fn spend_by_day(
+    state: &Services,
+    id: &str,
+    days: u32,
+) -> Result<Vec<DaySpend>, ApiError> {
+    load(state, id).await?;
+    limits::key_days(state, id, days).await
 }
 
 /// Every key's id and name.

@@ -2,6 +2,7 @@
 use super::Services;
 use super::{db_error, validate};
 use crate::model::logs::{LogQuery, RequestLogView};
+use crate::model::money::usd;
 use crate::model::page::{Page, PageRequest};
 use crate::server::db::request_logs::{delete_older_than, list_page, LogFilter, LogRow};
 use crate::server::db::Database;
@@ -57,6 +58,8 @@ fn view(r: LogRow) -> RequestLogView {
             .as_deref()
             .and_then(|h| serde_json::from_str(h).ok()),
         created_at: to_rfc3339(r.created_at),
+        cost_usd: r.cost_nanos.map(usd),
+        refused_by: r.refused_by,
     }
 }
 

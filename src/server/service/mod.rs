@@ -3,6 +3,7 @@ pub mod breakers;
 pub mod context;
 pub mod health;
 pub mod keys;
+pub(crate) mod limits;
 pub mod logs;
 pub mod settings;
 pub mod stats;

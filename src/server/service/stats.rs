@@ -4,10 +4,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::Services;
 use super::{db_error, validate};
+use crate::model::money::usd;
 use crate::model::stats::{
-    LeaderRow, Leaderboard, Overview, Series, StatsQuery, Timeseries, RANGES,
+    CostSummary, Dashboard, LeaderRow, Leaderboard, Overview, Series, StatsQuery, Timeseries,
+    RANGES,
 };
-use crate::server::db::request_stats::{self, hour_of, Dimension, DAY_MS, HOUR_MS};
+use crate::server::db::request_stats::{self, hour_of, Dimension, Totals, DAY_MS, HOUR_MS};
 use crate::server::db::{keys as key_repo, upstreams as upstream_repo};
 use crate::server::error::ApiError;
 use crate::server::timefmt::to_rfc3339;
@@ -108,6 +110,57 @@ pub(crate) async fn overview(state: &Services, q: &StatsQuery) -> Result<Overvie
         prompt_tokens: total.prompt_tokens.max(0) as u64,
         completion_tokens: total.completion_tokens.max(0) as u64,
         total_tokens: total.total_tokens.max(0) as u64,
+        cost_usd: usd(total.cost_nanos),
+        unpriced_requests: total.unpriced.max(0) as u64,
+        refused_requests: total.refused.max(0) as u64,
+    })
+}
+
+/// Spend today, over 7 and over 30 days, in the caller's zone.
+pub(crate) async fn costs(
+    state: &Services,
+    tz_offset_minutes: i32,
+) -> Result<CostSummary, ApiError> {
+    let now = state.clock.now_ms();
+    let mut spent = [0.0; 3];
+    for (slot, range) in spent.iter_mut().zip(RANGES) {
+        let w = Window::resolve(Some(range), Some(tz_offset_minutes), now)?;
+        let total =
+            request_stats::total_since(&state.db.pool, w.first_hour(), now, Dimension::Upstream)
+                .await
+                .map_err(db_error)?;
+        *slot = usd(total.cost_nanos);
+    }
+    let [today_usd, last_7d_usd, last_30d_usd] = spent;
+    Ok(CostSummary {
+        today_usd,
+        last_7d_usd,
+        last_30d_usd,
+    })
+}
+
+/// Everything the dashboard page shows.
+pub(crate) async fn dashboard(
+    state: &Services,
+    range: String,
+    tz_offset_minutes: i32,
+) -> Result<Dashboard, ApiError> {
+    let q = StatsQuery {
+        range: Some(range),
+        tz_offset_minutes: Some(tz_offset_minutes),
+        limit: Some(5),
+        sort: None,
+    };
+    let by_cost = StatsQuery {
+        sort: Some("cost".into()),
+        ..q.clone()
+    };
+    Ok(Dashboard {
+        overview: overview(state, &q).await?,
+        costs: costs(state, tz_offset_minutes).await?,
+        timeseries: timeseries(state, &q).await?,
+        leaderboard: leaderboard(state, &q).await?,
+        by_cost: leaderboard(state, &by_cost).await?,
     })
 }
 
@@ -135,7 +188,7 @@ fn named(id: &str, names: &HashMap<String, String>) -> (Option<String>, String) 
 pub(crate) async fn timeseries(state: &Services, q: &StatsQuery) -> Result<Timeseries, ApiError> {
     let w = window_of(state, q)?;
     let names = upstream_names(state).await?;
-    let mut by_upstream: BTreeMap<String, (Vec<u64>, Vec<u64>)> = BTreeMap::new();
+    let mut by_upstream: BTreeMap<String, Vec<Totals>> = BTreeMap::new();
     let steps = request_stats::per_step(
         &state.db.pool,
         Dimension::Upstream,
@@ -146,25 +199,27 @@ pub(crate) async fn timeseries(state: &Services, q: &StatsQuery) -> Result<Times
     )
     .await
     .map_err(db_error)?;
-    for (value, step, step_requests, step_tokens) in steps {
-        let Some(i) = w.bucket(w.start_ms + step * w.step_ms) else {
+    for s in steps {
+        let Some(i) = w.bucket(w.start_ms + s.step * w.step_ms) else {
             continue;
         };
-        let (requests, tokens) = by_upstream
-            .entry(value)
-            .or_insert_with(|| (vec![0; w.buckets], vec![0; w.buckets]));
-        requests[i] += step_requests.max(0) as u64;
-        tokens[i] += step_tokens.max(0) as u64;
+        let buckets = by_upstream
+            .entry(s.value)
+            .or_insert_with(|| vec![Totals::default(); w.buckets]);
+        buckets[i].requests += s.totals.requests;
+        buckets[i].tokens += s.totals.tokens;
+        buckets[i].cost_nanos += s.totals.cost_nanos;
     }
     let mut series: Vec<Series> = by_upstream
         .into_iter()
-        .map(|(id, (requests, tokens))| {
+        .map(|(id, buckets)| {
             let (upstream_id, upstream_name) = named(&id, &names);
             Series {
                 upstream_id,
                 upstream_name,
-                requests,
-                tokens,
+                requests: buckets.iter().map(|t| t.requests.max(0) as u64).collect(),
+                tokens: buckets.iter().map(|t| t.tokens.max(0) as u64).collect(),
+                cost_usd: buckets.iter().map(|t| usd(t.cost_nanos)).collect(),
             }
         })
         .collect();
@@ -191,47 +246,69 @@ pub(crate) async fn timeseries(state: &Services, q: &StatsQuery) -> Result<Times
     })
 }
 
+/// How a leaderboard is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    Requests,
+    Cost,
+}
+
+impl Order {
+    fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        match raw.map(str::trim).unwrap_or("requests") {
+            "requests" | "" => Ok(Order::Requests),
+            "cost" => Ok(Order::Cost),
+            _ => Err(validate::invalid("sort", "must be requests or cost")),
+        }
+    }
+}
+
 fn top(
-    totals: HashMap<String, (u64, u64)>,
+    totals: Vec<(String, Totals)>,
     limit: usize,
+    order: Order,
     name: impl Fn(&str) -> (Option<String>, String),
 ) -> Vec<LeaderRow> {
-    let mut rows: Vec<LeaderRow> = totals
+    let mut rows: Vec<(LeaderRow, i64)> = totals
         .into_iter()
-        .map(|(id, (requests, tokens))| {
+        .map(|(id, t)| {
             let (id, name) = name(&id);
-            LeaderRow {
+            let row = LeaderRow {
                 id,
                 name,
-                requests,
-                tokens,
-            }
+                requests: t.requests.max(0) as u64,
+                tokens: t.tokens.max(0) as u64,
+                cost_usd: usd(t.cost_nanos),
+            };
+            (row, t.cost_nanos)
         })
         .collect();
-    rows.sort_by(|a, b| {
-        b.requests
-            .cmp(&a.requests)
-            .then(b.tokens.cmp(&a.tokens))
-            .then_with(|| a.name.cmp(&b.name))
+    if order == Order::Cost {
+        rows.retain(|(_, cost)| *cost > 0);
+    }
+    rows.sort_by(|(a, a_cost), (b, b_cost)| {
+        let by_requests = b.requests.cmp(&a.requests).then(b.tokens.cmp(&a.tokens));
+        match order {
+            Order::Requests => by_requests,
+            Order::Cost => b_cost.cmp(a_cost).then(by_requests),
+        }
+        .then_with(|| a.name.cmp(&b.name))
     });
     rows.truncate(limit);
-    rows
+    rows.into_iter().map(|(row, _)| row).collect()
 }
 
 pub(crate) async fn leaderboard(state: &Services, q: &StatsQuery) -> Result<Leaderboard, ApiError> {
     let w = window_of(state, q)?;
     let limit = validate::in_range("limit", q.limit.unwrap_or(5), 1..=50)? as usize;
+    let order = Order::parse(q.sort.as_deref())?;
     // The database sums, so only one row per value comes back.
     let (from, now) = (w.first_hour(), state.clock.now_ms());
-    let mut totals: [HashMap<String, (u64, u64)>; 3] = Default::default();
-    for (slot_totals, dimension) in totals.iter_mut().zip(Dimension::ALL) {
-        for (value, requests, tokens) in
-            request_stats::totals_by_value(&state.db.pool, from, now, dimension)
-                .await
-                .map_err(db_error)?
-        {
-            slot_totals.insert(value, (requests.max(0) as u64, tokens.max(0) as u64));
-        }
+    let mut totals: [Vec<(String, Totals)>; 3] = Default::default();
+    for (slot, dimension) in totals.iter_mut().zip(Dimension::ALL) {
+        *slot = request_stats::totals_by_value(&state.db.pool, from, now, dimension)
+            .await
+            .map_err(db_error)?;
     }
     let [keys, upstreams, models] = totals;
     let key_names: HashMap<String, String> = key_repo::list_all(&state.db.pool)
@@ -243,9 +320,9 @@ pub(crate) async fn leaderboard(state: &Services, q: &StatsQuery) -> Result<Lead
     let upstream_names = upstream_names(state).await?;
     Ok(Leaderboard {
         range: w.range.into(),
-        keys: top(keys, limit, |id| named(id, &key_names)),
-        upstreams: top(upstreams, limit, |id| named(id, &upstream_names)),
-        models: top(models, limit, |m| {
+        keys: top(keys, limit, order, |id| named(id, &key_names)),
+        upstreams: top(upstreams, limit, order, |id| named(id, &upstream_names)),
+        models: top(models, limit, order, |m| {
             if m.is_empty() {
                 (None, String::new())
             } else {

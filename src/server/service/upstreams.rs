@@ -2,15 +2,17 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use super::limits;
 use super::Services;
 use super::{db_error, validate};
+use crate::model::money::usd;
 use crate::model::named::Named;
 use crate::model::page::{Page, PageRequest};
 use crate::model::upstreams::{
     mask_secret, BreakerConfig, ConnectionTestResult, CreateUpstream, TestUpstreamForm,
     UpdateUpstream, UpstreamView,
 };
-use crate::server::db::upstreams::{self as repo, UpstreamRow};
+use crate::server::db::upstreams::{self as repo, UpstreamLimitColumns, UpstreamRow};
 use crate::server::error::ApiError;
 use crate::server::http::ssrf::{validate_url, SsrfError, SsrfPolicy};
 use crate::server::proxy::model_rules::{
@@ -149,7 +151,7 @@ fn checked_api_key(raw: &str) -> Result<String, ApiError> {
     Ok(key.to_string())
 }
 
-fn view(state: &Services, row: &UpstreamRow) -> UpstreamView {
+fn view(state: &Services, row: &UpstreamRow, spent_nanos: i64) -> UpstreamView {
     let masked = state
         .cipher
         .decrypt(&row.api_key_encrypted)
@@ -169,6 +171,9 @@ fn view(state: &Services, row: &UpstreamRow) -> UpstreamView {
         is_active: row.is_active != 0,
         circuit_breaker: row.breaker(),
         extra_paths: row.extra_path_list(),
+        limits: row.limits.to_limits(),
+        price_multiplier: row.limits.price_multiplier_ppm as f64 / limits::PPM as f64,
+        spend_month_usd: usd(spent_nanos),
         created_at: to_rfc3339(row.created_at),
         updated_at: to_rfc3339(row.updated_at),
     }
@@ -213,6 +218,8 @@ pub(crate) async fn create(
     let model_redirects = checked_redirects(&input.model_redirects.unwrap_or_default())?;
     let breaker = checked_breaker(input.circuit_breaker.unwrap_or_default())?;
     let extra_paths = checked_extra_paths(input.extra_paths.as_deref().unwrap_or_default())?;
+    let caps = limits::checked_upstream_limits(&input.limits)?;
+    let multiplier = limits::checked_multiplier(input.price_multiplier.unwrap_or(1.0))?;
     ensure_name_free(state, &name, None).await?;
 
     let row = UpstreamRow {
@@ -231,11 +238,12 @@ pub(crate) async fn create(
         extra_paths,
         created_at: now,
         updated_at: now,
+        limits: UpstreamLimitColumns::of(&caps, multiplier),
     };
     repo::insert(&state.db.pool, &row).await.map_err(db_error)?;
     state.routing_changed().await;
     tracing::info!(upstream_id = %row.id, name = %row.name, "upstream created");
-    Ok(view(state, &row))
+    Ok(view(state, &row, 0))
 }
 
 pub(crate) async fn list(
@@ -245,7 +253,11 @@ pub(crate) async fn list(
     let (rows, total) = repo::list_page(&state.db.pool, page.page_size as i64, page.offset())
         .await
         .map_err(db_error)?;
-    let items = rows.iter().map(|r| view(state, r)).collect();
+    let spent = limits::upstream_month_spend(state).await?;
+    let items = rows
+        .iter()
+        .map(|r| view(state, r, spent.get(&r.id).copied().unwrap_or(0)))
+        .collect();
     Ok(Page::new(
         items,
         total.max(0) as u64,
@@ -263,7 +275,16 @@ pub(crate) async fn load(state: &Services, id: &str) -> Result<UpstreamRow, ApiE
 }
 
 pub(crate) async fn get(state: &Services, id: &str) -> Result<UpstreamView, ApiError> {
-    Ok(view(state, &load(state, id).await?))
+    let row = load(state, id).await?;
+    Ok(view(state, &row, month_spend(state, id).await?))
+}
+
+async fn month_spend(state: &Services, id: &str) -> Result<i64, ApiError> {
+    Ok(limits::upstream_month_spend(state)
+        .await?
+        .get(id)
+        .copied()
+        .unwrap_or(0))
 }
 
 pub(crate) async fn update(
@@ -322,12 +343,19 @@ pub(crate) async fn update(
         row.breaker_config =
             Some(serde_json::to_string(&checked_breaker(b)?).map_err(ApiError::internal)?);
     }
+    if let Some(l) = &input.limits {
+        let caps = limits::checked_upstream_limits(l)?;
+        row.limits = UpstreamLimitColumns::of(&caps, row.limits.price_multiplier_ppm);
+    }
+    if let Some(m) = input.price_multiplier {
+        row.limits.price_multiplier_ppm = limits::checked_multiplier(m)?;
+    }
     row.updated_at = state.clock.now_ms();
     if !repo::update(&state.db.pool, &row).await.map_err(db_error)? {
         return Err(ApiError::NotFound(format!("no upstream with id {id}")));
     }
     state.routing_changed().await;
-    Ok(view(state, &row))
+    Ok(view(state, &row, month_spend(state, id).await?))
 }
 
 pub(crate) async fn delete(state: &Services, id: &str) -> Result<(), ApiError> {

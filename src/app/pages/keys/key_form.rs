@@ -1,4 +1,5 @@
-//! The create / edit form of a client key: name, description, expiry and the upstreams it may use.
+//! The create / edit form of a client key: name, description, expiry, the upstreams it may use
+//! and its limits.
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -7,10 +8,22 @@ use crate::app::components::error_text::{FieldError, FormError};
 use crate::i18n::*;
 use crate::model::errors::UiError;
 use crate::model::keys::{ApiKeyView, CreateApiKey, CreatedApiKey, UpdateApiKey};
+use crate::model::limits::KeyLimits;
 use crate::model::named::Named;
 
 /// Fields this form shows a message under; a problem with any other goes to the top.
-const FORM_FIELDS: &[&str] = &["name", "description", "expires_at", "upstream_ids"];
+const FORM_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "expires_at",
+    "upstream_ids",
+    "limits.allowed_models",
+    "limits.rpm",
+    "limits.tpm",
+    "limits.max_concurrent",
+    "limits.daily_budget_usd",
+    "limits.monthly_budget_usd",
+];
 
 /// What a successful submit produced.
 #[derive(Debug, Clone)]
@@ -23,6 +36,26 @@ pub enum SavedKey {
 fn expiry_to_rfc3339(local: &str) -> Option<String> {
     let v = local.trim();
     (!v.is_empty()).then(|| format!("{}:00Z", v.get(..16).unwrap_or(v)))
+}
+
+/// A number field: empty is none; what does not parse is sent as an impossible value so the
+/// server names the field.
+fn number<T: std::str::FromStr>(v: &str, impossible: T) -> Option<T> {
+    let t = v.trim();
+    (!t.is_empty()).then(|| t.parse().unwrap_or(impossible))
+}
+
+/// The allow-list as typed: one pattern per comma or line.
+fn patterns(v: &str) -> Vec<String> {
+    v.split([',', '\n'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn shown<T: ToString>(v: Option<T>) -> String {
+    v.map(|n| n.to_string()).unwrap_or_default()
 }
 
 fn nonempty(v: String) -> Option<String> {
@@ -67,6 +100,24 @@ pub fn KeyForm(
         None if upstreams.len() == 1 => vec![upstreams[0].id.clone()],
         None => Vec::new(),
     });
+    let limits = existing
+        .as_ref()
+        .map(|k| k.limits.clone())
+        .unwrap_or_default();
+    let allowed = RwSignal::new(limits.allowed_models.join(", "));
+    let rpm = RwSignal::new(shown(limits.rpm));
+    let tpm = RwSignal::new(shown(limits.tpm));
+    let concurrent = RwSignal::new(shown(limits.max_concurrent));
+    let daily = RwSignal::new(shown(limits.daily_budget_usd));
+    let monthly = RwSignal::new(shown(limits.monthly_budget_usd));
+    let typed_limits = move || KeyLimits {
+        allowed_models: patterns(&allowed.get_untracked()),
+        rpm: number(&rpm.get_untracked(), 0),
+        tpm: number(&tpm.get_untracked(), 0),
+        max_concurrent: number(&concurrent.get_untracked(), 0),
+        daily_budget_usd: number(&daily.get_untracked(), -1.0),
+        monthly_budget_usd: number(&monthly.get_untracked(), -1.0),
+    };
     let error = RwSignal::new(None::<UiError>);
     let pending = RwSignal::new(false);
     let id = existing.as_ref().map(|k| k.id.clone());
@@ -84,6 +135,7 @@ pub fn KeyForm(
                     upstream_ids: chosen.get_untracked(),
                     expires_at: expiry_to_rfc3339(&expires.get_untracked()),
                     is_active: None,
+                    limits: typed_limits(),
                 })
                 .await
                 .map(SavedKey::Created),
@@ -95,6 +147,7 @@ pub fn KeyForm(
                         upstream_ids: Some(chosen.get_untracked()),
                         expires_at: Some(expiry_to_rfc3339(&expires.get_untracked())),
                         is_active: None,
+                        limits: Some(typed_limits()),
                     },
                 )
                 .await
@@ -154,6 +207,50 @@ pub fn KeyForm(
                     }
                 }).collect::<Vec<_>>()}
                 <FieldError error=error field="upstream_ids" />
+            </fieldset>
+            <fieldset class="field limits" data-testid="key-limits">
+                <legend>{t!(i18n, pages.keys.limits)}</legend>
+                <span class="muted">{t!(i18n, pages.keys.limits_hint)}</span>
+                <label class="field">
+                    <span>{t!(i18n, pages.keys.allowed_models)}</span>
+                    <input type="text" name="allowed_models" placeholder="claude-*, gpt-4o-mini"
+                        prop:value=move || allowed.get() on:input=move |ev| allowed.set(event_target_value(&ev)) />
+                    <FieldError error=error field="limits.allowed_models" />
+                </label>
+                <div class="field-row">
+                    <label class="field">
+                        <span>{t!(i18n, pages.keys.rpm)}</span>
+                        <input type="number" name="rpm" min="1" step="1"
+                            prop:value=move || rpm.get() on:input=move |ev| rpm.set(event_target_value(&ev)) />
+                        <FieldError error=error field="limits.rpm" />
+                    </label>
+                    <label class="field">
+                        <span>{t!(i18n, pages.keys.tpm)}</span>
+                        <input type="number" name="tpm" min="1" step="1"
+                            prop:value=move || tpm.get() on:input=move |ev| tpm.set(event_target_value(&ev)) />
+                        <FieldError error=error field="limits.tpm" />
+                    </label>
+                    <label class="field">
+                        <span>{t!(i18n, pages.keys.max_concurrent)}</span>
+                        <input type="number" name="max_concurrent" min="1" step="1"
+                            prop:value=move || concurrent.get() on:input=move |ev| concurrent.set(event_target_value(&ev)) />
+                        <FieldError error=error field="limits.max_concurrent" />
+                    </label>
+                </div>
+                <div class="field-row">
+                    <label class="field">
+                        <span>{t!(i18n, pages.keys.daily_budget)}</span>
+                        <input type="number" name="daily_budget_usd" min="0" step="0.01"
+                            prop:value=move || daily.get() on:input=move |ev| daily.set(event_target_value(&ev)) />
+                        <FieldError error=error field="limits.daily_budget_usd" />
+                    </label>
+                    <label class="field">
+                        <span>{t!(i18n, pages.keys.monthly_budget)}</span>
+                        <input type="number" name="monthly_budget_usd" min="0" step="0.01"
+                            prop:value=move || monthly.get() on:input=move |ev| monthly.set(event_target_value(&ev)) />
+                        <FieldError error=error field="limits.monthly_budget_usd" />
+                    </label>
+                </div>
             </fieldset>
             <div class="dialog-actions">
                 <button type="button" class="button ghost" on:click=move |_| on_cancel.run(())>{t!(i18n, common.cancel)}</button>

@@ -1,6 +1,7 @@
 //! `/{locale}/keys`: the searchable, paginated list of client keys, with create (the key shown
 //! once), edit, enable/disable, delete and, when the server allows it, reveal.
 mod key_form;
+mod key_spend;
 mod new_key;
 
 use leptos::prelude::*;
@@ -19,6 +20,7 @@ use crate::i18n::*;
 use crate::model::keys::{ApiKeyView, KeysScreen, UpdateApiKey};
 use crate::model::named::{name_of, Named};
 use key_form::{KeyForm, SavedKey};
+use key_spend::{SpendByDay, SpendCell};
 use new_key::NewKey;
 
 /// Which dialog is open, and for which key.
@@ -29,6 +31,7 @@ enum Dialog {
     Edit(ApiKeyView),
     Created(String),
     Delete(ApiKeyView),
+    Spend(ApiKeyView),
 }
 
 #[component]
@@ -105,7 +108,7 @@ fn KeyRow(
             });
         }
     };
-    let (edit_key, delete_key) = (key.clone(), key.clone());
+    let (edit_key, delete_key, spend_key) = (key.clone(), key.clone(), key.clone());
     let active = key.is_active;
     view! {
         <tr data-testid=format!("key-{}", key.name)>
@@ -119,6 +122,12 @@ fn KeyRow(
             </td>
             <td>{names}</td>
             <td><span class=status_class data-testid="key-status">{status}</span></td>
+            <td>
+                <button type="button" class="link-button" data-testid="spend" title=t_string!(i18n, pages.keys.spend_by_day).to_string()
+                    on:click=move |_| dialog.set(Dialog::Spend(spend_key.clone()))>
+                    <SpendCell key=key.clone() />
+                </button>
+            </td>
             <td class="nowrap">{expiry}</td>
             <td class="nowrap">{local_time(Some(&key.created_at), tz)}</td>
             <td class="nowrap">{last_used}</td>
@@ -168,6 +177,7 @@ fn KeysTable(
                     <th>{t!(i18n, pages.keys.prefix)}</th>
                     <th>{t!(i18n, pages.keys.upstreams)}</th>
                     <th>{t!(i18n, pages.keys.status)}</th>
+                    <th>{t!(i18n, pages.keys.spend)}</th>
                     <th>{t!(i18n, pages.keys.expiry)}</th>
                     <th>{t!(i18n, pages.keys.created)}</th>
                     <th>{t!(i18n, pages.keys.last_used)}</th>
@@ -202,6 +212,7 @@ pub fn KeysPage() -> impl IntoView {
         Signal::derive(move || matches!(dialog.get(), Dialog::Create | Dialog::Edit(_)));
     let created_open = Signal::derive(move || matches!(dialog.get(), Dialog::Created(_)));
     let delete_open = Signal::derive(move || matches!(dialog.get(), Dialog::Delete(_)));
+    let spend_open = Signal::derive(move || matches!(dialog.get(), Dialog::Spend(_)));
     let close = move |_| dialog.set(Dialog::None);
     let upstreams = move || {
         data.get_untracked()
@@ -287,6 +298,21 @@ pub fn KeysPage() -> impl IntoView {
         <Modal open=created_open on_close=close title=Signal::derive(move || t_string!(i18n, pages.keys.created_title).to_string()) testid="new-key-dialog">
             {move || match dialog.get_untracked() {
                 Dialog::Created(key) => view! { <NewKey key=key on_done=close /> }.into_any(),
+                _ => ().into_any(),
+            }}
+        </Modal>
+        <Modal open=spend_open on_close=close testid="spend-dialog"
+            title=Signal::derive(move || match dialog.get() {
+                Dialog::Spend(k) => t_string!(i18n, pages.keys.days_title, name = k.name).to_string(),
+                _ => String::new(),
+            })>
+            {move || match dialog.get() {
+                Dialog::Spend(k) => view! {
+                    <SpendByDay key_id=k.id />
+                    <div class="dialog-actions">
+                        <button type="button" class="button" on:click=move |_| dialog.set(Dialog::None)>{t!(i18n, pages.keys.done)}</button>
+                    </div>
+                }.into_any(),
                 _ => ().into_any(),
             }}
         </Modal>

@@ -1,4 +1,5 @@
 //! One request log row, and the detail it expands to: models, routing and failover history.
+use crate::app::components::spend_bar::usd_text;
 use leptos::prelude::*;
 
 use crate::app::time::{local_time, Zone};
@@ -6,7 +7,7 @@ use crate::i18n::*;
 use crate::model::logs::RequestLogView;
 use crate::model::named::{name_of, Named};
 
-const COLUMNS: usize = 11;
+const COLUMNS: usize = 12;
 
 fn status_class(code: Option<i64>) -> &'static str {
     match code {
@@ -82,6 +83,7 @@ pub fn LogRow(
             <td class="num">{ms(log.ttfb_ms)}</td>
             <td class="num">{ms(log.ttft_ms)}</td>
             <td class="num">{ms(log.duration_ms)}</td>
+            <td class="num" data-testid="log-cost">{log.cost_usd.map_or_else(|| "—".into(), usd_text)}</td>
         </tr>
         <Show when=move || open.get()>
             <LogDetail log=l.clone() attempts=attempts.clone() />
@@ -115,6 +117,7 @@ fn LogDetail(log: RequestLogView, attempts: Vec<String>) -> impl IntoView {
                     <dt>{t!(i18n, pages.logs.tokens)}</dt>
                     <dd>{t_string!(i18n, pages.logs.tokens_detail, prompt = l.prompt_tokens, completion = l.completion_tokens, cached = l.cached_tokens + l.cache_read_tokens).to_string()}</dd>
                     <dt>{t!(i18n, pages.logs.attempts)}</dt><dd>{l.failover_attempts}</dd>
+                    {l.refused_by.clone().map(|r| view! { <dt>{t!(i18n, pages.logs.refused_by)}</dt><dd data-testid="detail-refused-by"><code>{r}</code></dd> })}
                     {l.error_message.clone().map(|e| view! { <dt>{t!(i18n, pages.logs.error)}</dt><dd class="error-text">{e}</dd> })}
                     <dt>{t!(i18n, pages.logs.history)}</dt>
                     <dd data-testid="failover-history">{history}</dd>

@@ -79,6 +79,7 @@ fn LogsTable(screen: LogsScreen, tz: Zone) -> impl IntoView {
                     <th class="num" title=move || t_string!(i18n, pages.logs.ttfb_hint)>{t!(i18n, pages.logs.ttfb)}</th>
                     <th class="num" title=move || t_string!(i18n, pages.logs.ttft_hint)>{t!(i18n, pages.logs.ttft)}</th>
                     <th class="num">{t!(i18n, pages.logs.duration)}</th>
+                    <th class="num">{t!(i18n, pages.logs.cost)}</th>
                 </tr></thead>
                 <tbody>
                     {page.items.into_iter().map(|l| view! {

@@ -3,6 +3,7 @@
 mod balancing;
 mod upstream_form;
 
+use crate::app::components::spend_bar::SpendBar;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -108,6 +109,10 @@ fn UpstreamRow(
             <td><span class=health_label.0 data-testid="upstream-health">{health_label.1}</span></td>
             <td>{breaker_label}</td>
             <td class="num">{latency}</td>
+            <td>
+                <SpendBar spent=u.spend_month_usd budget=u.limits.monthly_quota_usd
+                    label=String::new() testid="upstream-spend" />
+            </td>
             <td class="actions">
                 <button type="button" class="button" data-testid="test" disabled=move || testing.get() on:click=test>
                     {move || if testing.get() { t_string!(i18n, pages.upstreams.testing) } else { t_string!(i18n, pages.upstreams.test_short) }}
@@ -143,6 +148,7 @@ fn UpstreamsTable(screen: UpstreamsScreen, dialog: RwSignal<Dialog>) -> impl Int
                     <th>{t!(i18n, pages.upstreams.health)}</th>
                     <th>{t!(i18n, pages.upstreams.breaker)}</th>
                     <th class="num">{t!(i18n, pages.upstreams.latency)}</th>
+                    <th>{t!(i18n, pages.upstreams.spend_month)}</th>
                     <th><span class="visually-hidden">{t!(i18n, common.actions)}</span></th>
                 </tr></thead>
                 <tbody>

@@ -9,6 +9,7 @@ use crate::api::upstreams::{create_upstream, test_upstream, update_upstream};
 use crate::app::components::error_text::{FieldError, FormError};
 use crate::i18n::*;
 use crate::model::errors::{FieldProblem, UiError};
+use crate::model::limits::UpstreamLimits;
 use crate::model::upstreams::{
     ConnectionTestResult, CreateUpstream, Provider, TestUpstreamForm, UpdateUpstream, UpstreamView,
 };
@@ -70,6 +71,26 @@ struct Fields {
     redirects: RwSignal<String>,
     extra_paths: RwSignal<String>,
     active: RwSignal<bool>,
+    max_concurrent: RwSignal<String>,
+    rpm: RwSignal<String>,
+    monthly_quota: RwSignal<String>,
+    multiplier: RwSignal<String>,
+}
+
+/// An optional number field: empty is none.
+fn optional<T: std::str::FromStr>(
+    field: &str,
+    raw: &str,
+    limits: &str,
+) -> Result<Option<T>, UiError> {
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    number(field, raw, limits).map(Some)
+}
+
+fn shown<T: ToString>(v: Option<T>) -> String {
+    v.map(|n| n.to_string()).unwrap_or_default()
 }
 
 impl Fields {
@@ -93,6 +114,10 @@ impl Fields {
             ),
             extra_paths: RwSignal::new(u.map(|u| u.extra_paths.join("\n")).unwrap_or_default()),
             active: RwSignal::new(u.is_none_or(|u| u.is_active)),
+            max_concurrent: RwSignal::new(shown(u.and_then(|u| u.limits.max_concurrent))),
+            rpm: RwSignal::new(shown(u.and_then(|u| u.limits.rpm))),
+            monthly_quota: RwSignal::new(shown(u.and_then(|u| u.limits.monthly_quota_usd))),
+            multiplier: RwSignal::new(u.map_or(1.0, |u| u.price_multiplier).to_string()),
         }
     }
 
@@ -118,6 +143,24 @@ impl Fields {
             is_active: Some(self.active.get_untracked()),
             circuit_breaker: None,
             extra_paths: Some(lines(&self.extra_paths.get_untracked())),
+            limits: UpstreamLimits {
+                max_concurrent: optional(
+                    "limits.max_concurrent",
+                    &self.max_concurrent.get_untracked(),
+                    "1–100000",
+                )?,
+                rpm: optional("limits.rpm", &self.rpm.get_untracked(), "1–1000000")?,
+                monthly_quota_usd: optional(
+                    "limits.monthly_quota_usd",
+                    &self.monthly_quota.get_untracked(),
+                    "0–10000000",
+                )?,
+            },
+            price_multiplier: Some(number(
+                "price_multiplier",
+                &self.multiplier.get_untracked(),
+                "0–100",
+            )?),
         })
     }
 }
@@ -137,6 +180,8 @@ fn as_update(c: CreateUpstream) -> UpdateUpstream {
         is_active: c.is_active,
         circuit_breaker: None,
         extra_paths: c.extra_paths,
+        limits: Some(c.limits),
+        price_multiplier: c.price_multiplier,
     }
 }
 
@@ -266,6 +311,13 @@ pub fn UpstreamForm(
                 <span class="muted small">{t!(i18n, pages.upstreams.extra_paths_hint)}</span>
                 <FieldError error=error field="extra_paths" />
             </label>
+            <div class="form-grid four" data-testid="upstream-limits">
+                <TextField label=t_string!(i18n, pages.upstreams.max_concurrent).to_string() field="limits.max_concurrent" value=f.max_concurrent error=error kind="number" />
+                <TextField label=t_string!(i18n, pages.upstreams.rpm).to_string() field="limits.rpm" value=f.rpm error=error kind="number" />
+                <TextField label=t_string!(i18n, pages.upstreams.monthly_quota).to_string() field="limits.monthly_quota_usd" value=f.monthly_quota error=error kind="number" />
+                <TextField label=t_string!(i18n, pages.upstreams.price_multiplier).to_string() field="price_multiplier" value=f.multiplier error=error kind="number" />
+            </div>
+            <span class="muted small">{t!(i18n, pages.upstreams.limits_hint)}</span>
             <label class="check">
                 <input type="checkbox" name="is_active" prop:checked=move || f.active.get() on:change=move |ev| f.active.set(event_target_checked(&ev)) />
                 <span>{t!(i18n, pages.upstreams.active)}</span>
@@ -297,6 +349,10 @@ const FORM_FIELDS: &[&str] = &[
     "allowed_models",
     "model_redirects",
     "extra_paths",
+    "limits.max_concurrent",
+    "limits.rpm",
+    "limits.monthly_quota_usd",
+    "price_multiplier",
 ];
 
 #[cfg(test)]

@@ -1,0 +1,368 @@
+//! Spend control from the admin's side: limits on keys and upstreams are stored, checked and
+//! shown; the allow-list of models refuses the way providers refuse; spend is read from the
+//! counters the log writer keeps.
+use crate::common;
+
+use autorouter::server::db::request_logs::{insert_batch, LogRecord};
+use common::mock_upstream::MockUpstream;
+use common::{now_ms, TestApp};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const UPSTREAM_KEY: &str = "sk-upstream-secret-0123456789";
+
+async fn two_upstreams(app: &TestApp) -> (MockUpstream, String, String) {
+    let mock = MockUpstream::start().await;
+    let openai = app
+        .upstream(json!({
+            "name": "oa", "provider": "openai", "base_url": mock.base_url, "api_key": UPSTREAM_KEY,
+            "allowed_models": ["gpt-4o-mini", "gpt-*"]
+        }))
+        .await;
+    let anthropic = app
+        .upstream(json!({
+            "name": "an", "provider": "anthropic", "base_url": mock.base_url, "api_key": UPSTREAM_KEY,
+            "allowed_models": ["claude-sonnet-4", "claude-*"]
+        }))
+        .await;
+    (mock, openai, anthropic)
+}
+
+/// Limits round-trip through create, read and edit; an edit replaces them whole; bad values are
+/// refused naming their field.
+async fn key_and_upstream_limits_are_stored_and_checked(app: &TestApp) {
+    let (_mock, openai, _) = two_upstreams(app).await;
+    let limits = json!({
+        "allowed_models": ["claude-*", " gpt-4o-mini "], "rpm": 10, "tpm": 5000,
+        "max_concurrent": 2, "daily_budget_usd": 1.25, "monthly_budget_usd": 30
+    });
+    let (s, key) = app
+        .admin_json(
+            Method::POST,
+            "/api/admin/keys",
+            json!({"name": "limited", "upstream_ids": [openai], "limits": limits}),
+        )
+        .await;
+    assert_eq!(s, 201, "{key}");
+    let id = key["id"].as_str().unwrap();
+    assert_eq!(
+        key["limits"],
+        json!({
+            "allowed_models": ["claude-*", "gpt-4o-mini"], "rpm": 10, "tpm": 5000,
+            "max_concurrent": 2, "daily_budget_usd": 1.25, "monthly_budget_usd": 30.0
+        })
+    );
+    assert_eq!(key["spend"], json!({"today_usd": 0.0, "month_usd": 0.0}));
+
+    let (s, edited) = app
+        .admin_json(
+            Method::PUT,
+            &format!("/api/admin/keys/{id}"),
+            json!({"limits": {"rpm": 3}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{edited}");
+    assert_eq!(
+        edited["limits"],
+        json!({"allowed_models": [], "rpm": 3, "tpm": null, "max_concurrent": null,
+               "daily_budget_usd": null, "monthly_budget_usd": null})
+    );
+    let (_, name_only) = app
+        .admin_json(
+            Method::PUT,
+            &format!("/api/admin/keys/{id}"),
+            json!({"name": "renamed"}),
+        )
+        .await;
+    assert_eq!(name_only["limits"]["rpm"], 3, "a left-out `limits` is kept");
+
+    for (bad, field) in [
+        (json!({"rpm": 0}), "limits.rpm"),
+        (json!({"max_concurrent": 100001}), "limits.max_concurrent"),
+        (json!({"daily_budget_usd": -1}), "limits.daily_budget_usd"),
+        (
+            json!({"allowed_models": ["has space"]}),
+            "limits.allowed_models",
+        ),
+    ] {
+        let (s, e) = app
+            .admin_json(
+                Method::PUT,
+                &format!("/api/admin/keys/{id}"),
+                json!({ "limits": bad }),
+            )
+            .await;
+        assert_eq!(s, 400, "{e}");
+        assert_eq!(e["error"]["type"], "invalid_request");
+        let message = e["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(&format!("{field}:")), "{message}");
+    }
+    let (s, e) = app
+        .admin_json(
+            Method::PUT,
+            &format!("/api/admin/keys/{id}"),
+            json!({"limits": {"rpm": 5, "burst": 9}}),
+        )
+        .await;
+    assert_eq!(s, 400, "unknown limit fields are refused: {e}");
+
+    let (s, up) = app
+        .admin_json(
+            Method::PUT,
+            &format!("/api/admin/upstreams/{openai}"),
+            json!({"limits": {"max_concurrent": 4, "rpm": 600, "monthly_quota_usd": 99.5},
+                   "price_multiplier": 0.8}),
+        )
+        .await;
+    assert_eq!(s, 200, "{up}");
+    assert_eq!(
+        up["limits"],
+        json!({"max_concurrent": 4, "rpm": 600, "monthly_quota_usd": 99.5})
+    );
+    assert_eq!(up["price_multiplier"], 0.8);
+    assert_eq!(up["spend_month_usd"], 0.0);
+    let (s, e) = app
+        .admin_json(
+            Method::PUT,
+            &format!("/api/admin/upstreams/{openai}"),
+            json!({"price_multiplier": 101}),
+        )
+        .await;
+    assert_eq!(s, 400, "{e}");
+    assert!(e["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("price_multiplier:"));
+}
+
+private_both_backends!(key_and_upstream_limits_are_stored_and_checked);
+
+/// A key allowed `claude-*` only is refused `gpt-4o-mini` as the provider refuses a model the
+/// caller may not use (404 `model_not_found`), the refusal is logged with its reason, and its
+/// model list names no GPT model.
+async fn the_model_allow_list_refuses_and_hides(app: &TestApp) {
+    let (mock, openai, anthropic) = two_upstreams(app).await;
+    let (s, key) = app
+        .admin_json(
+            Method::POST,
+            "/api/admin/keys",
+            json!({"name": "claude only", "upstream_ids": [openai, anthropic],
+                   "limits": {"allowed_models": ["claude-*"]}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{key}");
+    let secret = key["key_value"].as_str().unwrap();
+
+    let res = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(secret)
+        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "model_not_found", "{body}");
+    assert_eq!(mock.hits(), 0, "nothing reached an upstream");
+
+    let res = app
+        .client
+        .post(app.url("/v1/messages"))
+        .header("x-api-key", secret)
+        .header("anthropic-version", "2023-06-01")
+        .json(&json!({"model": "gpt-4o", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "not_found_error", "{body}");
+
+    let res = app
+        .client
+        .post(app.url("/v1/messages"))
+        .header("x-api-key", secret)
+        .header("anthropic-version", "2023-06-01")
+        .json(&json!({"model": "claude-sonnet-4", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "an allowed model passes");
+
+    let logs = app.logs(3).await;
+    let refused: Vec<&Value> = logs
+        .iter()
+        .filter(|l| l["refused_by"] == "model_not_allowed")
+        .collect();
+    assert_eq!(refused.len(), 2, "{logs:?}");
+
+    let list: Value = app
+        .client
+        .get(app.url("/v1/models"))
+        .bearer_auth(secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["claude-sonnet-4"], "{list}");
+    let res = app
+        .client
+        .get(app.url("/v1/models/gpt-4o-mini"))
+        .bearer_auth(secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+
+    let (_, overview) = app
+        .admin_json(Method::GET, "/api/admin/stats/overview", Value::Null)
+        .await;
+    assert_eq!(overview["refused_requests"], 2, "{overview}");
+}
+
+private_both_backends!(the_model_allow_list_refuses_and_hides);
+
+/// What keys and upstreams spent is read from the counters: today, this month and day by day
+/// for a key, this month for an upstream; the dashboard sums cost by range and ranks by it.
+async fn spend_is_read_from_the_counters(app: &TestApp) {
+    let (_mock, openai, _) = two_upstreams(app).await;
+    let (key_id, _) = app.key(&[&openai]).await;
+    const DAY: i64 = 86_400_000;
+    let now = now_ms();
+    let today = now.div_euclid(DAY) * DAY;
+    let row = |i: i64, at: i64, cost: Option<i64>| LogRecord {
+        request_id: format!("s{i}"),
+        api_key_id: Some(key_id.clone()),
+        upstream_id: Some(openai.clone()),
+        method: "POST".into(),
+        path: "/v1/chat/completions".into(),
+        model_requested: Some("gpt-4o-mini".into()),
+        status_code: Some(200),
+        usage: autorouter::model::usage::Usage {
+            total_tokens: 10,
+            ..Default::default()
+        },
+        cost_nanos: cost,
+        created_at: at,
+        ..LogRecord::default()
+    };
+    let yesterday = today - DAY + 3_600_000;
+    let rows = vec![
+        row(1, now - 1_000, Some(1_500_000_000)),
+        row(2, now - 2_000, Some(250_000_000)),
+        row(3, yesterday, Some(1_000_000_000)),
+        row(4, now - 3_000, None),
+    ];
+    insert_batch(&app.state.db, &rows).await.unwrap();
+    let (s, days) = app
+        .admin_json(
+            Method::GET,
+            &format!("/api/admin/keys/{key_id}/spend?days=3"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, 200, "{days}");
+    let days = days.as_array().unwrap().clone();
+    // Yesterday is this month unless today is the 1st (UTC, the default budget zone).
+    let month = |d: &Value| d["day"].as_str().unwrap()[..7].to_string();
+    let same_month = month(&days[1]) == month(&days[2]);
+    let (_, key) = app
+        .admin_json(
+            Method::GET,
+            &format!("/api/admin/keys/{key_id}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(key["spend"]["today_usd"], 1.75, "{key}");
+    assert_eq!(
+        key["spend"]["month_usd"],
+        if same_month { 2.75 } else { 1.75 },
+        "{key}"
+    );
+    let (_, page) = app
+        .admin_json(Method::GET, "/api/admin/keys", Value::Null)
+        .await;
+    assert_eq!(page["items"][0]["spend"]["today_usd"], 1.75);
+
+    assert_eq!(days.len(), 3);
+    assert_eq!(days[2]["cost_usd"], 1.75);
+    assert_eq!(days[2]["requests"], 3);
+    assert_eq!(days[1]["cost_usd"], 1.0);
+    assert_eq!(days[0]["cost_usd"], 0.0);
+    let (s, _) = app
+        .admin_json(
+            Method::GET,
+            "/api/admin/keys/no-such-key/spend",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, e) = app
+        .admin_json(
+            Method::GET,
+            &format!("/api/admin/keys/{key_id}/spend?days=0"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, 400, "{e}");
+
+    let (_, up) = app
+        .admin_json(
+            Method::GET,
+            &format!("/api/admin/upstreams/{openai}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(
+        up["spend_month_usd"],
+        if same_month { 2.75 } else { 1.75 },
+        "{up}"
+    );
+
+    let (_, overview) = app
+        .admin_json(
+            Method::GET,
+            "/api/admin/stats/overview?range=7d",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(overview["cost_usd"], 2.75, "{overview}");
+    assert_eq!(overview["unpriced_requests"], 1, "{overview}");
+    let (_, board) = app
+        .admin_json(
+            Method::GET,
+            "/api/admin/stats/leaderboard?range=7d&sort=cost",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(board["keys"][0]["cost_usd"], 2.75, "{board}");
+    let (s, _) = app
+        .admin_json(
+            Method::GET,
+            "/api/admin/stats/leaderboard?sort=price",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, 400);
+    let (_, series) = app
+        .admin_json(
+            Method::GET,
+            "/api/admin/stats/timeseries?range=7d",
+            Value::Null,
+        )
+        .await;
+    let costs = series["series"][0]["cost_usd"].as_array().unwrap();
+    assert_eq!(costs[costs.len() - 1], 1.75, "{series}");
+    assert_eq!(costs[costs.len() - 2], 1.0, "{series}");
+}
+
+private_both_backends!(spend_is_read_from_the_counters);
