@@ -1,6 +1,7 @@
 //! An in-memory snapshot of keys, permissions and upstreams, so the proxy's hot path never
 //! touches the database. Reloaded after every admin change and on an interval (other instances).
-//! The gateway settings ride along, so a changed strategy applies to the next request.
+//! The gateway settings ride along, so a changed strategy applies to the next request, and so
+//! do the model prices (the shipped list with the admin's prices over it).
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,10 +9,13 @@ use std::sync::Arc;
 use super::model_rules::{parse_model_list, parse_redirects, resolve_redirect, serves, Provider};
 use super::provider_auth::Credential;
 use super::upstream_target::{TargetError, UpstreamTarget};
+use crate::model::prices::PriceTable;
 use crate::model::upstreams::BreakerConfig;
 use crate::server::crypto::Cipher;
 use crate::server::db::settings::{load_runtime, Runtime};
-use crate::server::db::{keys as key_repo, upstreams as upstream_repo, Database};
+use crate::server::db::{
+    keys as key_repo, prices as price_repo, upstreams as upstream_repo, Database,
+};
 use crate::server::fast_map::FastMap;
 use crate::server::http::ssrf::{validate_url, SsrfPolicy};
 use crate::server::secret::Secret;
@@ -75,6 +79,8 @@ pub(crate) struct Snapshot {
     pub keys_by_digest: FastMap<[u8; 32], String>,
     pub upstreams: FastMap<String, Arc<UpstreamEntry>>,
     pub settings: Runtime,
+    /// What each model costs; a model it has no price for is logged without a cost.
+    pub prices: Arc<PriceTable>,
 }
 
 impl Snapshot {
@@ -173,6 +179,7 @@ impl RoutingTable {
         let key_rows = key_repo::list_all(&db.pool).await?;
         let mut perms = key_repo::all_permissions(&db.pool).await?;
         let settings = load_runtime(&db.pool).await?;
+        let prices = Arc::new(price_repo::load_table(&db.pool).await?);
 
         let mut upstreams = FastMap::default();
         for row in upstream_rows {
@@ -245,6 +252,7 @@ impl RoutingTable {
             keys_by_digest,
             upstreams,
             settings,
+            prices,
         });
         Ok(())
     }

@@ -4,6 +4,7 @@ pub mod context;
 pub mod health;
 pub mod keys;
 pub mod logs;
+pub mod prices;
 pub mod settings;
 pub mod stats;
 pub mod upstreams;
