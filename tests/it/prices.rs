@@ -261,7 +261,8 @@ async fn prices_refuse_bad_input(app: &TestApp) {
         json!({"input": 1}),
         json!({"input": "1", "output": 1}),
         json!({"input": 1, "output": 1, "colour": "blue"}),
-        json!([1, 2]),
+        json!({"input": 1, "output": null}),
+        json!("2.5"),
     ] {
         let (status, err) = put(app, "gpt-4o", body.clone()).await;
         assert_eq!(status, 400, "{body}: {err}");

@@ -31,7 +31,7 @@ pub(crate) struct ListQuery {
     tag = "prices",
     operation_id = "listPrices",
     summary = "List model prices",
-    description = "The shipped prices (`default`) with the admin's over them (`override`) or beside them (`custom`), by model. Rates are USD per million tokens. A request is costed by its model's exact name, else the most specific matching `*` pattern, else the same without a leading `provider/` segment; a model none matches is logged without a cost.",
+    description = "The shipped prices (`default`) with the admin's over them (`override`) or beside them (`custom`), by model. Rates are USD per million tokens. A request is costed by its model's exact name (also tried without a leading `provider/` segment, such as `openai/`), else the most specific `*` pattern matching either; a model none matches is logged without a cost.",
     params(ListQuery),
     responses(
         (status = 200, description = "A page of prices, by model.", body = Page<PriceView>),
