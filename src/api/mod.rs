@@ -4,6 +4,7 @@ pub mod breakers;
 pub mod context;
 pub mod keys;
 pub mod logs;
+pub mod prices;
 pub mod session;
 pub mod stats;
 pub mod upstreams;

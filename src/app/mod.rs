@@ -13,7 +13,8 @@ use crate::i18n::I18nContextProvider;
 use layout::{DashboardLayout, LocaleLayout};
 use pages::{
     circuit_breakers::CircuitBreakersPage, dashboard::DashboardPage, keys::KeysPage,
-    login::LoginPage, logs::LogsPage, not_found::NotFound, upstreams::UpstreamsPage,
+    login::LoginPage, logs::LogsPage, not_found::NotFound, prices::PricesPage,
+    upstreams::UpstreamsPage,
 };
 
 /// Applies the saved theme before first paint, so a dark-mode user never sees a light flash.
@@ -63,6 +64,7 @@ pub fn App() -> impl IntoView {
                             <Route path=StaticSegment("upstreams") view=UpstreamsPage />
                             <Route path=StaticSegment("logs") view=LogsPage />
                             <Route path=StaticSegment("circuit-breakers") view=CircuitBreakersPage />
+                            <Route path=StaticSegment("prices") view=PricesPage />
                         </ParentRoute>
                     </ParentRoute>
                 </Routes>

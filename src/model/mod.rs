@@ -1,6 +1,7 @@
 //! Types shared by the browser and the server.
 pub mod breakers;
 pub mod errors;
+pub mod glob;
 pub mod health;
 pub mod keys;
 pub mod limits;
@@ -9,6 +10,7 @@ pub mod logs;
 pub mod money;
 pub mod named;
 pub mod page;
+pub mod prices;
 pub mod session;
 pub mod settings;
 pub mod stats;

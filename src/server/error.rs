@@ -48,7 +48,7 @@ pub(crate) struct ErrorBody {
 struct ErrorDetail {
     /// Why the field was refused: `required`, `too_long`, `out_of_range`, `taken`, `invalid`,
     /// `past`, `url_invalid`, `url_scheme`, `url_credentials`, `url_resolve`, `ssrf_blocked`,
-    /// `redirect_cycle` or `redirect_self`.
+    /// `redirect_cycle`, `redirect_self` or `too_precise` (a price with over 6 decimals).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     code: Option<String>,

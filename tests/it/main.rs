@@ -10,6 +10,7 @@ mod admin_at_scale;
 mod foundation;
 mod locales;
 mod openapi;
+mod prices;
 mod process;
 mod proxy;
 mod resilience;

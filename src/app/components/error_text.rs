@@ -25,6 +25,7 @@ pub fn field_text(
         "redirect_cycle" => t_string!(i18n, errors.redirect_cycle, arg = arg).to_string(),
         "redirect_self" => t_string!(i18n, errors.redirect_self, arg = arg).to_string(),
         "past" => t_string!(i18n, errors.past).to_string(),
+        "too_precise" => t_string!(i18n, errors.too_precise, arg = arg).to_string(),
         "required_for_new_origin" => t_string!(i18n, errors.required_for_new_origin).to_string(),
         _ => t_string!(i18n, errors.not_valid, arg = detail).to_string(),
     }

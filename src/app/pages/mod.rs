@@ -5,4 +5,5 @@ pub mod keys;
 pub mod login;
 pub mod logs;
 pub mod not_found;
+pub mod prices;
 pub mod upstreams;

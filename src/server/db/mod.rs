@@ -10,6 +10,7 @@ use crate::server::config::{Config, DatabaseKind};
 pub mod admin_sessions;
 pub mod breaker_states;
 pub mod keys;
+pub mod prices;
 pub mod request_logs;
 pub mod request_stats;
 pub mod settings;

@@ -54,6 +54,11 @@ impl DataPlane {
         }
     }
 
+    /// The price the next request for `model` is costed at, from the routing snapshot.
+    pub fn price_of(&self, model: &str) -> Option<crate::model::prices::Price> {
+        self.routing.snapshot().prices.lookup(model).copied()
+    }
+
     /// An upstream was deleted: its breaker, health and balancing state go with it.
     pub(crate) fn forget_upstream(&self, id: &str) {
         self.breakers.forget(id);

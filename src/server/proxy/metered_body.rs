@@ -20,6 +20,8 @@ use crate::server::text::error_chain;
 /// A non-streamed body is copied aside for usage up to this size (it is forwarded regardless).
 const JSON_USAGE_CAP: usize = 8 * 1024 * 1024;
 
+// A body lives in one allocation with its meter, so the variants' sizes cost no extra one.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Meter {
     Sse {
         tracker: SseUsageTracker,

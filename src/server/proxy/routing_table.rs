@@ -1,6 +1,7 @@
 //! An in-memory snapshot of keys, permissions and upstreams, so the proxy's hot path never
 //! touches the database. Reloaded after every admin change and on an interval (other instances).
-//! The gateway settings ride along, so a changed strategy applies to the next request.
+//! The gateway settings ride along, so a changed strategy applies to the next request, and so
+//! do the model prices (the shipped list with the admin's prices over it).
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,13 +11,16 @@ use super::model_rules::{
 };
 use super::provider_auth::Credential;
 use super::upstream_target::{TargetError, UpstreamTarget};
+use crate::model::prices::PriceTable;
 use crate::model::upstreams::BreakerConfig;
 use crate::server::crypto::Cipher;
 use crate::server::db::keys::KeyLimitColumns;
 use crate::server::db::request_stats::{self, hour_of, Dimension};
 use crate::server::db::settings::{load_runtime, Runtime};
 use crate::server::db::upstreams::UpstreamLimitColumns;
-use crate::server::db::{keys as key_repo, upstreams as upstream_repo, Database};
+use crate::server::db::{
+    keys as key_repo, prices as price_repo, upstreams as upstream_repo, Database,
+};
 use crate::server::fast_map::FastMap;
 use crate::server::http::ssrf::{validate_url, SsrfPolicy};
 use crate::server::periods::CurrentPeriods;
@@ -115,6 +119,8 @@ pub(crate) struct Snapshot {
     /// What keys with budgets and upstreams with quotas have spent, as the database had it at
     /// this load (the limiter adds what it counted since).
     pub spend: DurableSpend,
+    /// What each model costs; a model it has no price for is logged without a cost.
+    pub prices: Arc<PriceTable>,
 }
 
 /// Spend in the current day and month (budget zone) per key and per upstream, in nano-USD,
@@ -291,6 +297,7 @@ impl RoutingTable {
         let key_rows = key_repo::list_all(&db.pool).await?;
         let mut perms = key_repo::all_permissions(&db.pool).await?;
         let settings = load_runtime(&db.pool).await?;
+        let prices = Arc::new(price_repo::load_table(&db.pool).await?);
 
         let mut upstreams = FastMap::default();
         for row in upstream_rows {
@@ -381,6 +388,7 @@ impl RoutingTable {
             upstreams,
             settings,
             spend,
+            prices,
         });
         Ok(())
     }

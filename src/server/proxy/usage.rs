@@ -56,7 +56,7 @@ impl Usage {
     /// back to make `prompt_tokens` mean "all input", as it does for OpenAI. `cached_tokens` is
     /// the cache reads only (the OpenAI meaning); cache writes are not discounted input.
     /// Thinking tokens are part of `output_tokens` and not reported separately, hence no
-    /// `reasoning_tokens`.
+    /// `reasoning_tokens`. The 1-hour writes are a part of the writes, never more.
     fn from_anthropic(c: AnthropicCounts) -> Usage {
         let prompt = c
             .input
@@ -70,6 +70,7 @@ impl Usage {
             reasoning_tokens: 0,
             cache_creation_tokens: c.cache_creation,
             cache_read_tokens: c.cache_read,
+            cache_creation_1h_tokens: c.cache_creation_1h.min(c.cache_creation),
         }
     }
 }
@@ -80,6 +81,8 @@ impl Usage {
 struct AnthropicCounts {
     input: i64,
     cache_creation: i64,
+    /// `cache_creation.ephemeral_1h_input_tokens`: the writes with the 1-hour TTL.
+    cache_creation_1h: i64,
     cache_read: i64,
     output: i64,
 }
@@ -89,6 +92,7 @@ impl AnthropicCounts {
         AnthropicCounts {
             input: u.input_tokens.unwrap_or(0),
             cache_creation: u.cache_creation_input_tokens.unwrap_or(0),
+            cache_creation_1h: u.cache_creation.ephemeral_1h_input_tokens.unwrap_or(0),
             cache_read: u.cache_read_input_tokens.unwrap_or(0),
             output: u.output_tokens.unwrap_or(0),
         }
@@ -272,6 +276,10 @@ impl TrackerState {
                     for (slot, value) in [
                         (&mut c.input, u.input_tokens),
                         (&mut c.cache_creation, u.cache_creation_input_tokens),
+                        (
+                            &mut c.cache_creation_1h,
+                            u.cache_creation.ephemeral_1h_input_tokens,
+                        ),
                         (&mut c.cache_read, u.cache_read_input_tokens),
                     ] {
                         if let Some(value) = value.filter(|&v| v != 0) {
@@ -695,6 +703,7 @@ mod tests {
         reasoning_tokens: 0,
         cache_creation_tokens: 0,
         cache_read_tokens: 0,
+        cache_creation_1h_tokens: 0,
     };
 
     fn chat_events() -> Vec<&'static str> {
@@ -742,6 +751,7 @@ data: {"type":"message_stop"}
         reasoning_tokens: 0,
         cache_creation_tokens: 3,
         cache_read_tokens: 7,
+        cache_creation_1h_tokens: 0,
     };
 
     const RESPONSES_STREAM: &str = r#"event: response.created
@@ -763,6 +773,7 @@ data: {"type":"response.completed","sequence_number":9,"response":{"id":"resp_67
         reasoning_tokens: 192,
         cache_creation_tokens: 0,
         cache_read_tokens: 0,
+        cache_creation_1h_tokens: 0,
     };
 
     /// Many different ways to cut `input` into chunks, including empty chunks: every two-way
@@ -902,6 +913,7 @@ data: {"type":"response.completed","sequence_number":9,"response":{"id":"resp_67
             reasoning_tokens: 0,
             cache_creation_tokens: 120,
             cache_read_tokens: 1800,
+            cache_creation_1h_tokens: 0,
         };
         assert_eq!(
             usage_from_json(ApiFormat::AnthropicMessages, body),
@@ -1129,6 +1141,7 @@ data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"a
             reasoning_tokens: 0,
             cache_creation_tokens: 4,
             cache_read_tokens: 8,
+            cache_creation_1h_tokens: 0,
         };
         assert_eq!(tracker.usage(), Some(expected));
     }
@@ -1329,5 +1342,138 @@ data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"a
                 ..Usage::default()
             }
         );
+    }
+
+    const ANTHROPIC_1H_USAGE: &str = r#"{"input_tokens":2095,"cache_creation_input_tokens":1500,"cache_read_input_tokens":1800,"cache_creation":{"ephemeral_5m_input_tokens":500,"ephemeral_1h_input_tokens":1000},"output_tokens":503,"service_tier":"standard"}"#;
+
+    const ANTHROPIC_1H_EXPECTED: Usage = Usage {
+        prompt_tokens: 2095 + 1500 + 1800,
+        completion_tokens: 503,
+        total_tokens: 2095 + 1500 + 1800 + 503,
+        cached_tokens: 1800,
+        reasoning_tokens: 0,
+        cache_creation_tokens: 1500,
+        cache_read_tokens: 1800,
+        cache_creation_1h_tokens: 1000,
+    };
+
+    /// The same answer as `ANTHROPIC_1H_USAGE`, streamed: the input counts in `message_start`,
+    /// the cumulative output in `message_delta`.
+    fn anthropic_1h_stream(delta_usage: &str) -> String {
+        format!(
+            "event: message_start\ndata: {{\"type\":\"message_start\",\"message\":{{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude-sonnet-4-5\",\"usage\":{{\"input_tokens\":2095,\"cache_creation_input_tokens\":1500,\"cache_read_input_tokens\":1800,\"cache_creation\":{{\"ephemeral_5m_input_tokens\":500,\"ephemeral_1h_input_tokens\":1000}},\"output_tokens\":1}}}}}}\n\n\
+             event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\"Hi\"}}}}\n\n\
+             event: message_delta\ndata: {{\"type\":\"message_delta\",\"delta\":{{\"stop_reason\":\"end_turn\"}},\"usage\":{delta_usage}}}\n\n\
+             event: message_stop\ndata: {{\"type\":\"message_stop\"}}\n\n"
+        )
+    }
+
+    #[test]
+    fn anthropic_1h_cache_writes_are_read_from_json_and_sse() {
+        let body = format!(r#"{{"id":"msg_1","type":"message","usage":{ANTHROPIC_1H_USAGE}}}"#);
+        assert_eq!(
+            usage_from_json(ApiFormat::AnthropicMessages, body.as_bytes()),
+            Some(ANTHROPIC_1H_EXPECTED)
+        );
+        // Older answers have no `cache_creation` object: every write is a 5-minute one.
+        let body =
+            br#"{"usage":{"input_tokens":5,"cache_creation_input_tokens":9,"output_tokens":1}}"#;
+        let usage = usage_from_json(ApiFormat::AnthropicMessages, body).unwrap();
+        assert_eq!(
+            (usage.cache_creation_tokens, usage.cache_creation_1h_tokens),
+            (9, 0)
+        );
+        // A 1-hour count above the writes is capped at them.
+        let body = br#"{"usage":{"input_tokens":5,"cache_creation_input_tokens":9,"cache_creation":{"ephemeral_1h_input_tokens":12},"output_tokens":1}}"#;
+        let usage = usage_from_json(ApiFormat::AnthropicMessages, body).unwrap();
+        assert_eq!(usage.cache_creation_1h_tokens, 9);
+
+        // Streamed: from message_start, kept when message_delta gives only the output (older
+        // API versions) or zeros, and read again when it repeats every count (newer ones).
+        for delta in [
+            r#"{"output_tokens":503}"#.to_string(),
+            r#"{"input_tokens":0,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"cache_creation":{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":0},"output_tokens":503}"#.to_string(),
+            ANTHROPIC_1H_USAGE.to_string(),
+        ] {
+            assert_usage_every_chunking(
+                ApiFormat::AnthropicMessages,
+                &anthropic_1h_stream(&delta),
+                ANTHROPIC_1H_EXPECTED,
+            );
+        }
+        let later_1h = anthropic_1h_stream(
+            r#"{"cache_creation_input_tokens":1500,"cache_creation":{"ephemeral_1h_input_tokens":1500},"output_tokens":503}"#,
+        );
+        let tracker = track(ApiFormat::AnthropicMessages, &[later_1h.as_bytes()]);
+        assert_eq!(tracker.usage().unwrap().cache_creation_1h_tokens, 1500);
+    }
+
+    /// A streamed answer costs exactly what the same answer costs unstreamed, however the
+    /// stream is cut; the figures are worked out by hand in `model::prices`'s tests' manner.
+    #[test]
+    fn prices_streamed_answers_cost_what_unstreamed_ones_do() {
+        use crate::model::prices::{cost_nanos, Price, MULTIPLIER_ONE_PPM};
+        const M: i64 = 1_000_000;
+        let gpt_4o = Price {
+            input: 2_500_000,
+            output: 10 * M,
+            cached_input: Some(1_250_000),
+            ..Price::default()
+        };
+        let o4_mini = Price {
+            input: 1_100_000,
+            output: 4_400_000,
+            cached_input: Some(275_000),
+            ..Price::default()
+        };
+        let sonnet = Price {
+            input: 3 * M,
+            output: 15 * M,
+            cached_input: Some(300_000),
+            cache_write_5m: Some(3_750_000),
+            cache_write_1h: Some(6 * M),
+        };
+        let chat_json = r#"{"id":"chatcmpl-1","object":"chat.completion","choices":[],"usage":{"prompt_tokens":1033,"completion_tokens":12,"total_tokens":1045,"prompt_tokens_details":{"cached_tokens":1024,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}"#;
+        let responses_json = r#"{"id":"resp_1","object":"response","status":"completed","usage":{"input_tokens":1290,"input_tokens_details":{"cached_tokens":1152},"output_tokens":211,"output_tokens_details":{"reasoning_tokens":192},"total_tokens":1501}}"#;
+        let anthropic_json = format!(r#"{{"id":"msg_1","usage":{ANTHROPIC_1H_USAGE}}}"#);
+        let cases = [
+            // 9 x $2.50 + 1024 x $1.25 + 12 x $10 per million = $0.0014225
+            (
+                ApiFormat::OpenAiChat,
+                chat_events().concat(),
+                chat_json.to_string(),
+                gpt_4o,
+                1_422_500,
+            ),
+            // 138 x $1.10 + 1152 x $0.275 + 211 x $4.40 per million = $0.001397
+            (
+                ApiFormat::OpenAiResponses,
+                RESPONSES_STREAM.to_string(),
+                responses_json.to_string(),
+                o4_mini,
+                1_397_000,
+            ),
+            // 2095 x $3 + 1800 x $0.30 + 500 x $3.75 + 1000 x $6 + 503 x $15 per million = $0.022245
+            (
+                ApiFormat::AnthropicMessages,
+                anthropic_1h_stream(r#"{"output_tokens":503}"#),
+                anthropic_json,
+                sonnet,
+                22_245_000,
+            ),
+        ];
+        for (format, stream, json, price, expected) in cases {
+            let whole = usage_from_json(format, json.as_bytes()).expect("usage in the JSON answer");
+            assert_eq!(
+                cost_nanos(&price, &whole, MULTIPLIER_ONE_PPM),
+                expected,
+                "{format:?}"
+            );
+            for parts in chunkings(stream.as_bytes()) {
+                let streamed = track(format, &parts).usage().expect("usage in the stream");
+                assert_eq!(streamed, whole, "{format:?}");
+                assert_eq!(cost_nanos(&price, &streamed, MULTIPLIER_ONE_PPM), expected);
+            }
+        }
     }
 }

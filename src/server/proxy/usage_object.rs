@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 /// The counts a usage object may carry, across OpenAI's Chat/Completions/Embeddings, OpenAI's
 /// Responses and Anthropic's Messages formats. `None` marks a count absent or not a number.
+/// Anthropic's `cache_creation` object (the writes by TTL) is read like a `*_details` one.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct UsageCounts {
     pub prompt_tokens: Option<i64>,
@@ -30,13 +31,17 @@ pub(crate) struct UsageCounts {
     pub completion_tokens_details: Details,
     pub input_tokens_details: Details,
     pub output_tokens_details: Details,
+    pub cache_creation: Details,
 }
 
-/// A `*_details` object's counts; all absent when the member is missing or not an object.
+/// A `*_details` (or `cache_creation`) object's counts; all absent when the member is missing
+/// or not an object.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Details {
     pub cached_tokens: Option<i64>,
     pub reasoning_tokens: Option<i64>,
+    /// Anthropic's `cache_creation.ephemeral_1h_input_tokens`: cache writes with the 1-hour TTL.
+    pub ephemeral_1h_input_tokens: Option<i64>,
 }
 
 /// A JSON value that is read as `T` when it is an object and is otherwise skipped (`None`), so a
@@ -118,7 +123,14 @@ impl<'de> Visitor<'de> for CountsVisitor {
                     c.output_tokens_details = details(map.next_value()?);
                     continue;
                 }
-                Key::CachedTokens | Key::ReasoningTokens | Key::Other => {
+                Key::CacheCreation => {
+                    c.cache_creation = details(map.next_value()?);
+                    continue;
+                }
+                Key::CachedTokens
+                | Key::ReasoningTokens
+                | Key::Ephemeral1hInputTokens
+                | Key::Other => {
                     map.next_value::<IgnoredAny>()?;
                     continue;
                 }
@@ -144,6 +156,9 @@ impl<'de> Visitor<'de> for DetailsVisitor {
             match key {
                 Key::CachedTokens => d.cached_tokens = map.next_value::<Count>()?.0,
                 Key::ReasoningTokens => d.reasoning_tokens = map.next_value::<Count>()?.0,
+                Key::Ephemeral1hInputTokens => {
+                    d.ephemeral_1h_input_tokens = map.next_value::<Count>()?.0
+                }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -259,8 +274,10 @@ enum Key {
     CompletionTokensDetails,
     InputTokensDetails,
     OutputTokensDetails,
+    CacheCreation,
     CachedTokens,
     ReasoningTokens,
+    Ephemeral1hInputTokens,
     Other,
 }
 
@@ -293,8 +310,10 @@ impl<'de> Visitor<'de> for KeyVisitor {
             "completion_tokens_details" => Key::CompletionTokensDetails,
             "input_tokens_details" => Key::InputTokensDetails,
             "output_tokens_details" => Key::OutputTokensDetails,
+            "cache_creation" => Key::CacheCreation,
             "cached_tokens" => Key::CachedTokens,
             "reasoning_tokens" => Key::ReasoningTokens,
+            "ephemeral_1h_input_tokens" => Key::Ephemeral1hInputTokens,
             _ => Key::Other,
         })
     }
@@ -326,6 +345,7 @@ mod tests {
             Some(Value::Object(d)) => Details {
                 cached_tokens: tree_count(d, "cached_tokens"),
                 reasoning_tokens: tree_count(d, "reasoning_tokens"),
+                ephemeral_1h_input_tokens: tree_count(d, "ephemeral_1h_input_tokens"),
             },
             _ => Details::default(),
         }
@@ -345,6 +365,7 @@ mod tests {
             completion_tokens_details: tree_details(&obj, "completion_tokens_details"),
             input_tokens_details: tree_details(&obj, "input_tokens_details"),
             output_tokens_details: tree_details(&obj, "output_tokens_details"),
+            cache_creation: tree_details(&obj, "cache_creation"),
         })
     }
 
@@ -364,6 +385,7 @@ mod tests {
 
         let anthropic = r#"{"input_tokens":3,"cache_creation_input_tokens":200,
             "cache_read_input_tokens":1000,"output_tokens":50,
+            "cache_creation":{"ephemeral_5m_input_tokens":50,"ephemeral_1h_input_tokens":150},
             "server_tool_use":{"web_search_requests":1},"service_tier":"standard"}"#;
         let c = counts(anthropic).unwrap();
         assert_eq!(
@@ -375,6 +397,7 @@ mod tests {
             ),
             (Some(3), Some(200), Some(1000), Some(50))
         );
+        assert_eq!(c.cache_creation.ephemeral_1h_input_tokens, Some(150));
 
         let responses = r#"{"input_tokens":36,"input_tokens_details":{"cached_tokens":4},
             "output_tokens":87,"output_tokens_details":{"reasoning_tokens":64},"total_tokens":123}"#;
@@ -402,6 +425,9 @@ mod tests {
             r#"{"prompt_tokens_details":7,"completion_tokens_details":"x","input_tokens_details":[{}]}"#,
             r#"{"output_tokens_details":{"reasoning_tokens":{"deep":[1,{"x":2}]},"cached_tokens":3}}"#,
             r#"{"cached_tokens":9,"reasoning_tokens":9,"nested":{"prompt_tokens":9}}"#,
+            r#"{"cache_creation":{"ephemeral_1h_input_tokens":7,"ephemeral_5m_input_tokens":1}}"#,
+            r#"{"cache_creation":null,"ephemeral_1h_input_tokens":4}"#,
+            r#"{"cache_creation":{"ephemeral_1h_input_tokens":"7"},"cache_creation":[1]}"#,
             r#"{"prompt\u005ftokens":11,"input_tokens":1e2}"#,
             r#"{"prompt_tokens":1,"extra":{"a":[1,2,{"b":null}],"c":"\"}"}}"#,
             r#"{ "input_tokens" : 3 , "output_tokens" : 4 }"#,

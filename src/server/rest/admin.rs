@@ -3,7 +3,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{
-    circuit_breakers, keys, logs, openapi, session, settings, stats, upstream_health, upstreams,
+    circuit_breakers, keys, logs, openapi, prices, session, settings, stats, upstream_health,
+    upstreams,
 };
 use crate::server::state::AppState;
 
@@ -36,4 +37,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(circuit_breakers::get))
         .routes(routes!(circuit_breakers::force_open))
         .routes(routes!(circuit_breakers::force_close))
+        .routes(routes!(prices::list))
+        .routes(routes!(prices::unpriced))
+        .routes(routes!(prices::set, prices::reset))
 }

@@ -7,6 +7,7 @@ pub mod keys;
 pub mod logs;
 pub mod not_found;
 pub mod openapi;
+pub mod prices;
 pub mod query;
 pub mod session;
 pub mod settings;

@@ -5,6 +5,7 @@ pub mod health;
 pub mod keys;
 pub(crate) mod limits;
 pub mod logs;
+pub mod prices;
 pub mod settings;
 pub mod stats;
 pub mod upstreams;
