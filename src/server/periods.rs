@@ -4,11 +4,13 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
-/// One day or month in the budget zone: `id` names it (`2026-12-06`, `2026-12`), and it runs
-/// from `start_ms` (inclusive) to `end_ms` (exclusive).
+/// One day or month in the budget zone: `id` names it (`2026-12-06`, `2026-12`), `key` names
+/// its counters (`d:2026-12-06`, `m:2026-12`), and it runs from `start_ms` (inclusive) to
+/// `end_ms` (exclusive).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Period {
     pub id: String,
+    pub key: std::sync::Arc<str>,
     pub start_ms: i64,
     pub end_ms: i64,
 }
@@ -59,6 +61,7 @@ impl BudgetZone {
     fn day_of(&self, date: Date) -> Period {
         let next = date.tomorrow().unwrap_or(date);
         Period {
+            key: format!("d:{date}").into(),
             id: date.to_string(),
             start_ms: self.start_of(date),
             end_ms: self.start_of(next),
@@ -72,8 +75,10 @@ impl BudgetZone {
         let next = first
             .checked_add(jiff::Span::new().months(1))
             .unwrap_or(first);
+        let id = format!("{:04}-{:02}", date.year(), date.month());
         Period {
-            id: format!("{:04}-{:02}", date.year(), date.month()),
+            key: format!("m:{id}").into(),
+            id,
             start_ms: self.start_of(first),
             end_ms: self.start_of(next),
         }
@@ -116,10 +121,6 @@ impl CurrentPeriods {
         let fresh = std::sync::Arc::new((self.zone.day(now_ms), self.zone.month(now_ms)));
         *self.now.write() = fresh.clone();
         fresh
-    }
-
-    pub(crate) fn zone(&self) -> &BudgetZone {
-        &self.zone
     }
 }
 

@@ -117,6 +117,10 @@ pub async fn build_state(
         )
         .await
         .map_err(|e| StartupError::Routing(e.to_string()))?;
+    state
+        .plane
+        .logs
+        .set_prices(state.plane.routing.snapshot().prices.clone());
     // Breakers and health carry over a restart (and come from other instances).
     state
         .plane

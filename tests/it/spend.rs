@@ -366,3 +366,89 @@ async fn spend_is_read_from_the_counters(app: &TestApp) {
 }
 
 private_both_backends!(spend_is_read_from_the_counters);
+
+/// Every row is costed from its usage at the model's price and the upstream's multiplier: the
+/// same answer costs the same streamed or not, Anthropic's cache writes and reads are priced
+/// apart, and a model with no price is logged with no cost (and counted as unpriced).
+async fn rows_are_costed_the_same_streamed_or_not(app: &TestApp) {
+    let mock = MockUpstream::start().await;
+    let openai = app
+        .upstream(json!({
+            "name": "half", "provider": "openai", "base_url": mock.base_url, "api_key": UPSTREAM_KEY,
+            "allowed_models": ["gpt-4o-mini", "mystery-model"], "price_multiplier": 0.5
+        }))
+        .await;
+    let anthropic = app
+        .upstream(json!({
+            "name": "an", "provider": "anthropic", "base_url": mock.base_url, "api_key": UPSTREAM_KEY
+        }))
+        .await;
+    let rates = json!({"input": 2.5, "output": 10, "cached_input": 1.25});
+    let (s, e) = app
+        .admin_json(Method::PUT, "/api/admin/prices/gpt-4o-mini", rates)
+        .await;
+    assert_eq!(s, 200, "{e}");
+    let rates = json!({"input": 3, "output": 15, "cached_input": 0.3, "cache_write_5m": 3.75, "cache_write_1h": 6});
+    let (s, e) = app
+        .admin_json(Method::PUT, "/api/admin/prices/claude-test-*", rates)
+        .await;
+    assert_eq!(s, 200, "{e}");
+    let (_, key) = app.key(&[&openai, &anthropic]).await;
+
+    let chat = |model: &'static str, stream: bool| {
+        let key = key.clone();
+        async move {
+            let res = app
+                .client
+                .post(app.url("/v1/chat/completions"))
+                .bearer_auth(key)
+                .json(&json!({"model": model, "stream": stream,
+                              "messages": [{"role": "user", "content": "hi"}]}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            res.text().await.unwrap();
+        }
+    };
+    chat("gpt-4o-mini", false).await;
+    chat("gpt-4o-mini", true).await;
+    chat("mystery-model", false).await;
+    for stream in [false, true] {
+        let res = app
+            .client
+            .post(app.url("/v1/messages"))
+            .header("x-api-key", &key)
+            .header("anthropic-version", "2023-06-01")
+            .json(&json!({"model": "claude-test-1", "max_tokens": 20, "stream": stream,
+                          "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.text().await.unwrap();
+    }
+    let logs = app.logs(5).await;
+    let cost_of = |model: &str| -> Vec<Value> {
+        logs.iter()
+            .filter(|l| l["model_requested"] == model)
+            .map(|l| l["cost_usd"].clone())
+            .collect()
+    };
+    // 11 prompt tokens of which 2 cached, 7 completion: (9 x 2.5 + 2 x 1.25 + 7 x 10) micro-USD
+    // = 95 micro-USD, at half price 47.5 micro-USD.
+    assert_eq!(cost_of("gpt-4o-mini"), [json!(0.0000475), json!(0.0000475)]);
+    assert_eq!(cost_of("mystery-model"), [Value::Null]);
+    // 25 uncached input, 7 cache reads, 3 five-minute writes, 15 output:
+    // 25 x 3 + 7 x 0.3 + 3 x 3.75 + 15 x 15 = 313.35 micro-USD.
+    assert_eq!(cost_of("claude-test-1"), [json!(0.00031335), json!(0.00031335)]);
+
+    let (_, overview) = app
+        .admin_json(Method::GET, "/api/admin/stats/overview", Value::Null)
+        .await;
+    assert_eq!(overview["unpriced_requests"], 1, "{overview}");
+    let total = overview["cost_usd"].as_f64().unwrap();
+    assert!((total - (2.0 * 0.0000475 + 2.0 * 0.00031335)).abs() < 1e-12, "{overview}");
+}
+
+private_both_backends!(rows_are_costed_the_same_streamed_or_not);

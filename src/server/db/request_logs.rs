@@ -36,9 +36,17 @@ pub struct LogRecord {
     pub cost_nanos: Option<i64>,
     /// The limit that refused the request (`model_rules`' and `limits`' names), if one did.
     pub refused_by: Option<String>,
+    /// The chosen upstream's price multiplier (parts per million; none: list price). Not
+    /// stored: the log writer prices the row with it when the proxy has not already.
+    pub price_multiplier_ppm: Option<i64>,
 }
 
 impl LogRecord {
+    /// The model the row is priced by: the one sent upstream, else the one asked for.
+    pub(crate) fn priced_model(&self) -> Option<&str> {
+        self.model_sent.as_deref().or(self.model_requested.as_deref())
+    }
+
     /// Tokens were used but no price was known for them.
     pub(crate) fn unpriced(&self) -> bool {
         self.cost_nanos.is_none() && self.usage.total_tokens > 0

@@ -49,8 +49,11 @@ impl DataPlane {
             .routing
             .reload(&self.db, &self.cipher, &self.periods, now)
             .await;
-        if let Err(e) = reloaded {
-            tracing::error!(error = %e, "routing table reload failed; the previous snapshot stays in use");
+        match reloaded {
+            Ok(()) => self.logs.set_prices(self.routing.snapshot().prices.clone()),
+            Err(e) => {
+                tracing::error!(error = %e, "routing table reload failed; the previous snapshot stays in use")
+            }
         }
     }
 

@@ -13,6 +13,15 @@ pub(crate) enum FailureKind {
     #[serde(rename = "http_429")]
     Http429,
     BreakerOpen,
+    /// The upstream is at its own cap (concurrency, rate or monthly quota): skipped as busy.
+    AtLimit,
+}
+
+impl FailureKind {
+    /// Whether the upstream was actually asked (not skipped by a breaker or a cap).
+    fn tried(self) -> bool {
+        !matches!(self, FailureKind::BreakerOpen | FailureKind::AtLimit)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -28,10 +37,21 @@ pub(crate) struct Attempt {
 #[derive(Debug, Default)]
 pub(crate) struct History {
     pub attempts: Vec<Attempt>,
+    /// The soonest an upstream skipped at its cap frees up, if one was.
+    pub at_limit_retry_ms: Option<u64>,
 }
 
 impl History {
     pub(crate) fn push(&mut self, attempt: Attempt) {
+        self.attempts.push(attempt);
+    }
+
+    /// An upstream skipped at its cap, free again in `retry_after_ms`.
+    pub(crate) fn push_at_limit(&mut self, attempt: Attempt, retry_after_ms: u64) {
+        self.at_limit_retry_ms = Some(
+            self.at_limit_retry_ms
+                .map_or(retry_after_ms, |r| r.min(retry_after_ms)),
+        );
         self.attempts.push(attempt);
     }
 
@@ -41,22 +61,25 @@ impl History {
             .flatten()
     }
 
-    /// The error for the client once every attempt failed: 503 when no upstream could even be
-    /// tried (breakers open), 504 when the last one timed out, otherwise 502.
+    /// The error for the client once every attempt failed: 429 when no upstream was tried and
+    /// some were at their caps, 503 when none could be tried (breakers open), 504 when the last
+    /// one timed out, otherwise 502.
     /// What the client is told, and the detail the log keeps.
     pub(crate) fn final_error(&self) -> (ProxyError, String) {
         let tried = self
             .attempts
             .iter()
-            .filter(|a| a.error_type != FailureKind::BreakerOpen)
+            .filter(|a| a.error_type.tried())
             .count();
-        match self
-            .attempts
-            .iter()
-            .rev()
-            .find(|a| a.error_type != FailureKind::BreakerOpen)
-        {
-            None => (ProxyError::NoUpstream, ProxyError::NoUpstream.to_string()),
+        match self.attempts.iter().rev().find(|a| a.error_type.tried()) {
+            None => {
+                let error = match self.at_limit_retry_ms {
+                    Some(retry_after_ms) => ProxyError::UpstreamsAtLimit { retry_after_ms },
+                    None => ProxyError::NoUpstream,
+                };
+                let detail = error.to_string();
+                (error, detail)
+            }
             Some(last) => {
                 let detail = format!(
                     "{tried} upstream attempt(s) failed; the last one: {}",
@@ -94,6 +117,14 @@ mod tests {
         assert!(h.json().is_none());
         h.push(attempt(FailureKind::BreakerOpen));
         assert!(matches!(h.final_error().0, ProxyError::NoUpstream));
+        h.push_at_limit(attempt(FailureKind::AtLimit), 3_000);
+        h.push_at_limit(attempt(FailureKind::AtLimit), 800);
+        assert!(matches!(
+            h.final_error().0,
+            ProxyError::UpstreamsAtLimit {
+                retry_after_ms: 800
+            }
+        ));
         h.push(attempt(FailureKind::Timeout));
         assert!(matches!(h.final_error().0, ProxyError::UpstreamTimeout));
         h.push(attempt(FailureKind::Http5xx));

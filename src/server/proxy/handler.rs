@@ -419,6 +419,7 @@ async fn attempt_in_order(
         let sent_model = upstream.sent_model(&out.model);
         ctx.record.upstream_id = Some(upstream.id.clone());
         ctx.record.model_sent = Some(sent_model.clone());
+        ctx.record.price_multiplier_ppm = Some(upstream.price_multiplier_ppm);
         // Literal-IP base URLs never reach the guarded resolver; the routing table checked
         // them against the policy when it loaded the upstream.
         if let Some(refusal) = &upstream.address_refusal {

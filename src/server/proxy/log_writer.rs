@@ -9,6 +9,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use sqlx::AnyConnection;
 
+use parking_lot::RwLock;
+
+use crate::model::prices::{cost_nanos, PriceTable};
 use crate::server::db::request_logs::{insert_batch_on, LogRecord};
 use crate::server::db::Database;
 
@@ -22,22 +25,33 @@ enum Msg {
     Flush(oneshot::Sender<()>),
 }
 
+/// The prices rows are costed at, replaced when the routing snapshot is.
+type Prices = Arc<RwLock<Arc<PriceTable>>>;
+
 pub struct LogWriter {
     tx: mpsc::Sender<Msg>,
     dropped: AtomicU64,
     written: Arc<AtomicU64>,
+    prices: Prices,
 }
 
 impl LogWriter {
     pub fn spawn(db: Database) -> Arc<Self> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let written = Arc::new(AtomicU64::new(0));
-        tokio::spawn(run(rx, db, written.clone()));
+        let prices: Prices = Arc::default();
+        tokio::spawn(run(rx, db, written.clone(), prices.clone()));
         Arc::new(Self {
             tx,
             dropped: AtomicU64::new(0),
             written,
+            prices,
         })
+    }
+
+    /// Rows written from now on are costed at these prices.
+    pub(crate) fn set_prices(&self, prices: Arc<PriceTable>) {
+        *self.prices.write() = prices;
     }
 
     /// Never blocks the request: a full queue drops the record and counts it. The proxy hands
@@ -118,7 +132,23 @@ async fn write(conn: &mut Connection, batch: &mut Vec<LogRecord>, written: &Atom
     }
 }
 
-async fn run(mut rx: mpsc::Receiver<Msg>, db: Database, written: Arc<AtomicU64>) {
+/// Costs the rows the proxy did not (it prices only what a budget or quota must be charged):
+/// by the model sent, at the upstream's multiplier. A model without a price keeps no cost.
+fn price(batch: &mut [LogRecord], prices: &Prices) {
+    let prices = prices.read().clone();
+    for r in batch.iter_mut().filter(|r| r.cost_nanos.is_none()) {
+        let Some(price) = r.priced_model().and_then(|m| prices.lookup(m)) else {
+            continue;
+        };
+        r.cost_nanos = Some(cost_nanos(
+            price,
+            &r.usage,
+            r.price_multiplier_ppm.unwrap_or(1_000_000),
+        ));
+    }
+}
+
+async fn run(mut rx: mpsc::Receiver<Msg>, db: Database, written: Arc<AtomicU64>, prices: Prices) {
     let mut conn = Connection { db, conn: None };
     let mut batch: Vec<LogRecord> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
@@ -137,6 +167,7 @@ async fn run(mut rx: mpsc::Receiver<Msg>, db: Database, written: Arc<AtomicU64>)
                 }
             }
             let full = batch.len() == MAX_BATCH;
+            price(&mut batch, &prices);
             write(&mut conn, &mut batch, &written).await;
             if !full {
                 break;
@@ -146,6 +177,7 @@ async fn run(mut rx: mpsc::Receiver<Msg>, db: Database, written: Arc<AtomicU64>)
             let _ = done.send(());
         }
     }
+    price(&mut batch, &prices);
     write(&mut conn, &mut batch, &written).await;
 }
 

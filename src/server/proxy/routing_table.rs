@@ -55,16 +55,20 @@ pub(crate) struct UpstreamEntry {
 }
 
 /// An upstream's concurrency, rate and monthly spend caps.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct UpstreamCaps {
+    /// Its counters' name (`u:<id>`).
+    pub counter: Arc<str>,
     pub max_concurrent: Option<u32>,
     pub rpm: Option<u32>,
     pub monthly_quota_nanos: Option<i64>,
 }
 
 /// A key's counted limits (the allow-list is `KeyEntry::allowed_models`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct KeyCounters {
+    /// Its counters' name (`k:<id>`).
+    pub counter: Arc<str>,
     pub rpm: Option<u32>,
     pub tpm: Option<u64>,
     pub max_concurrent: Option<u32>,
@@ -237,26 +241,36 @@ impl Snapshot {
     }
 }
 
-fn key_counters(c: &KeyLimitColumns) -> Option<KeyCounters> {
-    let count = |v: Option<i64>| v.map(|n| n.clamp(1, u32::MAX as i64) as u32);
-    let counters = KeyCounters {
+fn count(v: Option<i64>) -> Option<u32> {
+    v.map(|n| n.clamp(1, u32::MAX as i64) as u32)
+}
+
+fn key_counters(id: &str, c: &KeyLimitColumns) -> Option<KeyCounters> {
+    let any = c.rpm_limit.is_some()
+        || c.tpm_limit.is_some()
+        || c.concurrency_limit.is_some()
+        || c.daily_budget_nanos.is_some()
+        || c.monthly_budget_nanos.is_some();
+    any.then(|| KeyCounters {
+        counter: super::spend::counter('k', id),
         rpm: count(c.rpm_limit),
         tpm: c.tpm_limit.map(|n| n.max(1) as u64),
         max_concurrent: count(c.concurrency_limit),
         daily_budget_nanos: c.daily_budget_nanos,
         monthly_budget_nanos: c.monthly_budget_nanos,
-    };
-    (counters != KeyCounters::default()).then_some(counters)
+    })
 }
 
-fn upstream_caps(c: &UpstreamLimitColumns) -> Option<UpstreamCaps> {
-    let count = |v: Option<i64>| v.map(|n| n.clamp(1, u32::MAX as i64) as u32);
-    let caps = UpstreamCaps {
+fn upstream_caps(id: &str, c: &UpstreamLimitColumns) -> Option<UpstreamCaps> {
+    let any = c.concurrency_limit.is_some()
+        || c.rpm_limit.is_some()
+        || c.monthly_quota_nanos.is_some();
+    any.then(|| UpstreamCaps {
+        counter: super::spend::counter('u', id),
         max_concurrent: count(c.concurrency_limit),
         rpm: count(c.rpm_limit),
         monthly_quota_nanos: c.monthly_quota_nanos,
-    };
-    (caps != UpstreamCaps::default()).then_some(caps)
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -310,6 +324,7 @@ impl RoutingTable {
                 continue;
             };
             let breaker = row.breaker();
+            let caps = upstream_caps(&row.id, &row.limits);
             let extra_paths = row.extra_path_list();
             let address_refusal = validate_url(&row.base_url, self.policy)
                 .err()
@@ -334,7 +349,7 @@ impl RoutingTable {
                     extra_paths,
                     address_refusal,
                     price_multiplier_ppm: row.limits.price_multiplier_ppm.max(0),
-                    caps: upstream_caps(&row.limits),
+                    caps,
                 }),
             );
         }
@@ -349,6 +364,7 @@ impl RoutingTable {
             if let Some(d) = digest {
                 keys_by_digest.insert(d, row.id.clone());
             }
+            let counters = key_counters(&row.id, &row.limits);
             keys_by_prefix
                 .entry(row.key_prefix.clone())
                 .or_default()
@@ -363,7 +379,7 @@ impl RoutingTable {
                     is_active: row.is_active != 0,
                     expires_at: row.expires_at,
                     allowed_models: row.limits.allowed_models(),
-                    counters: key_counters(&row.limits),
+                    counters,
                 }),
             );
         }
