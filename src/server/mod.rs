@@ -9,6 +9,7 @@ pub(crate) mod fast_map;
 pub(crate) mod guards;
 pub mod http;
 pub mod jobs;
+pub mod limits;
 pub mod proxy;
 pub(crate) mod rest;
 pub(crate) mod secret;
