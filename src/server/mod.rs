@@ -10,6 +10,7 @@ pub(crate) mod guards;
 pub mod http;
 pub mod jobs;
 pub(crate) mod periods;
+pub mod limits;
 pub mod proxy;
 pub(crate) mod rest;
 pub(crate) mod secret;

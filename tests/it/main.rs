@@ -8,6 +8,7 @@ mod common;
 mod admin_api;
 mod admin_at_scale;
 mod foundation;
+mod limits;
 mod locales;
 mod openapi;
 mod prices;
