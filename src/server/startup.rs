@@ -45,6 +45,8 @@ pub enum StartupError {
     State(#[source] sqlx::Error),
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(#[source] reqwest::Error),
+    #[error("REDIS_URL: {0}")]
+    Limits(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -73,6 +75,12 @@ pub async fn build_state(
     )
     .map_err(StartupError::HttpClient)?;
     let (breakers, breaker_changes) = crate::server::proxy::breaker_store::BreakerStore::new();
+    let limiter = match &config.redis_url {
+        None => crate::server::limits::Limiter::local(clock.clone()),
+        Some(url) => crate::server::limits::Limiter::shared(url.expose(), clock.clone())
+            .await
+            .map_err(|e| StartupError::Limits(e.to_string()))?,
+    };
     let plane = Arc::new(DataPlane {
         clock: clock.clone(),
         db: db.clone(),
@@ -91,6 +99,7 @@ pub async fn build_state(
         health: crate::server::proxy::health::HealthBook::default(),
         balancer: crate::server::proxy::strategy::Balancer::new(),
         periods: crate::server::periods::CurrentPeriods::new(config.budget_zone.clone()),
+        limiter,
     });
     let state = AppState::new(crate::server::service::Services {
         leptos_options,

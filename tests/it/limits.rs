@@ -4,9 +4,8 @@
 //!
 //! The Redis tests need Redis at `TEST_REDIS_URL` (default `redis://127.0.0.1:6379`) and fail,
 //! saying so, without it. Each works under its own random key prefix and deletes it after.
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use autorouter::server::clock::{Clock, SharedClock};
@@ -14,8 +13,8 @@ use autorouter::server::limits::{
     Admitted, Check, Kind, Limiter, Mode, Refused, Rule, SharedOptions, Usage,
 };
 use futures_util::future::join_all;
-use tokio::net::{TcpListener, TcpStream};
 
+use crate::common::redis::{redis_addr, redis_url, Forwarder};
 use crate::common::{now_ms, TestClock};
 
 /// A clock that moves only when told, from a fixed instant.
@@ -279,28 +278,6 @@ async fn local_refusal_consumes_nothing() {
 
 // ---- Redis ----
 
-fn redis_url() -> String {
-    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let addr = redis_addr(&url);
-    if std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err() {
-        panic!(
-            "Redis is not reachable at {addr}: the limits tests need it (start redis-server, or \
-             set TEST_REDIS_URL)"
-        );
-    }
-    url
-}
-
-fn redis_addr(url: &str) -> SocketAddr {
-    let parsed = url::Url::parse(url).expect("TEST_REDIS_URL is a URL");
-    let host = parsed.host_str().unwrap_or("127.0.0.1");
-    let port = parsed.port().unwrap_or(6379);
-    std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
-        .unwrap()
-        .next()
-        .unwrap()
-}
-
 /// A key prefix no other test (or run) shares; its keys are deleted when dropped.
 struct Namespace {
     prefix: String,
@@ -546,49 +523,6 @@ async fn redis_tokens_and_refusals_consume_nothing() {
     }
     let r = refusal(b.admit(&checks).await);
     assert_eq!(r.quotas[0].remaining, 9, "refusals took no request slot");
-}
-
-/// A TCP forwarder in front of Redis that the test can cut (every connection closed, new ones
-/// refused) and restore, without touching the machine's Redis.
-struct Forwarder {
-    addr: SocketAddr,
-    cut: Arc<AtomicBool>,
-    open: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
-}
-
-impl Forwarder {
-    async fn start(target: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let cut = Arc::new(AtomicBool::new(false));
-        let open = Arc::new(Mutex::new(Vec::new()));
-        let (is_cut, conns) = (cut.clone(), open.clone());
-        tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if is_cut.load(Ordering::SeqCst) {
-                    continue;
-                }
-                let task = tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-                conns.lock().unwrap().push(task.abort_handle());
-            }
-        });
-        Self { addr, cut, open }
-    }
-
-    fn cut(&self) {
-        self.cut.store(true, Ordering::SeqCst);
-        for conn in self.open.lock().unwrap().drain(..) {
-            conn.abort();
-        }
-    }
-
-    fn restore(&self) {
-        self.cut.store(false, Ordering::SeqCst);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

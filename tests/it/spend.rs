@@ -420,8 +420,10 @@ async fn rows_are_costed_the_same_streamed_or_not(app: &TestApp) {
             .post(app.url("/v1/messages"))
             .header("x-api-key", &key)
             .header("anthropic-version", "2023-06-01")
-            .json(&json!({"model": "claude-test-1", "max_tokens": 20, "stream": stream,
-                          "messages": [{"role": "user", "content": "hi"}]}))
+            .json(
+                &json!({"model": "claude-test-1", "max_tokens": 20, "stream": stream,
+                          "messages": [{"role": "user", "content": "hi"}]}),
+            )
             .send()
             .await
             .unwrap();
@@ -441,14 +443,390 @@ async fn rows_are_costed_the_same_streamed_or_not(app: &TestApp) {
     assert_eq!(cost_of("mystery-model"), [Value::Null]);
     // 25 uncached input, 7 cache reads, 3 five-minute writes, 15 output:
     // 25 x 3 + 7 x 0.3 + 3 x 3.75 + 15 x 15 = 313.35 micro-USD.
-    assert_eq!(cost_of("claude-test-1"), [json!(0.00031335), json!(0.00031335)]);
+    assert_eq!(
+        cost_of("claude-test-1"),
+        [json!(0.00031335), json!(0.00031335)]
+    );
 
     let (_, overview) = app
         .admin_json(Method::GET, "/api/admin/stats/overview", Value::Null)
         .await;
     assert_eq!(overview["unpriced_requests"], 1, "{overview}");
     let total = overview["cost_usd"].as_f64().unwrap();
-    assert!((total - (2.0 * 0.0000475 + 2.0 * 0.00031335)).abs() < 1e-12, "{overview}");
+    assert!(
+        (total - (2.0 * 0.0000475 + 2.0 * 0.00031335)).abs() < 1e-12,
+        "{overview}"
+    );
 }
 
 private_both_backends!(rows_are_costed_the_same_streamed_or_not);
+
+// ---- Limits on the data plane ----
+
+async fn chat_as(app: &TestApp, key: &str, extra: &[(&str, &str)]) -> reqwest::Response {
+    let mut req = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}));
+    for (k, v) in extra {
+        req = req.header(*k, *v);
+    }
+    req.send().await.unwrap()
+}
+
+async fn limited_key(app: &TestApp, upstreams: &[&str], limits: Value) -> (String, String) {
+    let (s, key) = app
+        .admin_json(
+            Method::POST,
+            "/api/admin/keys",
+            json!({"name": "limited", "upstream_ids": upstreams, "limits": limits}),
+        )
+        .await;
+    assert_eq!(s, 201, "{key}");
+    (
+        key["id"].as_str().unwrap().to_string(),
+        key["key_value"].as_str().unwrap().to_string(),
+    )
+}
+
+async fn one_upstream(app: &TestApp, mock: &MockUpstream, name: &str, extra: Value) -> String {
+    let mut body = json!({
+        "name": name, "provider": "openai", "base_url": mock.base_url, "api_key": UPSTREAM_KEY
+    });
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().cloned().unwrap_or_default());
+    app.upstream(body).await
+}
+
+/// A key limited to 10 requests a minute: of 30, exactly 10 pass and 20 get 429 with
+/// `Retry-After` and OpenAI's `rate_limit_exceeded`; every answer carries the
+/// `x-ratelimit-*-requests` headers; each refusal is logged with its reason and counted.
+async fn a_rate_limited_key_gets_exactly_its_limit(app: &TestApp) {
+    let mock = MockUpstream::start().await;
+    let up = one_upstream(app, &mock, "rl", json!({})).await;
+    let (_, key) = limited_key(app, &[&up], json!({"rpm": 10})).await;
+    let (mut ok, mut refused) = (0, 0);
+    for i in 0..30 {
+        let res = chat_as(app, &key, &[]).await;
+        let headers = res.headers().clone();
+        assert_eq!(headers["x-ratelimit-limit-requests"], "10");
+        match res.status().as_u16() {
+            200 => {
+                ok += 1;
+                assert_eq!(
+                    headers["x-ratelimit-remaining-requests"],
+                    (9 - i).to_string().as_str()
+                );
+            }
+            429 => {
+                refused += 1;
+                let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+                assert!((1..=60).contains(&retry), "{retry}");
+                assert_eq!(headers["x-ratelimit-remaining-requests"], "0");
+                let body: Value = res.json().await.unwrap();
+                assert_eq!(body["error"]["code"], "rate_limit_exceeded", "{body}");
+            }
+            s => panic!("unexpected status {s}"),
+        }
+    }
+    assert_eq!((ok, refused), (10, 20));
+    assert_eq!(mock.hits(), 10);
+    let logs = app.logs(30).await;
+    assert_eq!(
+        logs.iter().filter(|l| l["refused_by"] == "key_rpm").count(),
+        20
+    );
+    let (_, overview) = app
+        .admin_json(Method::GET, "/api/admin/stats/overview", Value::Null)
+        .await;
+    assert_eq!(overview["refused_requests"], 20, "{overview}");
+
+    // Anthropic's callers get Anthropic's header names and error type.
+    let anthropic = app
+        .upstream(json!({"name": "an", "provider": "anthropic", "base_url": mock.base_url, "api_key": UPSTREAM_KEY}))
+        .await;
+    let (_, key) = limited_key(app, &[&anthropic], json!({"rpm": 1})).await;
+    let send = || {
+        app.client
+            .post(app.url("/v1/messages"))
+            .header("x-api-key", &key)
+            .header("anthropic-version", "2023-06-01")
+            .json(&json!({"model": "claude-sonnet-4", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["anthropic-ratelimit-requests-limit"], "1");
+    assert_eq!(
+        first.headers()["anthropic-ratelimit-requests-remaining"],
+        "0"
+    );
+    let second = send().await.unwrap();
+    assert_eq!(second.status(), 429);
+    assert!(second.headers().contains_key("retry-after"));
+    let body: Value = second.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "rate_limit_error", "{body}");
+}
+
+private_both_backends!(a_rate_limited_key_gets_exactly_its_limit);
+
+/// A key capped at 2 concurrent requests: of 5 slow ones at once, exactly 2 run and 3 get 429.
+/// An upstream capped at 2: of 5 slow ones, 2 go to it and 3 fail over to the next upstream.
+async fn concurrency_caps_hold_for_keys_and_upstreams(app: &TestApp) {
+    let slow = MockUpstream::start().await;
+    slow.update(|k| k.latency_ms = 400);
+    let up = one_upstream(app, &slow, "slow", json!({})).await;
+    let (_, key) = limited_key(app, &[&up], json!({"max_concurrent": 2})).await;
+    let statuses = futures_util::future::join_all(
+        (0..5).map(|_| async { chat_as(app, &key, &[]).await.status().as_u16() }),
+    )
+    .await;
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        2,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 429).count(),
+        3,
+        "{statuses:?}"
+    );
+    // The slots are free again once the answers ended.
+    assert_eq!(chat_as(app, &key, &[]).await.status(), 200);
+
+    let capped_mock = MockUpstream::start().await;
+    capped_mock.update(|k| k.latency_ms = 400);
+    let spare_mock = MockUpstream::start().await;
+    spare_mock.update(|k| k.latency_ms = 400);
+    let capped = one_upstream(
+        app,
+        &capped_mock,
+        "capped",
+        json!({"priority": 0, "limits": {"max_concurrent": 2}}),
+    )
+    .await;
+    let spare = one_upstream(app, &spare_mock, "spare", json!({"priority": 1})).await;
+    let (_, key) = app.key(&[&capped, &spare]).await;
+    let statuses = futures_util::future::join_all(
+        (0..5).map(|_| async { chat_as(app, &key, &[]).await.status().as_u16() }),
+    )
+    .await;
+    assert_eq!(statuses, [200; 5]);
+    assert_eq!((capped_mock.hits(), spare_mock.hits()), (2, 3));
+
+    // With no upstream left under its cap the caller gets 429, logged as upstream_limits.
+    let alone_mock = MockUpstream::start().await;
+    alone_mock.update(|k| k.latency_ms = 400);
+    let alone = one_upstream(
+        app,
+        &alone_mock,
+        "alone",
+        json!({"limits": {"max_concurrent": 1}}),
+    )
+    .await;
+    let (_, key) = app.key(&[&alone]).await;
+    let statuses = futures_util::future::join_all(
+        (0..3).map(|_| async { chat_as(app, &key, &[]).await.status().as_u16() }),
+    )
+    .await;
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 429).count(),
+        2,
+        "{statuses:?}"
+    );
+    let logs = app.logs(14).await;
+    assert_eq!(
+        logs.iter()
+            .filter(|l| l["refused_by"] == "upstream_limits")
+            .count(),
+        2
+    );
+}
+
+private_both_backends!(concurrency_caps_hold_for_keys_and_upstreams);
+
+/// A key whose daily budget is just above one request's cost: the request after the one that
+/// crosses it is refused with 429 `insufficient_quota`; an upstream whose monthly quota is
+/// spent is skipped for the next.
+async fn budgets_and_quotas_refuse_once_crossed(app: &TestApp) {
+    let mock = MockUpstream::start().await;
+    let rates = json!({"input": 2.5, "output": 10, "cached_input": 1.25});
+    let (s, e) = app
+        .admin_json(Method::PUT, "/api/admin/prices/gpt-4o-mini", rates)
+        .await;
+    assert_eq!(s, 200, "{e}");
+    // One answer costs 95 micro-USD (see rows_are_costed_the_same_streamed_or_not).
+    let up = one_upstream(app, &mock, "budgeted", json!({})).await;
+    let (key_id, key) = limited_key(app, &[&up], json!({"daily_budget_usd": 0.0001})).await;
+    assert_eq!(chat_as(app, &key, &[]).await.status(), 200);
+    assert_eq!(
+        chat_as(app, &key, &[]).await.status(),
+        200,
+        "95 of 100 spent"
+    );
+    let res = chat_as(app, &key, &[]).await;
+    assert_eq!(res.status(), 429, "190 of 100 spent");
+    assert!(res.headers().contains_key("retry-after"));
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "insufficient_quota", "{body}");
+    assert_eq!(body["error"]["type"], "insufficient_quota", "{body}");
+    let logs = app.logs(3).await;
+    assert!(logs.iter().any(|l| l["refused_by"] == "key_daily_budget"));
+    let (_, shown) = app
+        .admin_json(
+            Method::GET,
+            &format!("/api/admin/keys/{key_id}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(shown["spend"]["today_usd"], 0.00019, "{shown}");
+
+    let spare_mock = MockUpstream::start().await;
+    let quota = one_upstream(
+        app,
+        &mock,
+        "quota",
+        json!({"priority": 0, "limits": {"monthly_quota_usd": 0.00005}}),
+    )
+    .await;
+    let spare = one_upstream(app, &spare_mock, "spare2", json!({"priority": 1})).await;
+    let (_, key) = app.key(&[&quota, &spare]).await;
+    let before = mock.hits();
+    assert_eq!(chat_as(app, &key, &[]).await.status(), 200);
+    assert_eq!(
+        mock.hits(),
+        before + 1,
+        "the first goes to the quota'd upstream"
+    );
+    assert_eq!(chat_as(app, &key, &[]).await.status(), 200);
+    assert_eq!(
+        (mock.hits(), spare_mock.hits()),
+        (before + 1, 1),
+        "its quota spent, the next goes to the spare"
+    );
+}
+
+private_both_backends!(budgets_and_quotas_refuse_once_crossed);
+
+/// A key limited to 10 requests a minute on two gateway instances that share one database and
+/// one Redis: of 30 requests split across both, exactly 10 pass; a concurrency cap of 2 holds
+/// across them too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_the_limits_through_redis_postgres() {
+    let url = common::redis::redis_url();
+    let env = [
+        ("ALLOW_PRIVATE_UPSTREAMS", "true"),
+        ("REDIS_URL", url.as_str()),
+    ];
+    let a = TestApp::spawn_with(common::Backend::Postgres, &env).await;
+    let b = a.another_instance(&env).await;
+    let (_, health) = a.admin_json(Method::GET, "/api/health", Value::Null).await;
+    assert_eq!(health["limits"], "shared", "{health}");
+
+    let mock = MockUpstream::start().await;
+    let up = one_upstream(&a, &mock, "shared", json!({})).await;
+    let (_, key) = limited_key(&a, &[&up], json!({"rpm": 10})).await;
+    b.state.plane.reload().await;
+    let mut statuses = Vec::new();
+    for i in 0..30 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let res = chat_as(app, &key, &[]).await;
+        if res.status() == 429 {
+            assert!(res.headers().contains_key("retry-after"));
+        }
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        10,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 429).count(),
+        20,
+        "{statuses:?}"
+    );
+
+    let slow = MockUpstream::start().await;
+    slow.update(|k| k.latency_ms = 400);
+    let up = one_upstream(&a, &slow, "slow-shared", json!({})).await;
+    let (_, key) = limited_key(&a, &[&up], json!({"max_concurrent": 2})).await;
+    b.state.plane.reload().await;
+    let statuses = futures_util::future::join_all((0..6).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let key = key.clone();
+        async move { chat_as(app, &key, &[]).await.status().as_u16() }
+    }))
+    .await;
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        2,
+        "{statuses:?}"
+    );
+    b.cleanup().await;
+    a.cleanup().await;
+}
+
+/// Redis stops answering mid-test: requests keep succeeding on local counters, health says
+/// `local`; when it answers again the shared counts apply again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_falls_back_to_local_counters_postgres() {
+    let forwarder =
+        common::redis::Forwarder::start(common::redis::redis_addr(&common::redis::redis_url()))
+            .await;
+    let via = format!("redis://{}", forwarder.addr);
+    let env = [
+        ("ALLOW_PRIVATE_UPSTREAMS", "true"),
+        ("REDIS_URL", via.as_str()),
+    ];
+    let app = TestApp::spawn_with(common::Backend::Postgres, &env).await;
+    let mock = MockUpstream::start().await;
+    let up = one_upstream(&app, &mock, "o", json!({})).await;
+    let (_, key) = limited_key(&app, &[&up], json!({"rpm": 5})).await;
+    for _ in 0..3 {
+        assert_eq!(chat_as(&app, &key, &[]).await.status(), 200);
+    }
+    forwarder.cut();
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        assert_eq!(
+            chat_as(&app, &key, &[]).await.status(),
+            200,
+            "served while Redis is down"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_millis(500));
+    }
+    let (_, health) = app
+        .admin_json(Method::GET, "/api/health", Value::Null)
+        .await;
+    assert_eq!(health["limits"], "local", "{health}");
+    assert_eq!(health["status"], "healthy", "{health}");
+
+    forwarder.restore();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (_, health) = app
+            .admin_json(Method::GET, "/api/health", Value::Null)
+            .await;
+        if health["limits"] == "shared" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Redis never came back: {health}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Redis counted 3 in this minute: 2 more pass, then the limit holds again.
+    let statuses: Vec<u16> = {
+        let mut v = Vec::new();
+        for _ in 0..4 {
+            v.push(chat_as(&app, &key, &[]).await.status().as_u16());
+        }
+        v
+    };
+    assert_eq!(statuses, [200, 200, 429, 429]);
+    app.cleanup().await;
+}

@@ -44,7 +44,9 @@ pub struct LogRecord {
 impl LogRecord {
     /// The model the row is priced by: the one sent upstream, else the one asked for.
     pub(crate) fn priced_model(&self) -> Option<&str> {
-        self.model_sent.as_deref().or(self.model_requested.as_deref())
+        self.model_sent
+            .as_deref()
+            .or(self.model_requested.as_deref())
     }
 
     /// Tokens were used but no price was known for them.

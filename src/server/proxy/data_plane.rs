@@ -12,6 +12,7 @@ use crate::server::clock::SharedClock;
 use crate::server::crypto::Cipher;
 use crate::server::db::Database;
 use crate::server::http::upstream_client::UpstreamClients;
+use crate::server::limits::Limiter;
 use crate::server::periods::CurrentPeriods;
 
 /// The limits a request is held to, from the configuration.
@@ -39,11 +40,13 @@ pub struct DataPlane {
     pub(crate) balancer: Balancer,
     /// The budget day and month, in the budget zone.
     pub(crate) periods: CurrentPeriods,
+    /// The counters of keys' limits and upstreams' caps: here, or shared in Redis.
+    pub(crate) limiter: Limiter,
 }
 
 impl DataPlane {
     /// Keys, upstreams or settings changed: the next request routes by the new snapshot.
-    pub(crate) async fn reload(&self) {
+    pub async fn reload(&self) {
         let now = self.clock.now_ms();
         let reloaded = self
             .routing

@@ -24,10 +24,10 @@ use super::key_auth::{presented_key, KeyRejection};
 use super::metered_body::{Meter, MeteredBody, PendingLog};
 use super::request_body::{read_facts, RequestFacts};
 use super::routing_table::{KeyEntry, Snapshot, UpstreamEntry};
+use super::spend::{self, Bill, Ticket};
 use super::strategy::{Candidate, InFlight};
 use super::usage::ApiFormat;
 use crate::server::db::request_logs::LogRecord;
-use crate::server::db::settings::Runtime;
 use crate::server::http::request_id::RequestId;
 use crate::server::http::upstream_pool::{PooledBody, SendError};
 use crate::server::text::{causes, error_chain};
@@ -46,6 +46,20 @@ struct Ctx {
     format: ErrorFormat,
     /// The connection's peer: who the client is, asked for only when a key needs bcrypt.
     peer: std::net::IpAddr,
+    /// A limited key's admission (its concurrency slot and what to charge) and the rate-limit
+    /// headers every answer to it carries.
+    key_ticket: Option<Ticket>,
+    limit_headers: Option<Box<HeaderMap>>,
+}
+
+impl Ctx {
+    /// Adds a limited key's rate-limit headers to an answer.
+    fn with_limit_headers(&mut self, mut response: Response) -> Response {
+        if let Some(headers) = self.limit_headers.take() {
+            response.headers_mut().extend(*headers);
+        }
+        response
+    }
 }
 
 impl Ctx {
@@ -70,8 +84,11 @@ impl Ctx {
         self.record.status_code = Some(error.status().as_u16() as i64);
         self.record.error_message = Some(crate::server::text::cut_owned(&detail, MAX_LOGGED_ERROR));
         self.record.duration_ms = Some(self.started.elapsed().as_millis() as i64);
+        let format = self.format;
+        let response = error.into_response_for(format);
+        let response = self.with_limit_headers(response);
         state.logs.submit(self.record);
-        error.into_response_for(self.format)
+        response
     }
 }
 
@@ -109,6 +126,8 @@ pub(crate) async fn proxy_request(
         started: Instant::now(),
         format: ErrorFormat::for_path(&path),
         peer: crate::server::http::client_ip::peer_of(&parts.extensions),
+        key_ticket: None,
+        limit_headers: None,
     };
     handle(state, ctx, path, method, uri, headers, body).await
 }
@@ -239,6 +258,22 @@ async fn handle(
         ctx.record.refused_by = Some("model_not_allowed".into());
         return ctx.fail(&state, ProxyError::ModelNotFound(model));
     }
+    if let Some(limits) = &key.counters {
+        let now = state.clock.now_ms();
+        let periods = state.periods.at(now);
+        let checks = spend::key_checks(&key, limits, &periods, &snapshot.spend);
+        match spend::admit_key(&state.limiter, checks, ctx.format, now).await {
+            Ok((ticket, headers)) => {
+                ctx.limit_headers = Some(Box::new(headers));
+                ctx.key_ticket = Some(ticket);
+            }
+            Err((error, reason, headers)) => {
+                ctx.limit_headers = Some(Box::new(headers));
+                ctx.record.refused_by = Some(reason.into());
+                return ctx.fail(&state, error);
+            }
+        }
+    }
 
     let candidates = match &extra_path {
         None => snapshot.candidates(&key, &model),
@@ -269,7 +304,7 @@ async fn handle(
         wants_stream,
         strip_usage_chunk,
     };
-    attempt_in_order(state, ctx, &candidates, snapshot.settings, request).await
+    attempt_in_order(state, ctx, &candidates, &snapshot, request).await
 }
 
 /// The request body, at most `limit` bytes. A body in one frame (the usual small request) is
@@ -367,9 +402,10 @@ async fn attempt_in_order(
     state: Arc<DataPlane>,
     mut ctx: Ctx,
     candidates: &[Arc<UpstreamEntry>],
-    settings: Runtime,
+    snapshot: &Snapshot,
     out: Outgoing,
 ) -> Response {
+    let settings = snapshot.settings;
     let now = state.clock.now_ms();
     let views: Vec<Candidate> = candidates
         .iter()
@@ -415,6 +451,24 @@ async fn attempt_in_order(
             ));
             continue;
         }
+        let upstream_ticket = match &upstream.caps {
+            None => None,
+            Some(caps) => {
+                let periods = state.periods.at(now);
+                let checks = spend::upstream_checks(upstream, caps, &periods, &snapshot.spend);
+                match spend::admit_upstream(&state.limiter, checks).await {
+                    Ok(ticket) => Some(ticket),
+                    Err((why, retry_after_ms)) => {
+                        state.breakers.release(&upstream.id, admission);
+                        history.push_at_limit(
+                            attempt(upstream, FailureKind::AtLimit, None, why, now),
+                            retry_after_ms,
+                        );
+                        continue;
+                    }
+                }
+            }
+        };
         tried += 1;
         let sent_model = upstream.sent_model(&out.model);
         ctx.record.upstream_id = Some(upstream.id.clone());
@@ -452,7 +506,15 @@ async fn attempt_in_order(
                 state.health.record_traffic(&upstream.id, now, None);
                 ctx.record.failover_attempts = tried as i64;
                 ctx.record.failover_history = history.json();
-                return stream_back(&state, ctx, upstream, &out, response, in_flight);
+                let bill = bill_for(
+                    &state,
+                    &mut ctx,
+                    upstream_ticket,
+                    snapshot,
+                    &sent_model,
+                    upstream,
+                );
+                return stream_back(&state, ctx, upstream, &out, response, in_flight, bill);
             }
             Outcome::Failed(kind, status, message) => {
                 let now = state.clock.now_ms();
@@ -476,7 +538,33 @@ async fn attempt_in_order(
     }
     ctx.record.failover_attempts = tried as i64;
     let (error, detail) = history.final_error();
+    if matches!(error, ProxyError::UpstreamsAtLimit { .. }) {
+        ctx.record.refused_by = Some("upstream_limits".into());
+    }
     finish_failed(&state, ctx, history, error, detail)
+}
+
+/// What the answer settles when it ends, if anything counts its tokens or spend: the key's
+/// and the upstream's tickets, and the price its cost is charged at.
+fn bill_for(
+    state: &DataPlane,
+    ctx: &mut Ctx,
+    upstream_ticket: Option<Ticket>,
+    snapshot: &Snapshot,
+    sent_model: &str,
+    upstream: &UpstreamEntry,
+) -> Option<Box<Bill>> {
+    let key = ctx.key_ticket.take();
+    if key.is_none() && upstream_ticket.is_none() {
+        return None;
+    }
+    Some(Box::new(Bill {
+        limiter: state.limiter.clone(),
+        key,
+        upstream: upstream_ticket,
+        price: spend::price_for(snapshot, sent_model),
+        multiplier_ppm: upstream.price_multiplier_ppm,
+    }))
 }
 
 fn finish_failed(
@@ -565,6 +653,7 @@ fn stream_back(
     out: &Outgoing,
     response: hyper::Response<PooledBody>,
     in_flight: InFlight,
+    bill: Option<Box<Bill>>,
 ) -> Response {
     let status = response.status();
     ctx.record.status_code = Some(status.as_u16() as i64);
@@ -584,7 +673,10 @@ fn stream_back(
     } else {
         None
     };
-    let headers = client_response_headers(response.headers(), unchanged);
+    let mut headers = client_response_headers(response.headers(), unchanged);
+    if let Some(limits) = ctx.limit_headers.take() {
+        headers.extend(*limits);
+    }
     let body = MeteredBody::new(
         Box::pin(response.into_body().into_data_stream()),
         Duration::from_millis(upstream.timeout_ms),
@@ -593,6 +685,7 @@ fn stream_back(
             record: ctx.record,
             started: ctx.started,
             writer: state.logs.clone(),
+            bill,
         },
         in_flight,
     )

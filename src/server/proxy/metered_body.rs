@@ -114,6 +114,8 @@ pub(crate) struct PendingLog {
     pub record: Box<LogRecord>,
     pub started: Instant,
     pub writer: Arc<LogWriter>,
+    /// What a limited key or capped upstream settles when the answer ends.
+    pub bill: Option<Box<super::spend::Bill>>,
 }
 
 type Upstream = Pin<Box<dyn Stream<Item = Result<Bytes, hyper::Error>> + Send>>;
@@ -176,6 +178,9 @@ impl MeteredBody {
         }
         if error.is_some() {
             pending.record.error_message = error;
+        }
+        if let Some(bill) = pending.bill.take() {
+            bill.settle(&mut pending.record);
         }
         pending.writer.submit(pending.record);
     }

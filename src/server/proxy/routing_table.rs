@@ -262,9 +262,8 @@ fn key_counters(id: &str, c: &KeyLimitColumns) -> Option<KeyCounters> {
 }
 
 fn upstream_caps(id: &str, c: &UpstreamLimitColumns) -> Option<UpstreamCaps> {
-    let any = c.concurrency_limit.is_some()
-        || c.rpm_limit.is_some()
-        || c.monthly_quota_nanos.is_some();
+    let any =
+        c.concurrency_limit.is_some() || c.rpm_limit.is_some() || c.monthly_quota_nanos.is_some();
     any.then(|| UpstreamCaps {
         counter: super::spend::counter('u', id),
         max_concurrent: count(c.concurrency_limit),

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::errors::{ErrorFormat, ProxyError};
-use super::routing_table::{DurableSpend, KeyCounters, KeyEntry, Snapshot, UpstreamCaps, UpstreamEntry};
+use super::routing_table::{
+    DurableSpend, KeyCounters, KeyEntry, Snapshot, UpstreamCaps, UpstreamEntry,
+};
 use crate::model::prices::{cost_nanos, Price};
 use crate::server::db::request_logs::LogRecord;
 use crate::server::limits::{Admitted, Check, Limiter, Quota, Refused, Rule, Usage};
@@ -43,7 +45,11 @@ pub(crate) fn key_checks(
     let (day, month) = now;
     for (limit, period, durable) in [
         (limits.daily_budget_nanos, day, (&spend.key_day, &spend.day)),
-        (limits.monthly_budget_nanos, month, (&spend.key_month, &spend.month)),
+        (
+            limits.monthly_budget_nanos,
+            month,
+            (&spend.key_month, &spend.month),
+        ),
     ] {
         if let Some(limit_nanos) = limit {
             checks.push(Check::new(
@@ -95,28 +101,49 @@ pub(crate) fn upstream_checks(
     checks
 }
 
-/// Admits a request against `checks`: its ticket and the rate-limit headers, or the refusal.
-pub(crate) async fn admit(
+/// Admits a limited key's request: its ticket and the rate-limit headers of its answer; or the
+/// refusal, the reason its log row keeps, and the headers of the refusal.
+pub(crate) async fn admit_key(
     limiter: &Limiter,
     checks: Vec<Check>,
-) -> Result<(Ticket, Vec<Quota>), (Refused, Vec<Check>)> {
+    format: ErrorFormat,
+    now_ms: i64,
+) -> Result<(Ticket, HeaderMap), (ProxyError, &'static str, HeaderMap)> {
     match limiter.admit(&checks).await {
         Ok(admitted) => {
-            let quotas = admitted.quotas().to_vec();
+            let headers = rate_headers(&checks, admitted.quotas(), format, now_ms);
             Ok((
                 Ticket {
                     checks,
                     _admitted: admitted,
                 },
-                quotas,
+                headers,
             ))
         }
-        Err(refused) => Err((refused, checks)),
+        Err(refused) => {
+            let (error, reason) = key_refusal(&refused, &checks);
+            let headers = rate_headers(&checks, &refused.quotas, format, now_ms);
+            Err((error, reason, headers))
+        }
+    }
+}
+
+/// Admits a request to a capped upstream: its ticket, or why it is skipped and when it frees.
+pub(crate) async fn admit_upstream(
+    limiter: &Limiter,
+    checks: Vec<Check>,
+) -> Result<Ticket, (String, u64)> {
+    match limiter.admit(&checks).await {
+        Ok(admitted) => Ok(Ticket {
+            checks,
+            _admitted: admitted,
+        }),
+        Err(refused) => Err((upstream_refusal(&refused, &checks), refused.retry_after_ms)),
     }
 }
 
 /// What a key's refusal answers, and the reason its log row keeps.
-pub(crate) fn key_refusal(refused: &Refused, checks: &[Check]) -> (ProxyError, &'static str) {
+fn key_refusal(refused: &Refused, checks: &[Check]) -> (ProxyError, &'static str) {
     let retry_after_ms = refused.retry_after_ms;
     let limited = |what: String, tokens: bool| ProxyError::RateLimited {
         what,
@@ -154,7 +181,7 @@ pub(crate) fn key_refusal(refused: &Refused, checks: &[Check]) -> (ProxyError, &
 }
 
 /// Why a capped upstream was skipped, for the failover history.
-pub(crate) fn upstream_refusal(refused: &Refused, checks: &[Check]) -> String {
+fn upstream_refusal(refused: &Refused, checks: &[Check]) -> String {
     match checks.get(refused.check).map(|c| &c.rule) {
         Some(Rule::Concurrent { max }) => format!("at its cap of {max} concurrent requests"),
         Some(Rule::Requests { per_minute }) => {
@@ -166,12 +193,7 @@ pub(crate) fn upstream_refusal(refused: &Refused, checks: &[Check]) -> String {
 
 /// The rate-limit headers of a limited key's response, for its request and token limits: the
 /// OpenAI names (`x-ratelimit-*-requests`, `-tokens`), or Anthropic's on `/v1/messages`.
-pub(crate) fn rate_headers(
-    checks: &[Check],
-    quotas: &[Quota],
-    format: ErrorFormat,
-    now_ms: i64,
-) -> HeaderMap {
+fn rate_headers(checks: &[Check], quotas: &[Quota], format: ErrorFormat, now_ms: i64) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for (check, quota) in checks.iter().zip(quotas) {
         let what = match check.rule {

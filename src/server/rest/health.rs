@@ -1,4 +1,4 @@
-//! `GET /api/health`: unauthenticated liveness and database status.
+//! `GET /api/health`: unauthenticated liveness, database status and where limits are counted.
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -12,6 +12,11 @@ use crate::server::state::AppState;
 pub(crate) struct HealthBody {
     #[schema(inline)]
     database: DatabaseStatus,
+    /// Where the counters of rate, concurrency and spend limits live: `shared` (Redis, across
+    /// instances) or `local` (this instance alone: no `REDIS_URL`, or Redis is unreachable and
+    /// the gateway fell back until it answers again).
+    #[schema(examples("local", "shared"))]
+    limits: &'static str,
     #[schema(inline)]
     status: Status,
     /// The server's package version.
@@ -42,9 +47,9 @@ enum DatabaseStatus {
     description = "Needs no credentials.",
     responses(
         (status = 200, description = "Healthy.", body = HealthBody,
-            example = json!({"status": "healthy", "version": "0.1.0", "database": "ok"})),
+            example = json!({"status": "healthy", "version": "0.1.0", "database": "ok", "limits": "shared"})),
         (status = 503, description = "The database does not answer.", body = HealthBody,
-            example = json!({"status": "degraded", "version": "0.1.0", "database": "error"})),
+            example = json!({"status": "degraded", "version": "0.1.0", "database": "error", "limits": "local"})),
     ),
 )]
 pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthBody>) {
@@ -61,6 +66,7 @@ pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<H
         status,
         Json(HealthBody {
             database: body.1,
+            limits: state.plane.limiter.mode().as_str(),
             status: body.0,
             version: env!("CARGO_PKG_VERSION"),
         }),

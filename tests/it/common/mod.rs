@@ -13,6 +13,7 @@ use autorouter::server::db::Database;
 use autorouter::server::startup::{build_state, leptos_options, Application};
 
 pub mod mock_upstream;
+pub mod redis;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
