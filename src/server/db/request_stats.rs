@@ -296,6 +296,18 @@ pub(crate) struct Totals {
     pub cost_nanos: i64,
 }
 
+impl Totals {
+    /// The totals in columns `first..first + 3` of a row: requests, tokens, cost.
+    fn at(row: &sqlx::any::AnyRow, first: usize) -> Result<Self, sqlx::Error> {
+        use sqlx::Row;
+        Ok(Self {
+            requests: row.try_get(first)?,
+            tokens: row.try_get(first + 1)?,
+            cost_nanos: row.try_get(first + 2)?,
+        })
+    }
+}
+
 /// One value's totals in one step of a series (see `per_step`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StepSums {
@@ -477,11 +489,7 @@ pub(crate) async fn per_step(
             Ok(StepSums {
                 value: r.try_get(0)?,
                 step: r.try_get(1)?,
-                totals: Totals {
-                    requests: r.try_get(2)?,
-                    tokens: r.try_get(3)?,
-                    cost_nanos: r.try_get(4)?,
-                },
+                totals: Totals::at(r, 2)?,
             })
         })
         .collect()
@@ -504,16 +512,7 @@ pub(crate) async fn totals_by_value(
     let q = Split::new(since_ms, now_ms, true).bind(sqlx::query(&sql), dimension);
     let rows = q.fetch_all(pool).await?;
     rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get(0)?,
-                Totals {
-                    requests: r.try_get(1)?,
-                    tokens: r.try_get(2)?,
-                    cost_nanos: r.try_get(3)?,
-                },
-            ))
-        })
+        .map(|r| Ok((r.try_get(0)?, Totals::at(r, 1)?)))
         .collect()
 }
 
@@ -535,16 +534,7 @@ pub(crate) async fn hours_of_value(
     .fetch_all(pool)
     .await?;
     rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get(0)?,
-                Totals {
-                    requests: r.try_get(1)?,
-                    tokens: r.try_get(2)?,
-                    cost_nanos: r.try_get(3)?,
-                },
-            ))
-        })
+        .map(|r| Ok((r.try_get(0)?, Totals::at(r, 1)?)))
         .collect()
 }
 
