@@ -275,12 +275,23 @@ async fn handle(
         }
     }
 
+    let format = endpoint.format();
     let candidates = match &extra_path {
-        None => snapshot.candidates(&key, &model),
+        None => snapshot.candidates(&key, &model, format),
         Some(path) => snapshot.extra_path_candidates(&key, &model, path),
     };
     if candidates.is_empty() {
-        return ctx.fail(&state, ProxyError::ModelNotFound(model));
+        // Say which it is: no upstream serves the model, or none serves it in this format.
+        let error = match format {
+            Some(f) if !snapshot.candidates(&key, &model, None).is_empty() => {
+                ProxyError::FormatNotServed {
+                    format: f.as_str(),
+                    model,
+                }
+            }
+            _ => ProxyError::ModelNotFound(model),
+        };
+        return ctx.fail(&state, error);
     }
     let format = endpoint.api_format();
     // Only an OpenAI chat stream is rewritten: asked for its usage. (A body whose members the

@@ -12,7 +12,7 @@ use super::model_rules::{
 use super::provider_auth::Credential;
 use super::upstream_target::{TargetError, UpstreamTarget};
 use crate::model::prices::PriceTable;
-use crate::model::upstreams::BreakerConfig;
+use crate::model::upstreams::{BreakerConfig, Format};
 use crate::server::crypto::Cipher;
 use crate::server::db::keys::KeyLimitColumns;
 use crate::server::db::request_stats::{self, hour_of, Dimension};
@@ -48,6 +48,8 @@ pub(crate) struct UpstreamEntry {
     pub extra_paths: Vec<String>,
     /// Why the SSRF policy refuses `base_url`, checked once per load rather than per request.
     pub address_refusal: Option<String>,
+    /// The API formats it is sent (its own list, or the provider's defaults).
+    pub speaks: Vec<Format>,
     /// What list prices are multiplied by for this upstream, in parts per million.
     pub price_multiplier_ppm: i64,
     /// Its caps; `None` when it has none, so an uncapped upstream costs no counting.
@@ -176,13 +178,20 @@ impl DurableSpend {
 }
 
 impl Snapshot {
-    /// Active upstreams this key may use that serve `model`, lowest priority number first.
-    pub(crate) fn candidates(&self, key: &KeyEntry, model: &str) -> Vec<Arc<UpstreamEntry>> {
+    /// Active upstreams this key may use that serve `model` and speak `format` (any format
+    /// when `None`), lowest priority number first.
+    pub(crate) fn candidates(
+        &self,
+        key: &KeyEntry,
+        model: &str,
+        format: Option<Format>,
+    ) -> Vec<Arc<UpstreamEntry>> {
         let mut out: Vec<Arc<UpstreamEntry>> = key
             .upstream_ids
             .iter()
             .filter_map(|id| self.upstreams.get(id))
             .filter(|u| u.is_active && u.serves(model))
+            .filter(|u| format.is_none_or(|f| u.speaks.contains(&f)))
             .cloned()
             .collect();
         out.sort_by(|a, b| {
@@ -201,7 +210,7 @@ impl Snapshot {
         model: &str,
         path: &str,
     ) -> Vec<Arc<UpstreamEntry>> {
-        let mut out = self.candidates(key, model);
+        let mut out = self.candidates(key, model, None);
         out.retain(|u| u.extra_paths.iter().any(|p| p == path));
         out
     }
@@ -324,6 +333,7 @@ impl RoutingTable {
             };
             let breaker = row.breaker();
             let caps = upstream_caps(&row.id, &row.limits);
+            let speaks = row.speaks(provider);
             let extra_paths = row.extra_path_list();
             let address_refusal = validate_url(&row.base_url, self.policy)
                 .err()
@@ -347,6 +357,7 @@ impl RoutingTable {
                     breaker,
                     extra_paths,
                     address_refusal,
+                    speaks,
                     price_multiplier_ppm: row.limits.price_multiplier_ppm.max(0),
                     caps,
                 }),
