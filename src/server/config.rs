@@ -88,6 +88,11 @@ pub struct Config {
     pub redis_url: Option<Secret<String>>,
     /// The zone budget days and months follow (`BUDGET_TIMEZONE`, an IANA name; UTC).
     pub(crate) budget_zone: crate::server::periods::BudgetZone,
+    /// How long an agent session idle is still sent to the upstream that served it last
+    /// (`STICKY_IDLE_SECONDS`), and how many sessions an instance remembers at most
+    /// (`STICKY_MAX_SESSIONS`).
+    pub sticky_idle_secs: u64,
+    pub sticky_max_sessions: usize,
 }
 
 /// `TRUSTED_PROXIES`: comma-separated addresses (`10.0.0.5`) or networks (`10.0.0.0/8`).
@@ -385,6 +390,18 @@ impl Config {
             )?,
             redis_url: redis_url.map(Secret::new),
             budget_zone,
+            sticky_idle_secs: parse_num(
+                "STICKY_IDLE_SECONDS",
+                get("STICKY_IDLE_SECONDS").as_deref(),
+                3_600,
+                1..=30 * 86_400,
+            )?,
+            sticky_max_sessions: parse_num(
+                "STICKY_MAX_SESSIONS",
+                get("STICKY_MAX_SESSIONS").as_deref(),
+                100_000,
+                1..=10_000_000,
+            )?,
         })
     }
 }

@@ -100,6 +100,10 @@ pub async fn build_state(
         balancer: crate::server::proxy::strategy::Balancer::new(),
         periods: crate::server::periods::CurrentPeriods::new(config.budget_zone.clone()),
         limiter,
+        sessions: crate::server::proxy::sessions::SessionBook::new(
+            config.sticky_idle_secs as i64 * 1_000,
+            config.sticky_max_sessions,
+        ),
     });
     let state = AppState::new(crate::server::service::Services {
         leptos_options,

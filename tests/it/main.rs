@@ -18,6 +18,7 @@ mod proxy;
 mod resilience;
 mod sdk;
 mod security;
+mod sessions;
 mod spend;
 mod stats;
 mod ui_functions;

@@ -99,6 +99,9 @@ fn Figures(data: Dashboard, tz: Zone) -> impl IntoView {
     let costs = data.costs.clone();
     let unpriced = o.unpriced_requests;
     let refused = o.refused_requests;
+    let sticky = o
+        .sticky_share_percent
+        .map_or_else(|| "—".into(), |r| format!("{r:.1}%"));
     let cost_labels = labels.clone();
     let empty = o.requests == 0;
     view! {
@@ -111,6 +114,7 @@ fn Figures(data: Dashboard, tz: Zone) -> impl IntoView {
             <div class="card stat"><span class="stat-label">{t!(i18n, pages.dashboard.avg_ttfb)}</span><span class="stat-value">{fmt_ms(o.avg_ttfb_ms)}</span></div>
             <div class="card stat"><span class="stat-label">{t!(i18n, pages.dashboard.tokens)}</span><span class="stat-value">{o.total_tokens}</span></div>
             <div class="card stat"><span class="stat-label">{t!(i18n, pages.dashboard.refused)}</span><span class="stat-value" data-testid="stat-refused">{refused}</span></div>
+            <div class="card stat"><span class="stat-label">{t!(i18n, pages.dashboard.sticky_share)}</span><span class="stat-value" data-testid="stat-sticky">{sticky}</span></div>
         </div>
         <div class="cards" data-testid="cost-cards">
             <div class="card stat"><span class="stat-label">{t!(i18n, pages.dashboard.cost_today)}</span><span class="stat-value" data-testid="cost-today">{usd_text(costs.today_usd)}</span></div>

@@ -45,6 +45,10 @@ pub(crate) struct Counters {
     pub unpriced: i64,
     /// Requests a limit refused.
     pub refused: i64,
+    /// Requests that belonged to an agent session, and those of them that went to the
+    /// upstream that served the session last.
+    pub session_requests: i64,
+    pub sticky_hits: i64,
     pub latency: [i64; BUCKETS],
 }
 
@@ -76,6 +80,10 @@ impl Counters {
         self.cost_nanos += r.cost_nanos.unwrap_or(0);
         self.unpriced += i64::from(r.unpriced());
         self.refused += i64::from(r.refused_by.is_some());
+        if let Some(sticky) = r.sticky {
+            self.session_requests += 1;
+            self.sticky_hits += i64::from(sticky);
+        }
     }
 
     /// The upper bound of the bucket holding the `p` quantile (0..=1): an estimate no lower
@@ -181,7 +189,7 @@ impl Grain {
     }
 }
 
-const COUNTER_COLUMNS: [&str; 15] = [
+const COUNTER_COLUMNS: [&str; 17] = [
     "requests",
     "successes",
     "below_500",
@@ -197,6 +205,8 @@ const COUNTER_COLUMNS: [&str; 15] = [
     "cost_nanos",
     "unpriced",
     "refused",
+    "session_requests",
+    "sticky_hits",
 ];
 
 fn all_counter_columns() -> Vec<String> {
@@ -224,6 +234,8 @@ fn counter_values(c: &Counters) -> Vec<i64> {
         c.cost_nanos,
         c.unpriced,
         c.refused,
+        c.session_requests,
+        c.sticky_hits,
     ]
     .into_iter()
     .chain(c.latency)
@@ -393,6 +405,8 @@ fn counters_at(row: &sqlx::any::AnyRow, first: usize) -> Result<Counters, sqlx::
         cost_nanos: v(12)?,
         unpriced: v(13)?,
         refused: v(14)?,
+        session_requests: v(15)?,
+        sticky_hits: v(16)?,
         latency,
     })
 }
