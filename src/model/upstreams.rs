@@ -55,6 +55,21 @@ impl Provider {
     }
 }
 
+/// The models an upstream listed when last asked (its own `/v1/models`, or Gemini's
+/// `/v1beta/models`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DiscoveredModels {
+    /// Model ids, sorted.
+    pub models: Vec<String>,
+    /// RFC 3339, UTC; null when never asked.
+    #[cfg_attr(feature = "ssr", schema(required = true, format = DateTime))]
+    pub fetched_at: Option<String>,
+    /// Why the last fetch failed (the list kept is the one before it); null when it worked.
+    #[cfg_attr(feature = "ssr", schema(required = true))]
+    pub error: Option<String>,
+}
+
 /// Per-upstream circuit breaker settings. In a request every field is optional, and a field left
 /// out takes its default (not the stored value), also on update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

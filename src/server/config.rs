@@ -93,6 +93,8 @@ pub struct Config {
     /// (`STICKY_MAX_SESSIONS`).
     pub sticky_idle_secs: u64,
     pub sticky_max_sessions: usize,
+    /// How often every upstream's model list is fetched (`MODELS_REFRESH_SECONDS`).
+    pub models_refresh_secs: u64,
 }
 
 /// `TRUSTED_PROXIES`: comma-separated addresses (`10.0.0.5`) or networks (`10.0.0.0/8`).
@@ -395,6 +397,12 @@ impl Config {
                 get("STICKY_IDLE_SECONDS").as_deref(),
                 3_600,
                 1..=30 * 86_400,
+            )?,
+            models_refresh_secs: parse_num(
+                "MODELS_REFRESH_SECONDS",
+                get("MODELS_REFRESH_SECONDS").as_deref(),
+                3_600,
+                60..=30 * 86_400,
             )?,
             sticky_max_sessions: parse_num(
                 "STICKY_MAX_SESSIONS",

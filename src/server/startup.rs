@@ -118,6 +118,7 @@ pub async fn build_state(
         )),
         clock,
         plane,
+        models_wanted: Arc::new(tokio::sync::Notify::new()),
     });
     state
         .plane
@@ -154,6 +155,7 @@ pub async fn build_state(
     jobs::breaker_sync::spawn(state.clone(), breaker_changes);
     jobs::health_check::spawn(state.clone());
     jobs::retention::spawn(state.clone());
+    jobs::model_discovery::spawn(state.clone());
     Ok((
         state,
         StartupNotes {

@@ -140,3 +140,92 @@ async fn each_format_reaches_only_upstreams_that_speak_it(app: &TestApp) {
 }
 
 private_both_backends!(each_format_reaches_only_upstreams_that_speak_it);
+
+/// Each upstream's own model list is fetched (after it is created, on an interval, on demand),
+/// stored and shown; a key's `/v1/models` lists what its upstreams listed that their patterns
+/// serve. A failed fetch is recorded and keeps the list it had.
+async fn model_lists_come_from_the_upstreams(app: &TestApp) {
+    let mock = MockUpstream::start().await;
+    mock.update(|k| k.models = vec!["gpt-4.1".into(), "gpt-4o-mini".into(), "whisper-1".into()]);
+    let id = app
+        .upstream(json!({
+            "name": "listed", "provider": "openai", "base_url": mock.base_url,
+            "api_key": UPSTREAM_KEY, "allowed_models": ["gpt-*"]
+        }))
+        .await;
+    // Created: its list is fetched in the background, without holding up the answer.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let found = loop {
+        let (_, found) = app
+            .admin_json(
+                Method::GET,
+                &format!("/api/admin/upstreams/{id}/models"),
+                Value::Null,
+            )
+            .await;
+        if !found["fetched_at"].is_null() {
+            break found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never fetched: {found}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        found["models"],
+        json!(["gpt-4.1", "gpt-4o-mini", "whisper-1"])
+    );
+    assert_eq!(found["error"], Value::Null);
+    assert_eq!(mock.model_fetches(), 1);
+    assert_eq!(mock.hits(), 0, "discovery is not client traffic");
+
+    let (_, key) = app.key(&[&id]).await;
+    let list: Value = app
+        .client
+        .get(app.url("/v1/models"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["gpt-4.1", "gpt-4o-mini"],
+        "whisper-1 is outside gpt-*"
+    );
+
+    mock.update(|k| k.status = Some(500));
+    let (s, failed) = app
+        .admin_json(
+            Method::POST,
+            &format!("/api/admin/upstreams/{id}/models/refresh"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, 200, "{failed}");
+    assert_eq!(failed["error"], "the upstream answered HTTP 500");
+    assert_eq!(
+        failed["models"].as_array().unwrap().len(),
+        3,
+        "the list is kept"
+    );
+    let (s, _) = app
+        .admin_json(
+            Method::GET,
+            "/api/admin/upstreams/no-such-upstream/models",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, 404);
+}
+
+private_both_backends!(model_lists_come_from_the_upstreams);

@@ -197,6 +197,17 @@ async fn the_model_allow_list_refuses_and_hides(app: &TestApp) {
         .collect();
     assert_eq!(refused.len(), 2, "{logs:?}");
 
+    // What the upstreams list (model discovery) counts too, less what the allow-list excludes.
+    for id in [&openai, &anthropic] {
+        let (s, found) = app
+            .admin_json(
+                Method::POST,
+                &format!("/api/admin/upstreams/{id}/models/refresh"),
+                Value::Null,
+            )
+            .await;
+        assert_eq!(s, 200, "{found}");
+    }
     let list: Value = app
         .client
         .get(app.url("/v1/models"))
@@ -213,7 +224,11 @@ async fn the_model_allow_list_refuses_and_hides(app: &TestApp) {
         .iter()
         .map(|m| m["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["claude-sonnet-4"], "{list}");
+    assert_eq!(
+        ids,
+        ["claude-3-5-sonnet-20241022", "claude-sonnet-4"],
+        "{list}"
+    );
     let res = app
         .client
         .get(app.url("/v1/models/gpt-4o-mini"))

@@ -266,6 +266,8 @@ pub(crate) async fn create(
     repo::insert(&state.db.pool, &row).await.map_err(db_error)?;
     state.routing_changed().await;
     tracing::info!(upstream_id = %row.id, name = %row.name, "upstream created");
+    // Its model list is fetched by the discovery job, without holding up the answer.
+    state.models_wanted.notify_one();
     Ok(view(state, &row, 0))
 }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::discovered::DiscoveredModelsPanel;
 use crate::api::upstreams::{create_upstream, test_upstream, update_upstream};
 use crate::app::components::error_text::{FieldError, FormError};
 use crate::i18n::*;
@@ -253,6 +254,7 @@ pub fn UpstreamForm(
     let tested = RwSignal::new(None::<ConnectionTestResult>);
     let id = existing.as_ref().map(|u| u.id.clone());
     let editing = id.is_some();
+    let discovered_for = id.clone();
     let test_id = id.clone();
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -340,6 +342,7 @@ pub fn UpstreamForm(
                 <span class="muted small">{t!(i18n, pages.upstreams.allowed_models_hint)}</span>
                 <FieldError error=error field="allowed_models" />
             </label>
+            {discovered_for.map(|id| view! { <DiscoveredModelsPanel upstream_id=id allowed=f.models /> })}
             <label class="field">
                 <span>{t!(i18n, pages.upstreams.redirects)}</span>
                 <textarea name="model_redirects" rows="2" prop:value=move || f.redirects.get() on:input=move |ev| f.redirects.set(event_target_value(&ev))></textarea>
