@@ -181,24 +181,8 @@ async fn model_lists_come_from_the_upstreams(app: &TestApp) {
     assert_eq!(mock.hits(), 0, "discovery is not client traffic");
 
     let (_, key) = app.key(&[&id]).await;
-    let list: Value = app
-        .client
-        .get(app.url("/v1/models"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ids: Vec<&str> = list["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        ids,
+        app.model_ids(&key).await,
         ["gpt-4.1", "gpt-4o-mini"],
         "whisper-1 is outside gpt-*"
     );

@@ -208,26 +208,9 @@ async fn the_model_allow_list_refuses_and_hides(app: &TestApp) {
             .await;
         assert_eq!(s, 200, "{found}");
     }
-    let list: Value = app
-        .client
-        .get(app.url("/v1/models"))
-        .bearer_auth(secret)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ids: Vec<&str> = list["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        ids,
-        ["claude-3-5-sonnet-20241022", "claude-sonnet-4"],
-        "{list}"
+        app.model_ids(secret).await,
+        ["claude-3-5-sonnet-20241022", "claude-sonnet-4"]
     );
     let res = app
         .client
