@@ -459,15 +459,16 @@ pub(crate) async fn total_since(
     counters_at(&row, 0)
 }
 
-/// Requests and tokens of one dimension per value and step (`step_ms`, a whole number of hours)
-/// from `start_ms` on, summed by the database (cost too). Hourly
-/// rows from `since_ms` up to `start_ms` come back with a negative index. Every hour counts in
-/// the step its start falls in, whether it is read from an hourly or a daily row.
+/// Requests, tokens and cost of one dimension per value and step (`step_ms`, a whole number
+/// of hours) from `start_ms` on, summed by the database. Hourly rows from `since_ms` up to
+/// `start_ms` come back with a negative index. Every hour counts in the step its start falls
+/// in, whether it is read from an hourly or a daily row.
 ///
-/// When the steps are days but not UTC days (a dashboard in a zone east or west of UTC), a
-/// daily row counts in the step of its noon, and the hours of that day that fall in another
-/// step are moved there: added to their own step and taken from the noon's. That reads the
-/// hourly rows of the smaller side of each day only (8 of 24 at UTC+8), not all of them.
+/// Steps of one day read the daily rows. When those days are not UTC days (a dashboard east or
+/// west of UTC), a daily row counts in the step of its noon, and the hours of the day's smaller
+/// side, which fall in the neighbouring step, are moved there: added to their own step and
+/// taken from the noon's. Those hours are read by range (8 of each day's 24 at UTC+8), so the
+/// other hourly rows are never visited.
 pub(crate) async fn per_step(
     pool: &AnyPool,
     dimension: Dimension,
@@ -476,26 +477,52 @@ pub(crate) async fn per_step(
     start_ms: i64,
     step_ms: i64,
 ) -> Result<Vec<StepSums>, sqlx::Error> {
-    let days = step_ms % DAY_MS == 0;
+    let days = step_ms == DAY_MS;
+    let split = Split::new(since_ms, now_ms, days);
     // Division truncates toward zero in SQL: offset by 1,000 steps to floor instead.
     let step_of = |t: &str| format!("({t} - $5 + $6 * 1000) / $6 - 1000");
-    let hour = step_of("hour_start");
-    let noon = step_of("(hour_start - hour_start % 86400000 + 43200000)");
-    let moved = format!(
-        "FROM request_stats_hourly WHERE dimension = $1 AND hour_start >= $3 \
-         AND hour_start < $4 AND {hour} <> {noon}"
-    );
+    let boundary = start_ms.rem_euclid(DAY_MS);
+    // The hours of each UTC day on the other side of the local midnight from its noon.
+    let minority: Vec<(i64, i64)> = if !days || boundary == 0 {
+        Vec::new()
+    } else {
+        (split.days_from..split.days_to)
+            .step_by(DAY_MS as usize)
+            .map(|d| {
+                if boundary <= DAY_MS / 2 {
+                    (d, d + boundary)
+                } else {
+                    (d + boundary, d + DAY_MS)
+                }
+            })
+            .collect()
+    };
+    let moved = if minority.is_empty() {
+        String::new()
+    } else {
+        // Integers the server computed, not input: written into the statement as they are.
+        let ranges = minority
+            .iter()
+            .map(|(a, b)| format!("(hour_start >= {a} AND hour_start < {b})"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let from = format!("FROM request_stats_hourly WHERE dimension = $1 AND ({ranges})");
+        format!(
+            " UNION ALL SELECT value, {hour}, requests, total_tokens, cost_nanos {from} \
+             UNION ALL SELECT value, {noon}, -requests, -total_tokens, -cost_nanos {from}",
+            hour = step_of("hour_start"),
+            noon = step_of("(hour_start - hour_start % 86400000 + 43200000)"),
+        )
+    };
     let sql = format!(
         "SELECT value, step, CAST(SUM(requests) AS BIGINT), CAST(SUM(total_tokens) AS BIGINT), \
          CAST(SUM(cost_nanos) AS BIGINT) \
-         FROM (SELECT value, {t} AS step, requests, total_tokens, cost_nanos FROM {rows} \
-           UNION ALL SELECT value, {hour}, requests, total_tokens, cost_nanos {moved} \
-           UNION ALL SELECT value, {noon}, -requests, -total_tokens, -cost_nanos {moved}) AS s \
-         GROUP BY value, step",
+         FROM (SELECT value, {t} AS step, requests, total_tokens, cost_nanos FROM {rows}{moved}) \
+         AS s GROUP BY value, step",
         t = step_of("t"),
         rows = window_rows("requests, total_tokens, cost_nanos"),
     );
-    let q = Split::new(since_ms, now_ms, days).bind(sqlx::query(&sql), dimension);
+    let q = split.bind(sqlx::query(&sql), dimension);
     let rows = q.bind(start_ms).bind(step_ms).fetch_all(pool).await?;
     use sqlx::Row;
     rows.iter()
