@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The benchmark: builds the release gateway and the Rust mock upstream, then sends the same load
-# straight to the mock, through nginx (the floor: a bare reverse proxy) and through the gateway,
-# and writes docs/benchmarks.{json,md}. Takes about 5–6 minutes after the build. Knobs:
+# straight to the mock, through nginx (the floor: a bare reverse proxy), through the gateway, and
+# through a second gateway started with REDIS_URL with a rate-limited key, and writes
+# docs/benchmarks.{json,md}. Takes about 5–6 minutes after the build. Knobs:
 # BENCH_LATENCY_SAMPLES (20000), BENCH_C1_SECONDS (20), BENCH_WRK_SECONDS (20), BENCH_STREAMS
 # (1000), BENCH_AFTER_SECONDS (30), TEST_DATABASE_URL (PostgreSQL for the log writer figure;
-# skipped when none answers).
+# skipped when none answers), BENCH_REDIS_URL (redis://127.0.0.1:6379; `off`, or a Redis that
+# does not answer, skips the rate-limited key's row and says so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-tools.sh --bench

@@ -4,6 +4,7 @@
 mod chunked;
 mod closed_loop;
 mod latency;
+mod limited;
 mod log_writer;
 mod nginx;
 mod procs;
@@ -13,7 +14,7 @@ mod streams;
 mod throughput;
 mod timed_socket;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -46,7 +47,7 @@ fn env_num(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-async fn admin_post(client: &reqwest::Client, url: String, body: Value) -> Value {
+pub(crate) async fn admin_post(client: &reqwest::Client, url: String, body: Value) -> Value {
     let res = client
         .post(url)
         .bearer_auth(ADMIN_TOKEN)
@@ -58,6 +59,26 @@ async fn admin_post(client: &reqwest::Client, url: String, body: Value) -> Value
     let v: Value = res.json().await.expect("admin JSON");
     assert!(status.is_success(), "admin call failed: {v}");
     v
+}
+
+/// The release gateway as the benchmark runs it: on 127.0.0.1:`port`, SQLite in `data_dir`,
+/// warnings only, and no other environment.
+pub(crate) fn gateway_command(root: &Path, port: u16, data_dir: &Path) -> Command {
+    let mut cmd = Command::new(release_binary(root, "autorouter"));
+    cmd.env_clear();
+    // The one threading knob passed through, to compare serving-thread counts.
+    if let Ok(n) = std::env::var("SERVER_THREADS") {
+        cmd.env("SERVER_THREADS", n);
+    }
+    cmd.env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .env("DATA_DIR", data_dir)
+        .env("ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("ALLOW_PRIVATE_UPSTREAMS", "true")
+        .env("LOG_LEVEL", "warn")
+        .env("LEPTOS_SITE_ROOT", root.join("target/site"));
+    cmd
 }
 
 /// Alternating blocks of 1,000 requests, so drift on a shared machine hits every path alike.
@@ -159,24 +180,7 @@ async fn main() {
             .arg(format!("127.0.0.1:{mock_port}")),
     );
     let gw_port = free_port();
-    let mut gateway_cmd = Command::new(release_binary(&root, "autorouter"));
-    gateway_cmd.env_clear();
-    // The one threading knob passed through, to compare serving-thread counts.
-    if let Ok(n) = std::env::var("SERVER_THREADS") {
-        gateway_cmd.env("SERVER_THREADS", n);
-    }
-    let gateway = Proc::spawn(
-        "gateway",
-        gateway_cmd
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOST", "127.0.0.1")
-            .env("PORT", gw_port.to_string())
-            .env("DATA_DIR", &data_dir)
-            .env("ADMIN_TOKEN", ADMIN_TOKEN)
-            .env("ALLOW_PRIVATE_UPSTREAMS", "true")
-            .env("LOG_LEVEL", "warn")
-            .env("LEPTOS_SITE_ROOT", root.join("target/site")),
-    );
+    let gateway = Proc::spawn("gateway", &mut gateway_command(&root, gw_port, &data_dir));
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(2_000)
         .tcp_nodelay(true)
@@ -221,6 +225,20 @@ async fn main() {
     )
     .await;
     let key = key["key_value"].as_str().unwrap().to_string();
+    // The same gateway with REDIS_URL and a rate-limited key, beside the unlimited one.
+    let mut limited_gw = limited::Gateway::start(&client, &root, &data_dir, &mock).await;
+    if let Err(why) = &limited_gw {
+        eprintln!("rate-limited key on Redis skipped: {why}");
+    }
+    let chat_limited = limited_gw
+        .as_ref()
+        .ok()
+        .map(|g| (format!("{}/v1/chat/completions", g.base), g.key.clone()));
+    let via_limited = chat_limited.as_ref().map(|(url, key)| Target {
+        url,
+        key: Some(key),
+        body: OPENAI_BODY,
+    });
 
     tokio::time::sleep(Duration::from_secs(2)).await;
     let start_rss = gateway.rss_bytes();
@@ -252,6 +270,9 @@ async fn main() {
         sequential(&client, n, 2_000).await;
     }
     sequential(&client, &through, 2_000).await;
+    if let Some(l) = &via_limited {
+        sequential(&client, l, 2_000).await;
+    }
 
     eprintln!("latency, concurrency 1, paced blocks ({samples} requests per path)");
     let paths: Vec<&Target> = std::iter::once(&direct)
@@ -279,11 +300,35 @@ async fn main() {
     );
 
     eprintln!("latency, concurrency 1, sustained ({c1_seconds} s per path)");
+    // The limited key's blocks follow the gateway's in the same rotation.
+    let c1_paths: Vec<&Target> = paths.iter().copied().chain(&via_limited).collect();
     // The same load unmeasured first, as for throughput.
-    sustained_latency(&paths, Duration::from_millis(250)).await;
+    sustained_latency(&c1_paths, Duration::from_millis(250)).await;
     let block = Duration::from_secs_f64(f64::from(c1_seconds) / f64::from(WRK_BLOCKS));
-    let runs = sustained_latency(&paths, block).await;
+    let calls_before = match &mut limited_gw {
+        Ok(g) => g.script_calls().await,
+        Err(_) => 0,
+    };
+    let mut runs = sustained_latency(&c1_paths, block).await;
+    let limited_runs = via_limited.as_ref().and_then(|_| runs.pop());
     let sustained = report::Sustained::new(runs, WRK_BLOCKS, block * WRK_BLOCKS);
+    let mut limited_key = match &limited_gw {
+        Ok(g) => limited::LimitedKey::measured(g.redis.clone()),
+        Err(why) => limited::LimitedKey::skipped(why.clone()),
+    };
+    if let (Ok(g), Some(runs)) = (&mut limited_gw, limited_runs) {
+        match g.verify(&client, runs.len() as u64, calls_before).await {
+            Ok(calls) => {
+                limited_key.sustained = Some(limited::LimitedSustained::new(
+                    runs,
+                    block * WRK_BLOCKS,
+                    &sustained.latency,
+                    calls,
+                ))
+            }
+            Err(why) => limited_key.sustained_skipped = Some(why),
+        }
+    }
 
     eprintln!("streaming");
     let (events, interval) = (50, 20);
@@ -319,15 +364,22 @@ async fn main() {
         throughput::wrk(&root, url, None, WRK_WARM_UP_SECONDS);
     }
     throughput::wrk(&root, &chat_gw, Some(&key), WRK_WARM_UP_SECONDS);
+    if let Some((url, key)) = &chat_limited {
+        throughput::wrk(&root, url, Some(key), WRK_WARM_UP_SECONDS);
+    }
     // The warm-up's last rows reach the database within the writer's 50 ms gathering window.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rows_before = count_rows(&gw_db).await;
     // Alternating blocks, as for the added latency: a machine whose speed drifts (other tenants,
     // kernel threads) slows both paths alike instead of whichever ran in the slow stretch.
     let block_seconds = (wrk_seconds / WRK_BLOCKS).max(1);
-    let (mut direct_blocks, mut nginx_blocks, mut gateway_blocks) =
-        (Vec::new(), Vec::new(), Vec::new());
+    let (mut direct_blocks, mut nginx_blocks, mut gateway_blocks, mut limited_blocks) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut cpu = Duration::ZERO;
+    let calls_before = match &mut limited_gw {
+        Ok(g) => g.script_calls().await,
+        Err(_) => 0,
+    };
     for _ in 0..WRK_BLOCKS {
         direct_blocks.push(throughput::wrk(&root, &chat_direct, None, block_seconds));
         if let Some(url) = &chat_nginx {
@@ -338,6 +390,9 @@ async fn main() {
         // The writer stores the block's last rows within its 50 ms window: their CPU counts.
         tokio::time::sleep(Duration::from_millis(300)).await;
         cpu += gateway.cpu_time().saturating_sub(cpu_before);
+        if let Some((url, key)) = &chat_limited {
+            limited_blocks.push(throughput::wrk(&root, url, Some(key), block_seconds));
+        }
     }
     let pair_shares = direct_blocks
         .iter()
@@ -355,6 +410,24 @@ async fn main() {
         rows_after = count_rows(&gw_db).await;
     }
     let logged = rows_after - rows_before;
+    if let Ok(g) = &mut limited_gw {
+        let limited_wrk = throughput::combine(&limited_blocks);
+        match g.verify(&client, limited_wrk.requests, calls_before).await {
+            Ok(calls) => {
+                limited_key.throughput = Some(limited::LimitedThroughput {
+                    share_of_unlimited: limited_wrk.requests_per_second
+                        / gateway_wrk.requests_per_second,
+                    share_of_direct: limited_wrk.requests_per_second
+                        / direct_wrk.requests_per_second,
+                    limited: limited_wrk,
+                    redis_script_calls: calls,
+                })
+            }
+            Err(why) => limited_key.throughput_skipped = Some(why),
+        }
+    }
+    // Its runs are over: the rest measures the gateway alone.
+    drop(limited_gw);
     let nginx_wrk = (!nginx_blocks.is_empty()).then(|| throughput::combine(&nginx_blocks));
     let throughput = report::Throughput {
         gateway_share_of_direct: gateway_wrk.requests_per_second / direct_wrk.requests_per_second,
@@ -432,6 +505,7 @@ async fn main() {
         machine: report::Machine::read(),
         floor: report::Floor::of(&floor),
         latency_sustained: sustained,
+        limited_key,
         latency: vec![openai_latency, anthropic_latency],
         throughput,
         streaming,

@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::limited::LimitedKey;
 use crate::log_writer::WriterResult;
 use crate::nginx::Nginx;
 use crate::stats::{summarize, Summary};
@@ -228,6 +229,9 @@ pub struct Check {
     pub target: String,
     pub measured: String,
     pub met: bool,
+    /// Not measured (`measured` says why); `met` is then false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -238,6 +242,8 @@ pub struct Report {
     pub(crate) floor: Floor,
     /// The concurrency-1 headline: sustained closed-loop load.
     pub(crate) latency_sustained: Sustained,
+    /// A rate-limited key on a gateway with `REDIS_URL`, beside the headline's unlimited key.
+    pub(crate) limited_key: LimitedKey,
     /// Concurrency 1 in blocks of 1,000 requests alternating the paths.
     pub latency: Vec<Latency>,
     pub throughput: Throughput,
@@ -253,6 +259,7 @@ fn check(what: &str, target: &str, measured: String, met: bool) -> Check {
         target: target.into(),
         measured,
         met,
+        skipped: false,
     }
 }
 
@@ -264,6 +271,31 @@ impl Report {
         let s = &self.streaming;
         let m = &self.memory;
         let w = &self.log_writer;
+        let limited_what =
+            "added p50, rate-limited key on Redis, over the unlimited key's (c=1, sustained)";
+        let limited = match (
+            &self.limited_key.sustained,
+            self.limited_key.why_no_sustained(),
+        ) {
+            (Some(s), _) => check(
+                limited_what,
+                "≤ 0.1 ms",
+                format!(
+                    "{:+.3} ms ({:.3} against {:.3} ms)",
+                    s.p50_over_unlimited_ms, s.added_p50_ms, s.unlimited_added_p50_ms
+                ),
+                s.p50_over_unlimited_ms <= 0.1,
+            ),
+            (None, why) => Check {
+                skipped: true,
+                ..check(
+                    limited_what,
+                    "≤ 0.1 ms",
+                    format!("skipped: {}", why.unwrap_or("not measured")),
+                    false,
+                )
+            },
+        };
         vec![
             check(
                 "added latency p50 (c=1, sustained)",
@@ -332,6 +364,7 @@ impl Report {
                 ),
                 w.latency_while_writing.p99_ms <= w.latency_quiet.p99_ms * 1.1 + 0.02,
             ),
+            limited,
         ]
     }
 
@@ -353,7 +386,11 @@ impl Report {
                 c.what,
                 c.target,
                 c.measured,
-                if c.met { "yes" } else { "**no**" }
+                match (c.skipped, c.met) {
+                    (true, _) => "**skipped**",
+                    (false, true) => "yes",
+                    (false, false) => "**no**",
+                }
             ));
         }
         let c1 = &self.latency_sustained;
@@ -369,6 +406,11 @@ impl Report {
         ));
         md.push_str("| Format | Path | Samples | p50 ms | p99 ms | p99.9 ms | max ms |\n|---|---|---|---|---|---|---|\n");
         latency_rows(&mut md, &c1.latency);
+        md.push_str(
+            &self
+                .limited_key
+                .markdown(&c1.latency.gateway, c1.gateway_requests_per_second),
+        );
         md.push_str(
             "\n## Added latency, concurrency 1, paced blocks, non-streaming (~1 KB answers)\n\n",
         );

@@ -1,5 +1,11 @@
 //! The counters in Redis: one script call per admission, leases renewed in the background, and
 //! the switch to local counters (and back) when Redis stops (or starts again) answering.
+//!
+//! A multiplexed connection's driver is a task on the runtime that opened it. The gateway serves
+//! on one single-threaded runtime per core, so a connection opened on the main runtime would
+//! cost every admission two hand-offs between threads (the request's thread to the driver's and
+//! back), each a wake-up of another thread. So each thread that admits opens its own connection,
+//! its driver on that thread's runtime, and the shared one serves until it is ready.
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -8,6 +14,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Mutex, RwLock};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, RedisError, Script};
+use thread_local::ThreadLocal;
 
 use super::{Check, LimitsError, Rule, Seen, SharedOptions, Usage, Verdict, SPEND_GRACE_MS};
 use crate::server::clock::SharedClock;
@@ -26,6 +33,11 @@ const SPEND: i64 = 4;
 pub(super) struct Shared {
     client: redis::Client,
     conn: RwLock<Option<MultiplexedConnection>>,
+    /// Counts the connections made by `connect`; a thread's own connection from an earlier one
+    /// is not used again (it may hang on a dead peer).
+    generation: AtomicU64,
+    /// Each thread's own connection, for the calls on the request path.
+    own: ThreadLocal<Arc<Mutex<Own>>>,
     up: AtomicBool,
     clock: SharedClock,
     namespace: Box<str>,
@@ -47,6 +59,14 @@ pub(super) struct Shared {
 struct Held {
     member: String,
     keys: Vec<String>,
+}
+
+/// A thread's own connection, as of `generation`: being opened (`None`), open, or `None` for good
+/// when opening it failed (the shared one serves that thread until the next `connect`).
+#[derive(Default)]
+struct Own {
+    generation: u64,
+    conn: Option<MultiplexedConnection>,
 }
 
 /// Why a Redis call did not answer; the limiter then counts locally.
@@ -111,6 +131,8 @@ impl Shared {
         let shared = Arc::new(Self {
             client,
             conn: RwLock::new(None),
+            generation: AtomicU64::new(0),
+            own: ThreadLocal::new(),
             up: AtomicBool::new(false),
             clock,
             namespace: options.namespace.into(),
@@ -147,12 +169,36 @@ impl Shared {
         self.conn.read().clone().ok_or(Fault::Down)
     }
 
+    /// The calling thread's own connection when it is open; until then the shared one, and
+    /// the thread's is opened by a task on the calling runtime (so its driver runs there).
+    fn own_connection(self: &Arc<Self>) -> Result<MultiplexedConnection, Fault> {
+        let generation = self.generation.load(Ordering::Acquire);
+        let slot = self.own.get_or(Default::default);
+        {
+            let mut own = slot.lock();
+            if own.generation == generation {
+                if let Some(conn) = &own.conn {
+                    return Ok(conn.clone());
+                }
+            } else if let Ok(here) = tokio::runtime::Handle::try_current() {
+                own.generation = generation;
+                own.conn = None;
+                here.spawn(open_own(self.client.clone(), slot.clone(), generation));
+            }
+        }
+        self.connection()
+    }
+
+    fn connection_config() -> AsyncConnectionConfig {
+        AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(BACKGROUND_TIMEOUT))
+            .set_response_timeout(None)
+    }
+
     /// A fresh connection (never the old one: it may hang on a dead peer) with both scripts
     /// loaded; then shared mode again.
     async fn connect(&self) -> Result<(), Fault> {
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(BACKGROUND_TIMEOUT))
-            .set_response_timeout(None);
+        let config = Self::connection_config();
         let conn = within(BACKGROUND_TIMEOUT, async {
             let mut conn = self
                 .client
@@ -170,6 +216,7 @@ impl Shared {
         })
         .await?;
         *self.conn.write() = Some(conn);
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.up.store(true, Ordering::Relaxed);
         Ok(())
     }
@@ -226,7 +273,7 @@ impl Shared {
                 .arg(durable)
                 .arg(expires_at);
         }
-        let mut conn = self.connection()?;
+        let mut conn = self.own_connection()?;
         let reply: Vec<i64> = within(self.timeout, call.invoke_async(&mut conn)).await?;
         let verdict = parse_admit(&reply, checks.len()).ok_or(Fault::Reply)?;
         if verdict.refused.is_some() || lease_keys.is_empty() {
@@ -281,7 +328,7 @@ impl Shared {
         Some(async move {
             let mut call = shared.charge_script.prepare_invoke();
             call.key(keys).arg(args);
-            let mut conn = shared.connection()?;
+            let mut conn = shared.own_connection()?;
             within(BACKGROUND_TIMEOUT, call.invoke_async::<()>(&mut conn)).await
         })
     }
@@ -320,6 +367,25 @@ impl Shared {
         }
         let mut conn = self.connection()?;
         within(BACKGROUND_TIMEOUT, pipe.exec_async(&mut conn)).await
+    }
+}
+
+/// Opens a thread's own connection into `slot`, unless a newer `connect` came first. A failure
+/// leaves the slot empty for this generation: the shared connection serves that thread. (A
+/// runtime that ends while its thread goes on admitting takes that thread's connection with it:
+/// the next call fails, the limiter falls back, and the reconnection opens new ones.)
+async fn open_own(client: redis::Client, slot: Arc<Mutex<Own>>, generation: u64) {
+    let config = Shared::connection_config();
+    let opened = within(
+        BACKGROUND_TIMEOUT,
+        client.get_multiplexed_async_connection_with_config(&config),
+    )
+    .await;
+    if let Ok(conn) = opened {
+        let mut own = slot.lock();
+        if own.generation == generation {
+            own.conn = Some(conn);
+        }
     }
 }
 
@@ -398,5 +464,55 @@ impl Shared {
                 .query_async::<()>(&mut conn),
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Redis at `TEST_REDIS_URL`, as the integration tests of the limits use it.
+    fn options() -> SharedOptions {
+        let url =
+            std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let mut options = SharedOptions::new(&url);
+        options.namespace = format!("ar:test:own:{:x}", rand::random::<u64>());
+        options
+    }
+
+    fn own_is_open(shared: &Shared) -> bool {
+        let generation = shared.generation.load(Ordering::Acquire);
+        shared.own.get().is_some_and(|own| {
+            let own = own.lock();
+            own.generation == generation && own.conn.is_some()
+        })
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_thread_admits_on_its_own_connection_once_open_and_not_after_a_reconnection() {
+        let clock = crate::server::clock::system();
+        let shared = Shared::start(options(), clock.clone()).await.unwrap();
+        assert!(shared.is_up(), "the test needs Redis at TEST_REDIS_URL");
+        let checks = [Check::new("k:own", Rule::Requests { per_minute: 1_000 })];
+        // The first call goes over the shared connection and has this thread's opened.
+        let (first, _) = shared.admit(&checks, clock.now_ms()).await.unwrap();
+        assert_eq!(first.seen[0].used, 0);
+        for _ in 0..200 {
+            if own_is_open(&shared) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(own_is_open(&shared), "this thread's connection opened");
+        let (second, _) = shared.admit(&checks, clock.now_ms()).await.unwrap();
+        assert_eq!(
+            second.seen[0].used, 1,
+            "the same counters on either connection"
+        );
+        // A reconnection retires it: the shared connection serves until a new one is open.
+        shared.connect().await.unwrap();
+        assert!(!own_is_open(&shared));
+        let (third, _) = shared.admit(&checks, clock.now_ms()).await.unwrap();
+        assert_eq!(third.seen[0].used, 2);
     }
 }
