@@ -5,6 +5,8 @@
 #   TEST_DATABASE_URL  PostgreSQL for the tests (default postgres://postgres@127.0.0.1:5432/test);
 #                      every test gets its own fresh schema.
 #   REQUIRE_POSTGRES=1 fail instead of skipping when PostgreSQL is unreachable (CI sets it).
+#   TEST_REDIS_URL     Redis for the shared-limits tests (default redis://127.0.0.1:6379); they
+#                      fail, saying so, when it is unreachable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,7 +48,15 @@ if ! timeout 3 bash -c "exec 3<>/dev/tcp/$pg_host/$pg_port" 2>/dev/null; then
   skip_pg=(--skip postgres)
 fi
 
-step "unit and integration tests (SQLite and PostgreSQL)"
+redis_hostport=$(printf '%s' "${TEST_REDIS_URL:-redis://127.0.0.1:6379}" | sed -E 's#^[a-z]+://([^@/]*@)?([^/:?]+)(:([0-9]+))?.*#\2 \4#')
+redis_host=${redis_hostport% *}
+redis_port=${redis_hostport#* }
+if ! timeout 3 bash -c "exec 3<>/dev/tcp/$redis_host/${redis_port:-6379}" 2>/dev/null; then
+  echo "FAIL: Redis is unreachable at $redis_host:${redis_port:-6379}: the shared-limits tests need it (start redis-server, or set TEST_REDIS_URL)" >&2
+  exit 1
+fi
+
+step "unit and integration tests (SQLite, PostgreSQL and Redis)"
 test_started=$(date +%s)
 cargo test --features ssr -- "${skip_pg[@]}"
 echo "cargo test took $(( $(date +%s) - test_started )) s"

@@ -66,3 +66,15 @@ pub async fn update_settings(input: settings::UpdateSettings) -> Result<GatewayS
     let state = super::context::admin_state().await?;
     Ok(crate::server::service::settings::update(&state, input).await?)
 }
+
+/// The models an upstream listed when last asked; with `refresh`, asked again first.
+#[server(prefix = "/api/ui", endpoint = "upstreams/models")]
+pub async fn upstream_models(id: String, refresh: bool) -> Result<up::DiscoveredModels, UiError> {
+    use crate::server::service::upstream_models;
+    let state = super::context::admin_state().await?;
+    Ok(if refresh {
+        upstream_models::refresh(&state, &id).await?
+    } else {
+        upstream_models::list(&state, &id).await?
+    })
+}

@@ -63,6 +63,15 @@ pub struct RequestLogView {
     /// `key_daily_budget`, `key_monthly_budget`, `model_not_allowed`, `upstream_limits`.
     #[cfg_attr(feature = "ssr", schema(required = true))]
     pub refused_by: Option<String>,
+    /// The short digest (16 hex characters) of the agent session the request belonged to: from
+    /// `x-session-id`, Claude Code's and Codex's session headers or body fields. Never the
+    /// session's own name.
+    #[cfg_attr(feature = "ssr", schema(required = true))]
+    pub session_id: Option<String>,
+    /// For a request of a session: whether it went to the upstream that served the session
+    /// last (false for its first request, and when that upstream could not take it).
+    #[cfg_attr(feature = "ssr", schema(required = true))]
+    pub sticky: Option<bool>,
 }
 
 /// The logs list's query: filters combine with AND; empty values are ignored.
@@ -82,6 +91,8 @@ pub struct LogQuery {
     pub upstream_id: Option<String>,
     /// Exact requested model name.
     pub model: Option<String>,
+    /// A session's short digest (`session_id` of a row).
+    pub session: Option<String>,
     /// An exact status code (100-599) or a class such as `2xx`, `4xx`, `5xx`.
     #[cfg_attr(
         feature = "ssr",

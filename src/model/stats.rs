@@ -61,6 +61,12 @@ pub struct Overview {
     pub unpriced_requests: u64,
     /// Requests a limit refused (rate, concurrency, budget, model allow-list).
     pub refused_requests: u64,
+    /// Requests that belonged to an agent session.
+    pub session_requests: u64,
+    /// Share of those that went to the upstream that served the session last, as a
+    /// percentage; `null` without session requests.
+    #[cfg_attr(feature = "ssr", schema(required = true))]
+    pub sticky_share_percent: Option<f64>,
 }
 
 /// Spend over the dashboard's three standard ranges, whatever range it shows.

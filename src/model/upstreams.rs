@@ -17,6 +17,59 @@ crate::wire_enum! {
     }
 }
 
+crate::wire_enum! {
+    /// An API format: which client paths an upstream may be sent. `chat_completions`,
+    /// `completions`, `embeddings`, `responses` (with `responses/input_tokens`), `moderations`,
+    /// `images` and `audio` are OpenAI's; `messages` (with `messages/count_tokens`) is
+    /// Anthropic's; `gemini` is Google's own API.
+    pub enum Format {
+        ChatCompletions = "chat_completions",
+        Completions = "completions",
+        Embeddings = "embeddings",
+        Responses = "responses",
+        Moderations = "moderations",
+        Images = "images",
+        Audio = "audio",
+        Messages = "messages",
+        Gemini = "gemini",
+    }
+}
+
+impl Provider {
+    /// The formats an upstream of this provider speaks when its own list is empty.
+    pub fn default_formats(self) -> &'static [Format] {
+        use Format::*;
+        match self {
+            Provider::Openai | Provider::OpenaiCompatible => &[
+                ChatCompletions,
+                Completions,
+                Embeddings,
+                Responses,
+                Moderations,
+                Images,
+                Audio,
+            ],
+            Provider::Anthropic => &[Messages],
+            Provider::Google => &[ChatCompletions, Embeddings, Gemini],
+        }
+    }
+}
+
+/// The models an upstream listed when last asked (its own `/v1/models`, or Gemini's
+/// `/v1beta/models`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DiscoveredModels {
+    /// Model ids, sorted.
+    pub models: Vec<String>,
+    /// RFC 3339, UTC; null when never asked.
+    #[cfg_attr(feature = "ssr", schema(required = true, format = DateTime))]
+    pub fetched_at: Option<String>,
+    /// Why the last fetch failed (the list kept is the one before it); null when it worked.
+    #[cfg_attr(feature = "ssr", schema(required = true))]
+    pub error: Option<String>,
+}
+
 /// Per-upstream circuit breaker settings. In a request every field is optional, and a field left
 /// out takes its default (not the stored value), also on update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +131,11 @@ pub struct UpstreamView {
     /// upstream serves. Segments of letters, digits and `-_.:` only; no `.` or `..` segment; at
     /// most 32. Empty: none.
     pub extra_paths: Vec<String>,
+    /// The API formats it is sent, as set; empty: the provider's defaults (`speaks` has the
+    /// list in effect).
+    pub api_formats: Vec<Format>,
+    /// The API formats in effect: `api_formats`, or the provider's defaults.
+    pub speaks: Vec<Format>,
     pub limits: UpstreamLimits,
     /// What the upstream's list price is multiplied by (resellers, discounts); 1 is list price.
     #[cfg_attr(feature = "ssr", schema(minimum = 0, maximum = 100))]
@@ -150,6 +208,11 @@ pub struct CreateUpstream {
     /// most 32. Empty: none.
     #[serde(default)]
     pub extra_paths: Option<Vec<String>>,
+    /// The API formats it is sent (`chat_completions`, `messages`, `gemini`, ...); empty or
+    /// left out: the provider's defaults.
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Vec<String>>))]
+    #[serde(default)]
+    pub api_formats: Option<Vec<String>>,
     /// Concurrency, rate and monthly spend caps; none when left out.
     #[serde(default)]
     pub limits: UpstreamLimits,
@@ -223,6 +286,10 @@ pub struct UpdateUpstream {
     /// most 32. Empty: none. `[]` clears them.
     #[serde(default)]
     pub extra_paths: Option<Vec<String>>,
+    /// Replaces the API formats; `[]`: the provider's defaults.
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Vec<String>>))]
+    #[serde(default)]
+    pub api_formats: Option<Vec<String>>,
     /// Replaces every cap at once (a cap left out of the object is removed).
     #[serde(default)]
     pub limits: Option<UpstreamLimits>,

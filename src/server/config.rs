@@ -88,6 +88,13 @@ pub struct Config {
     pub redis_url: Option<Secret<String>>,
     /// The zone budget days and months follow (`BUDGET_TIMEZONE`, an IANA name; UTC).
     pub(crate) budget_zone: crate::server::periods::BudgetZone,
+    /// How long an agent session idle is still sent to the upstream that served it last
+    /// (`STICKY_IDLE_SECONDS`), and how many sessions an instance remembers at most
+    /// (`STICKY_MAX_SESSIONS`).
+    pub sticky_idle_secs: u64,
+    pub sticky_max_sessions: usize,
+    /// How often every upstream's model list is fetched (`MODELS_REFRESH_SECONDS`).
+    pub models_refresh_secs: u64,
 }
 
 /// `TRUSTED_PROXIES`: comma-separated addresses (`10.0.0.5`) or networks (`10.0.0.0/8`).
@@ -385,6 +392,24 @@ impl Config {
             )?,
             redis_url: redis_url.map(Secret::new),
             budget_zone,
+            sticky_idle_secs: parse_num(
+                "STICKY_IDLE_SECONDS",
+                get("STICKY_IDLE_SECONDS").as_deref(),
+                3_600,
+                1..=30 * 86_400,
+            )?,
+            models_refresh_secs: parse_num(
+                "MODELS_REFRESH_SECONDS",
+                get("MODELS_REFRESH_SECONDS").as_deref(),
+                3_600,
+                60..=30 * 86_400,
+            )?,
+            sticky_max_sessions: parse_num(
+                "STICKY_MAX_SESSIONS",
+                get("STICKY_MAX_SESSIONS").as_deref(),
+                100_000,
+                1..=10_000_000,
+            )?,
         })
     }
 }

@@ -40,7 +40,6 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
 }
 
-/// Writes a file readable only by its owner (mode 0600), refusing to overwrite one.
 /// Lower-case hex of a SHA-256 digest, as `api_keys.key_digest` stores it.
 pub fn digest_hex(digest: &[u8; 32]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
@@ -58,6 +57,7 @@ pub(crate) fn digest_from_hex(hex: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
+/// Writes a file readable only by its owner (mode 0600), refusing to overwrite one.
 pub(crate) fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;

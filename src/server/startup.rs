@@ -100,6 +100,10 @@ pub async fn build_state(
         balancer: crate::server::proxy::strategy::Balancer::new(),
         periods: crate::server::periods::CurrentPeriods::new(config.budget_zone.clone()),
         limiter,
+        sessions: crate::server::proxy::sessions::SessionBook::new(
+            config.sticky_idle_secs as i64 * 1_000,
+            config.sticky_max_sessions,
+        ),
     });
     let state = AppState::new(crate::server::service::Services {
         leptos_options,
@@ -114,6 +118,7 @@ pub async fn build_state(
         )),
         clock,
         plane,
+        models_wanted: Arc::new(tokio::sync::Notify::new()),
     });
     state
         .plane
@@ -150,6 +155,7 @@ pub async fn build_state(
     jobs::breaker_sync::spawn(state.clone(), breaker_changes);
     jobs::health_check::spawn(state.clone());
     jobs::retention::spawn(state.clone());
+    jobs::model_discovery::spawn(state.clone());
     Ok((
         state,
         StartupNotes {

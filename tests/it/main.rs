@@ -7,6 +7,7 @@ mod common;
 
 mod admin_api;
 mod admin_at_scale;
+mod formats;
 mod foundation;
 mod limits;
 mod locales;
@@ -17,6 +18,7 @@ mod proxy;
 mod resilience;
 mod sdk;
 mod security;
+mod sessions;
 mod spend;
 mod stats;
 mod ui_functions;

@@ -320,11 +320,16 @@ fn record(i: usize, model: Option<&str>, status: i64, created_at: i64) -> LogRec
         model_requested: model.map(String::from),
         status_code: Some(status),
         duration_ms: Some(100),
-        usage: Usage {
-            prompt_tokens: 10,
-            completion_tokens: 5,
-            total_tokens: 15,
-            ..Usage::default()
+        // An upstream error carries no usage.
+        usage: if status < 500 {
+            Usage {
+                prompt_tokens: 10,
+                completion_tokens: 5,
+                total_tokens: 15,
+                ..Usage::default()
+            }
+        } else {
+            Usage::default()
         },
         created_at,
         ..LogRecord::default()
@@ -338,7 +343,7 @@ async fn prices_unpriced_models_are_the_ones_seen_and_answered(app: &TestApp) {
         (Some("Mystery-Model"), 200, now - 3 * 86_400_000),
         (Some("Mystery-Model"), 502, now - 60_000),
         (Some("rare-model"), 200, now - 60_000),
-        // Never answered: pricing it would change nothing.
+        // Never answered (no tokens used): pricing it would change nothing.
         (Some("failing-model"), 502, now - 60_000),
         // Priced: shipped, through a provider prefix, or by no model at all.
         (Some("gpt-4o"), 200, now - 60_000),
@@ -359,7 +364,7 @@ async fn prices_unpriced_models_are_the_ones_seen_and_answered(app: &TestApp) {
     assert_eq!(
         unpriced,
         json!([
-            {"model": "Mystery-Model", "requests": 3, "tokens": 45},
+            {"model": "Mystery-Model", "requests": 3, "tokens": 30},
             {"model": "rare-model", "requests": 1, "tokens": 15},
         ])
     );

@@ -1,5 +1,5 @@
 //! The official OpenAI and Anthropic Python SDKs, unchanged, against the gateway and a mock
-//! upstream. They need a Python with those SDKs in `AUTOROUTER_SDK_PYTHON`, so they are
+//! upstream, including the limits' refusals, which each SDK raises as its own RateLimitError. They need a Python with those SDKs in `AUTOROUTER_SDK_PYTHON`, so they are
 //! ignored by a plain `cargo test`; scripts/test.sh provides the interpreter (a venv with pinned
 //! SDK versions) and runs them with `--ignored`.
 use crate::common;
@@ -21,6 +21,23 @@ async fn run_sdks(backend: common::Backend) {
         .upstream(json!({"name": "an", "provider": "anthropic", "base_url": anthropic.base_url, "api_key": "sk-up-anthropic-1234567890"}))
         .await;
     let (_, key) = app.key(&[&a, &b]).await;
+    let limited = |limits: serde_json::Value| {
+        let (a, b) = (a.clone(), b.clone());
+        let app = &app;
+        async move {
+            let (status, created) = app
+                .admin_json(
+                    reqwest::Method::POST,
+                    "/api/admin/keys",
+                    json!({"name": "limited", "upstream_ids": [a, b], "limits": limits}),
+                )
+                .await;
+            assert_eq!(status, 201, "{created}");
+            created["key_value"].as_str().unwrap().to_string()
+        }
+    };
+    let limited_key = limited(json!({"rpm": 1})).await;
+    let spent_key = limited(json!({"daily_budget_usd": 0})).await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/check_sdks.py");
     let base = app.base.clone();
     let out = tokio::task::spawn_blocking(move || {
@@ -28,6 +45,8 @@ async fn run_sdks(backend: common::Backend) {
             .arg(script)
             .env("GATEWAY_BASE", base)
             .env("GATEWAY_KEY", key)
+            .env("GATEWAY_LIMITED_KEY", limited_key)
+            .env("GATEWAY_SPENT_KEY", spent_key)
             .env("NO_PROXY", "127.0.0.1,localhost")
             .env("no_proxy", "127.0.0.1,localhost")
             .output()
@@ -42,9 +61,14 @@ async fn run_sdks(backend: common::Backend) {
         "SDK checks failed:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("sdk checks ok"), "{stdout}");
-    // Every SDK call with a valid key was logged; the two wrong keys were counted instead.
-    let logs = app.logs(9).await;
-    assert_eq!(logs.len(), 9);
+    // Every SDK call with a valid key was logged (the limits' four refusals among them); the
+    // two wrong keys were counted instead.
+    let logs = app.logs(14).await;
+    assert_eq!(logs.len(), 14);
+    assert_eq!(
+        logs.iter().filter(|l| !l["refused_by"].is_null()).count(),
+        4
+    );
     assert_eq!(app.state.plane.keys.refusals(), 2);
     app.cleanup().await;
 }

@@ -197,23 +197,21 @@ async fn the_model_allow_list_refuses_and_hides(app: &TestApp) {
         .collect();
     assert_eq!(refused.len(), 2, "{logs:?}");
 
-    let list: Value = app
-        .client
-        .get(app.url("/v1/models"))
-        .bearer_auth(secret)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ids: Vec<&str> = list["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, ["claude-sonnet-4"], "{list}");
+    // What the upstreams list (model discovery) counts too, less what the allow-list excludes.
+    for id in [&openai, &anthropic] {
+        let (s, found) = app
+            .admin_json(
+                Method::POST,
+                &format!("/api/admin/upstreams/{id}/models/refresh"),
+                Value::Null,
+            )
+            .await;
+        assert_eq!(s, 200, "{found}");
+    }
+    assert_eq!(
+        app.model_ids(secret).await,
+        ["claude-3-5-sonnet-20241022", "claude-sonnet-4"]
+    );
     let res = app
         .client
         .get(app.url("/v1/models/gpt-4o-mini"))

@@ -1,6 +1,7 @@
 """Drives the official OpenAI and Anthropic Python SDKs, unchanged, through the gateway.
 
-Run by tests/sdk.rs with GATEWAY_BASE (http://127.0.0.1:PORT) and GATEWAY_KEY (an sk-auto- key).
+Run by tests/sdk.rs with GATEWAY_BASE (http://127.0.0.1:PORT), GATEWAY_KEY (an sk-auto- key),
+GATEWAY_LIMITED_KEY (allowed one request a minute) and GATEWAY_SPENT_KEY (a daily budget of 0).
 Exits non-zero on the first failed check.
 """
 import os
@@ -87,6 +88,43 @@ try:
     an.messages.create(model="no-such-model", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
     check(False, "anthropic unknown model accepted")
 except anthropic.NotFoundError:
+    checks += 1
+
+# Limits: a key allowed one request a minute, and a key whose daily budget is spent (0 USD).
+# Both SDKs raise their own RateLimitError on the gateway's 429s.
+LIMITED = os.environ["GATEWAY_LIMITED_KEY"]
+SPENT = os.environ["GATEWAY_SPENT_KEY"]
+limited = openai.OpenAI(base_url=f"{BASE}/v1", api_key=LIMITED, max_retries=0)
+first = limited.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+check(first.choices[0].message.content == "Hello from mock", "openai limited key's first request")
+try:
+    limited.chat.completions.create(model="gpt-4o-mini", messages=[])
+    check(False, "openai second request within the minute accepted")
+except openai.RateLimitError as e:
+    check(e.code == "rate_limit_exceeded", f"openai rate limit code: {e.code}")
+    check(int(e.response.headers["retry-after"]) >= 1, "openai rate limit retry-after")
+    check(e.response.headers["x-ratelimit-limit-requests"] == "1", "openai x-ratelimit headers")
+try:
+    anthropic.Anthropic(base_url=BASE, api_key=LIMITED, max_retries=0).messages.create(
+        model="claude-3-5-sonnet-20241022", max_tokens=8, messages=[{"role": "user", "content": "hi"}]
+    )
+    check(False, "anthropic request over the rate limit accepted")
+except anthropic.RateLimitError as e:
+    check(e.body["error"]["type"] == "rate_limit_error", f"anthropic rate limit type: {e.body}")
+    check(e.response.headers["anthropic-ratelimit-requests-limit"] == "1", "anthropic headers")
+try:
+    openai.OpenAI(base_url=f"{BASE}/v1", api_key=SPENT, max_retries=0).chat.completions.create(
+        model="gpt-4o-mini", messages=[]
+    )
+    check(False, "openai request over a spent budget accepted")
+except openai.RateLimitError as e:
+    check(e.code == "insufficient_quota", f"openai budget code: {e.code}")
+try:
+    anthropic.Anthropic(base_url=BASE, api_key=SPENT, max_retries=0).messages.create(
+        model="claude-3-5-sonnet-20241022", max_tokens=8, messages=[{"role": "user", "content": "hi"}]
+    )
+    check(False, "anthropic request over a spent budget accepted")
+except anthropic.RateLimitError:
     checks += 1
 
 print(f"sdk checks ok: {checks}")

@@ -9,7 +9,7 @@ use crate::app::components::page_header::PageHeader;
 use crate::app::components::spend_bar::usd_text;
 use crate::app::time::{browser_zone, bucket_label, now_ms, Zone};
 use crate::i18n::*;
-use crate::model::stats::{Dashboard, LeaderRow, RANGES};
+use crate::model::stats::{Dashboard, LeaderRow, Series, RANGES};
 
 const REFRESH: Duration = Duration::from_secs(30);
 
@@ -66,47 +66,42 @@ fn Figures(data: Dashboard, tz: Zone) -> impl IntoView {
         .map(|b| bucket_label(b, tz, hourly))
         .collect();
     let none = t_string!(i18n, pages.dashboard.none).to_string();
-    let series: Vec<ChartSeries> = data
-        .timeseries
-        .series
-        .iter()
-        .map(|s| ChartSeries {
-            name: if s.upstream_id.is_none() {
-                none.clone()
-            } else {
-                s.upstream_name.clone()
-            },
-            values: s.requests.clone(),
-        })
-        .collect();
+    // One bar series per upstream, of requests or of cost (micro-dollars, the chart's unit).
+    let chart = |values: &dyn Fn(&Series) -> Vec<u64>| -> Vec<ChartSeries> {
+        data.timeseries
+            .series
+            .iter()
+            .map(|s| ChartSeries {
+                name: if s.upstream_id.is_none() {
+                    none.clone()
+                } else {
+                    s.upstream_name.clone()
+                },
+                values: values(s),
+            })
+            .collect()
+    };
+    let series = chart(&|s| s.requests.clone());
+    let cost_series = chart(&|s| {
+        s.cost_usd
+            .iter()
+            .map(|c| (c * 1e6).round().max(0.0) as u64)
+            .collect()
+    });
     let rate = o
         .success_rate_percent
         .map_or_else(|| "—".into(), |r| format!("{r:.1}%"));
     let p95 = o
         .p95_duration_ms
         .map_or_else(|| "—".into(), |v| format!("≤ {v} ms"));
-    let cost_series: Vec<ChartSeries> = data
-        .timeseries
-        .series
-        .iter()
-        .map(|s| ChartSeries {
-            name: if s.upstream_id.is_none() {
-                none.clone()
-            } else {
-                s.upstream_name.clone()
-            },
-            values: s
-                .cost_usd
-                .iter()
-                .map(|c| (c * 1e6).round().max(0.0) as u64)
-                .collect(),
-        })
-        .collect();
     let lb = data.leaderboard.clone();
     let by_cost = data.by_cost.clone();
     let costs = data.costs.clone();
     let unpriced = o.unpriced_requests;
     let refused = o.refused_requests;
+    let sticky = o
+        .sticky_share_percent
+        .map_or_else(|| "—".into(), |r| format!("{r:.1}%"));
     let cost_labels = labels.clone();
     let empty = o.requests == 0;
     view! {
@@ -119,6 +114,7 @@ fn Figures(data: Dashboard, tz: Zone) -> impl IntoView {
             <div class="card stat"><span class="stat-label">{t!(i18n, pages.dashboard.avg_ttfb)}</span><span class="stat-value">{fmt_ms(o.avg_ttfb_ms)}</span></div>
             <div class="card stat"><span class="stat-label">{t!(i18n, pages.dashboard.tokens)}</span><span class="stat-value">{o.total_tokens}</span></div>
             <div class="card stat"><span class="stat-label">{t!(i18n, pages.dashboard.refused)}</span><span class="stat-value" data-testid="stat-refused">{refused}</span></div>
+            <div class="card stat"><span class="stat-label">{t!(i18n, pages.dashboard.sticky_share)}</span><span class="stat-value" data-testid="stat-sticky">{sticky}</span></div>
         </div>
         <div class="cards" data-testid="cost-cards">
             <div class="card stat"><span class="stat-label">{t!(i18n, pages.dashboard.cost_today)}</span><span class="stat-value" data-testid="cost-today">{usd_text(costs.today_usd)}</span></div>

@@ -36,7 +36,19 @@ pub(crate) struct KeyLimitColumns {
     pub monthly_budget_nanos: Option<i64>,
 }
 
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
 impl KeyLimitColumns {
+    /// Binds the six columns in `COLUMNS` order.
+    fn bind_to<'q>(&'q self, q: AnyQuery<'q>) -> AnyQuery<'q> {
+        q.bind(&self.allowed_models)
+            .bind(self.rpm_limit)
+            .bind(self.tpm_limit)
+            .bind(self.concurrency_limit)
+            .bind(self.daily_budget_nanos)
+            .bind(self.monthly_budget_nanos)
+    }
+
     /// Checked limits as stored (the service validated them).
     pub(crate) fn of(limits: &KeyLimits) -> Self {
         Self {
@@ -127,30 +139,24 @@ pub(crate) async fn insert(
     upstream_ids: &[String],
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query(&format!(
+    let sql = format!(
         "INSERT INTO api_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
          $13, $14, $15, $16, $17, $18)"
-    ))
-    .bind(&row.id)
-    .bind(&row.key_prefix)
-    .bind(&row.key_hash)
-    .bind(&row.key_encrypted)
-    .bind(&row.name)
-    .bind(&row.description)
-    .bind(row.is_active)
-    .bind(row.expires_at)
-    .bind(row.last_used_at)
-    .bind(row.created_at)
-    .bind(row.updated_at)
-    .bind(&row.key_digest)
-    .bind(&row.limits.allowed_models)
-    .bind(row.limits.rpm_limit)
-    .bind(row.limits.tpm_limit)
-    .bind(row.limits.concurrency_limit)
-    .bind(row.limits.daily_budget_nanos)
-    .bind(row.limits.monthly_budget_nanos)
-    .execute(&mut *tx)
-    .await?;
+    );
+    let insert = sqlx::query(&sql)
+        .bind(&row.id)
+        .bind(&row.key_prefix)
+        .bind(&row.key_hash)
+        .bind(&row.key_encrypted)
+        .bind(&row.name)
+        .bind(&row.description)
+        .bind(row.is_active)
+        .bind(row.expires_at)
+        .bind(row.last_used_at)
+        .bind(row.created_at)
+        .bind(row.updated_at)
+        .bind(&row.key_digest);
+    row.limits.bind_to(insert).execute(&mut *tx).await?;
     replace_upstreams(&mut tx, &row.id, upstream_ids, row.created_at).await?;
     tx.commit().await
 }
@@ -162,7 +168,7 @@ pub(crate) async fn update(
     upstream_ids: Option<&[String]>,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let done = sqlx::query(
+    let update = sqlx::query(
         "UPDATE api_keys SET name = $2, description = $3, is_active = $4, expires_at = $5, \
          updated_at = $6, allowed_models = $7, rpm_limit = $8, tpm_limit = $9, \
          concurrency_limit = $10, daily_budget_nanos = $11, monthly_budget_nanos = $12 \
@@ -173,15 +179,8 @@ pub(crate) async fn update(
     .bind(&row.description)
     .bind(row.is_active)
     .bind(row.expires_at)
-    .bind(row.updated_at)
-    .bind(&row.limits.allowed_models)
-    .bind(row.limits.rpm_limit)
-    .bind(row.limits.tpm_limit)
-    .bind(row.limits.concurrency_limit)
-    .bind(row.limits.daily_budget_nanos)
-    .bind(row.limits.monthly_budget_nanos)
-    .execute(&mut *tx)
-    .await?;
+    .bind(row.updated_at);
+    let done = row.limits.bind_to(update).execute(&mut *tx).await?;
     if done.rows_affected() == 0 {
         return Ok(false);
     }

@@ -15,6 +15,7 @@ pub mod request_logs;
 pub mod request_stats;
 pub mod settings;
 pub mod upstream_health;
+pub(crate) mod upstream_models;
 pub mod upstreams;
 
 pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");

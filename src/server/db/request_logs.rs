@@ -36,6 +36,10 @@ pub struct LogRecord {
     pub cost_nanos: Option<i64>,
     /// The limit that refused the request (`model_rules`' and `limits`' names), if one did.
     pub refused_by: Option<String>,
+    /// The short digest of the agent session the request belonged to, if any.
+    pub session_id: Option<String>,
+    /// For a request of a session: whether it went to the upstream that served it last.
+    pub sticky: Option<bool>,
     /// The chosen upstream's price multiplier (parts per million; none: list price). Not
     /// stored: the log writer prices the row with it when the proxy has not already.
     pub price_multiplier_ppm: Option<i64>,
@@ -55,7 +59,7 @@ impl LogRecord {
     }
 }
 
-const COLUMNS: [&str; 26] = [
+const COLUMNS: [&str; 28] = [
     "request_id",
     "api_key_id",
     "upstream_id",
@@ -82,9 +86,11 @@ const COLUMNS: [&str; 26] = [
     "created_at",
     "cost_nanos",
     "refused_by",
+    "session_id",
+    "sticky",
 ];
 
-/// Rows per INSERT statement, largest first: 26 x 200 parameters stays under SQLite's and
+/// Rows per INSERT statement, largest first: 28 x 200 parameters stays under SQLite's and
 /// PostgreSQL's limits. A batch is cut into statements of these sizes only, so the connection
 /// keeps four prepared INSERTs and never parses one again; a statement for every row count would
 /// be parsed afresh for each batch below the largest size (at a few hundred requests a second
@@ -205,7 +211,9 @@ pub async fn insert_batch_on(
                 .bind(r.failover_history.as_deref())
                 .bind(r.created_at)
                 .bind(r.cost_nanos)
-                .bind(r.refused_by.as_deref());
+                .bind(r.refused_by.as_deref())
+                .bind(r.session_id.as_deref())
+                .bind(r.sticky.map(i64::from));
         }
         q.execute(&mut *tx).await?;
     }
@@ -259,11 +267,15 @@ pub struct LogRow {
     pub created_at: i64,
     pub cost_nanos: Option<i64>,
     pub refused_by: Option<String>,
+    pub session_id: Option<String>,
+    pub sticky: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct LogFilter {
     pub api_key_id: Option<String>,
+    /// A session's short digest.
+    pub session_id: Option<String>,
     pub upstream_id: Option<String>,
     pub model: Option<String>,
     /// An exact status (`404`) or a class (`2xx`, `4xx`, `5xx`).
@@ -303,6 +315,11 @@ pub async fn list_page(
         let i = next();
         clauses.push(format!("model_requested = ${i}"));
         texts.push(m.clone());
+    }
+    if let Some(session) = &filter.session_id {
+        let i = next();
+        clauses.push(format!("session_id = ${i}"));
+        texts.push(session.clone());
     }
     let text_count = texts.len();
     if let Some((lo, hi)) = filter.status {

@@ -45,6 +45,10 @@ pub(crate) struct Counters {
     pub unpriced: i64,
     /// Requests a limit refused.
     pub refused: i64,
+    /// Requests that belonged to an agent session, and those of them that went to the
+    /// upstream that served the session last.
+    pub session_requests: i64,
+    pub sticky_hits: i64,
     pub latency: [i64; BUCKETS],
 }
 
@@ -76,6 +80,10 @@ impl Counters {
         self.cost_nanos += r.cost_nanos.unwrap_or(0);
         self.unpriced += i64::from(r.unpriced());
         self.refused += i64::from(r.refused_by.is_some());
+        if let Some(sticky) = r.sticky {
+            self.session_requests += 1;
+            self.sticky_hits += i64::from(sticky);
+        }
     }
 
     /// The upper bound of the bucket holding the `p` quantile (0..=1): an estimate no lower
@@ -181,7 +189,7 @@ impl Grain {
     }
 }
 
-const COUNTER_COLUMNS: [&str; 15] = [
+const COUNTER_COLUMNS: [&str; 17] = [
     "requests",
     "successes",
     "below_500",
@@ -197,6 +205,8 @@ const COUNTER_COLUMNS: [&str; 15] = [
     "cost_nanos",
     "unpriced",
     "refused",
+    "session_requests",
+    "sticky_hits",
 ];
 
 fn all_counter_columns() -> Vec<String> {
@@ -224,6 +234,8 @@ fn counter_values(c: &Counters) -> Vec<i64> {
         c.cost_nanos,
         c.unpriced,
         c.refused,
+        c.session_requests,
+        c.sticky_hits,
     ]
     .into_iter()
     .chain(c.latency)
@@ -294,6 +306,18 @@ pub(crate) struct Totals {
     pub requests: i64,
     pub tokens: i64,
     pub cost_nanos: i64,
+}
+
+impl Totals {
+    /// The totals in columns `first..first + 3` of a row: requests, tokens, cost.
+    fn at(row: &sqlx::any::AnyRow, first: usize) -> Result<Self, sqlx::Error> {
+        use sqlx::Row;
+        Ok(Self {
+            requests: row.try_get(first)?,
+            tokens: row.try_get(first + 1)?,
+            cost_nanos: row.try_get(first + 2)?,
+        })
+    }
 }
 
 /// One value's totals in one step of a series (see `per_step`).
@@ -381,6 +405,8 @@ fn counters_at(row: &sqlx::any::AnyRow, first: usize) -> Result<Counters, sqlx::
         cost_nanos: v(12)?,
         unpriced: v(13)?,
         refused: v(14)?,
+        session_requests: v(15)?,
+        sticky_hits: v(16)?,
         latency,
     })
 }
@@ -433,15 +459,16 @@ pub(crate) async fn total_since(
     counters_at(&row, 0)
 }
 
-/// Requests and tokens of one dimension per value and step (`step_ms`, a whole number of hours)
-/// from `start_ms` on, summed by the database (cost too). Hourly
-/// rows from `since_ms` up to `start_ms` come back with a negative index. Every hour counts in
-/// the step its start falls in, whether it is read from an hourly or a daily row.
+/// Requests, tokens and cost of one dimension per value and step (`step_ms`, a whole number
+/// of hours) from `start_ms` on, summed by the database. Hourly rows from `since_ms` up to
+/// `start_ms` come back with a negative index. Every hour counts in the step its start falls
+/// in, whether it is read from an hourly or a daily row.
 ///
-/// When the steps are days but not UTC days (a dashboard in a zone east or west of UTC), a
-/// daily row counts in the step of its noon, and the hours of that day that fall in another
-/// step are moved there: added to their own step and taken from the noon's. That reads the
-/// hourly rows of the smaller side of each day only (8 of 24 at UTC+8), not all of them.
+/// Steps of one day read the daily rows. When those days are not UTC days (a dashboard east or
+/// west of UTC), a daily row counts in the step of its noon, and the hours of the day's smaller
+/// side, which fall in the neighbouring step, are moved there: added to their own step and
+/// taken from the noon's. Those hours are read by range (8 of each day's 24 at UTC+8), so the
+/// other hourly rows are never visited.
 pub(crate) async fn per_step(
     pool: &AnyPool,
     dimension: Dimension,
@@ -450,26 +477,52 @@ pub(crate) async fn per_step(
     start_ms: i64,
     step_ms: i64,
 ) -> Result<Vec<StepSums>, sqlx::Error> {
-    let days = step_ms % DAY_MS == 0;
+    let days = step_ms == DAY_MS;
+    let split = Split::new(since_ms, now_ms, days);
     // Division truncates toward zero in SQL: offset by 1,000 steps to floor instead.
     let step_of = |t: &str| format!("({t} - $5 + $6 * 1000) / $6 - 1000");
-    let hour = step_of("hour_start");
-    let noon = step_of("(hour_start - hour_start % 86400000 + 43200000)");
-    let moved = format!(
-        "FROM request_stats_hourly WHERE dimension = $1 AND hour_start >= $3 \
-         AND hour_start < $4 AND {hour} <> {noon}"
-    );
+    let boundary = start_ms.rem_euclid(DAY_MS);
+    // The hours of each UTC day on the other side of the local midnight from its noon.
+    let minority: Vec<(i64, i64)> = if !days || boundary == 0 {
+        Vec::new()
+    } else {
+        (split.days_from..split.days_to)
+            .step_by(DAY_MS as usize)
+            .map(|d| {
+                if boundary <= DAY_MS / 2 {
+                    (d, d + boundary)
+                } else {
+                    (d + boundary, d + DAY_MS)
+                }
+            })
+            .collect()
+    };
+    let moved = if minority.is_empty() {
+        String::new()
+    } else {
+        // Integers the server computed, not input: written into the statement as they are.
+        let ranges = minority
+            .iter()
+            .map(|(a, b)| format!("(hour_start >= {a} AND hour_start < {b})"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let from = format!("FROM request_stats_hourly WHERE dimension = $1 AND ({ranges})");
+        format!(
+            " UNION ALL SELECT value, {hour}, requests, total_tokens, cost_nanos {from} \
+             UNION ALL SELECT value, {noon}, -requests, -total_tokens, -cost_nanos {from}",
+            hour = step_of("hour_start"),
+            noon = step_of("(hour_start - hour_start % 86400000 + 43200000)"),
+        )
+    };
     let sql = format!(
         "SELECT value, step, CAST(SUM(requests) AS BIGINT), CAST(SUM(total_tokens) AS BIGINT), \
          CAST(SUM(cost_nanos) AS BIGINT) \
-         FROM (SELECT value, {t} AS step, requests, total_tokens, cost_nanos FROM {rows} \
-           UNION ALL SELECT value, {hour}, requests, total_tokens, cost_nanos {moved} \
-           UNION ALL SELECT value, {noon}, -requests, -total_tokens, -cost_nanos {moved}) AS s \
-         GROUP BY value, step",
+         FROM (SELECT value, {t} AS step, requests, total_tokens, cost_nanos FROM {rows}{moved}) \
+         AS s GROUP BY value, step",
         t = step_of("t"),
         rows = window_rows("requests, total_tokens, cost_nanos"),
     );
-    let q = Split::new(since_ms, now_ms, days).bind(sqlx::query(&sql), dimension);
+    let q = split.bind(sqlx::query(&sql), dimension);
     let rows = q.bind(start_ms).bind(step_ms).fetch_all(pool).await?;
     use sqlx::Row;
     rows.iter()
@@ -477,11 +530,7 @@ pub(crate) async fn per_step(
             Ok(StepSums {
                 value: r.try_get(0)?,
                 step: r.try_get(1)?,
-                totals: Totals {
-                    requests: r.try_get(2)?,
-                    tokens: r.try_get(3)?,
-                    cost_nanos: r.try_get(4)?,
-                },
+                totals: Totals::at(r, 2)?,
             })
         })
         .collect()
@@ -504,16 +553,7 @@ pub(crate) async fn totals_by_value(
     let q = Split::new(since_ms, now_ms, true).bind(sqlx::query(&sql), dimension);
     let rows = q.fetch_all(pool).await?;
     rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get(0)?,
-                Totals {
-                    requests: r.try_get(1)?,
-                    tokens: r.try_get(2)?,
-                    cost_nanos: r.try_get(3)?,
-                },
-            ))
-        })
+        .map(|r| Ok((r.try_get(0)?, Totals::at(r, 1)?)))
         .collect()
 }
 
@@ -535,16 +575,7 @@ pub(crate) async fn hours_of_value(
     .fetch_all(pool)
     .await?;
     rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get(0)?,
-                Totals {
-                    requests: r.try_get(1)?,
-                    tokens: r.try_get(2)?,
-                    cost_nanos: r.try_get(3)?,
-                },
-            ))
-        })
+        .map(|r| Ok((r.try_get(0)?, Totals::at(r, 1)?)))
         .collect()
 }
 

@@ -3,6 +3,7 @@ use sqlx::AnyPool;
 
 use crate::model::limits::UpstreamLimits;
 use crate::model::money::{nanos_from_usd, usd};
+use crate::model::upstreams::{Format, Provider};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct UpstreamRow {
@@ -24,6 +25,8 @@ pub(crate) struct UpstreamRow {
     pub updated_at: i64,
     #[sqlx(flatten)]
     pub limits: UpstreamLimitColumns,
+    /// A JSON array of API formats (migration 0012); NULL: the provider's defaults.
+    pub api_formats: Option<String>,
 }
 
 /// An upstream's caps as stored (money in nano-USD; NULL is none) and its price multiplier in
@@ -69,6 +72,27 @@ impl UpstreamLimitColumns {
 }
 
 impl UpstreamRow {
+    /// The stored formats, as set (empty: the provider's defaults; unreadable entries skipped).
+    pub(crate) fn format_list(&self) -> Vec<Format> {
+        self.api_formats
+            .as_deref()
+            .and_then(|s| serde_json::from_str::<Vec<String>>(s).ok())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|f| f.parse().ok())
+            .collect()
+    }
+
+    /// The formats in effect.
+    pub(crate) fn speaks(&self, provider: Provider) -> Vec<Format> {
+        let set = self.format_list();
+        if set.is_empty() {
+            provider.default_formats().to_vec()
+        } else {
+            set
+        }
+    }
+
     /// The stored breaker settings (the defaults when absent or unreadable).
     pub(crate) fn breaker(&self) -> crate::model::upstreams::BreakerConfig {
         self.breaker_config
@@ -89,12 +113,12 @@ impl UpstreamRow {
 const COLUMNS: &str =
     "id, name, provider, base_url, api_key_encrypted, timeout_ms, weight, priority, \
      allowed_models, model_redirects, is_active, breaker_config, extra_paths, created_at, updated_at, \
-     concurrency_limit, rpm_limit, monthly_quota_nanos, price_multiplier_ppm";
+     concurrency_limit, rpm_limit, monthly_quota_nanos, price_multiplier_ppm, api_formats";
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 /// Binds `id` and the editable fields, in `COLUMNS` order ($1 to $13), then the limits ($14 to
-/// $17).
+/// $17) and the formats ($18).
 fn bind_fields<'q>(q: AnyQuery<'q>, row: &'q UpstreamRow) -> AnyQuery<'q> {
     q.bind(&row.id)
         .bind(&row.name)
@@ -113,12 +137,13 @@ fn bind_fields<'q>(q: AnyQuery<'q>, row: &'q UpstreamRow) -> AnyQuery<'q> {
         .bind(row.limits.rpm_limit)
         .bind(row.limits.monthly_quota_nanos)
         .bind(row.limits.price_multiplier_ppm)
+        .bind(&row.api_formats)
 }
 
 pub(crate) async fn insert(pool: &AnyPool, row: &UpstreamRow) -> Result<(), sqlx::Error> {
     let sql = format!(
         "INSERT INTO upstreams ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-         $12, $13, $18, $19, $14, $15, $16, $17)"
+         $12, $13, $19, $20, $14, $15, $16, $17, $18)"
     );
     bind_fields(sqlx::query(&sql), row)
         .bind(row.created_at)
@@ -133,8 +158,8 @@ pub(crate) async fn update(pool: &AnyPool, row: &UpstreamRow) -> Result<bool, sq
         "UPDATE upstreams SET name = $2, provider = $3, base_url = $4, api_key_encrypted = $5, \
          timeout_ms = $6, weight = $7, priority = $8, allowed_models = $9, model_redirects = $10, \
          is_active = $11, breaker_config = $12, extra_paths = $13, concurrency_limit = $14, \
-         rpm_limit = $15, monthly_quota_nanos = $16, price_multiplier_ppm = $17, updated_at = $18 \
-         WHERE id = $1";
+         rpm_limit = $15, monthly_quota_nanos = $16, price_multiplier_ppm = $17, api_formats = $18, \
+         updated_at = $19 WHERE id = $1";
     let done = bind_fields(sqlx::query(sql), row)
         .bind(row.updated_at)
         .execute(pool)

@@ -266,6 +266,33 @@ impl Limiter {
         conclude(checks, verdict, leases, now_ms)
     }
 
+    /// A shared entry (`key` under the limiter's namespace): `Some` with what Redis holds while
+    /// it answers, `None` when there is no shared store right now (the caller keeps its own).
+    pub async fn shared_get(&self, key: &str) -> Option<Option<String>> {
+        let shared = self.inner.shared.as_ref().filter(|s| s.is_up())?;
+        match shared.get(key).await {
+            Ok(value) => Some(value),
+            Err(fault) => {
+                shared.fall_back(&fault);
+                None
+            }
+        }
+    }
+
+    /// Sets a shared entry for `ttl_ms`, when there is a shared store; never waits (the Redis
+    /// call is spawned).
+    pub fn shared_set(&self, key: &str, value: &str, ttl_ms: i64) {
+        let Some(shared) = self.inner.shared.as_ref().filter(|s| s.is_up()).cloned() else {
+            return;
+        };
+        let (key, value) = (key.to_owned(), value.to_owned());
+        tokio::spawn(async move {
+            if let Err(fault) = shared.set(&key, &value, ttl_ms).await {
+                shared.fall_back(&fault);
+            }
+        });
+    }
+
     /// Charges a finished request: `usage.tokens` to each `Tokens` check's counter and
     /// `usage.cost_nanos` to each `Spend` check's counter and period. Pass the checks the request
     /// was admitted with, so spend lands in the period it started in. Never waits: the Redis

@@ -438,6 +438,35 @@ fn parse_admit(reply: &[i64], checks: usize) -> Option<Verdict> {
     Some(Verdict { seen, refused })
 }
 
+/// Plain shared entries beside the counters (the sticky sessions' upstreams), under the same
+/// namespace, with the same timeout and fallback.
+impl Shared {
+    pub(super) async fn get(&self, key: &str) -> Result<Option<String>, Fault> {
+        let mut conn = self.connection()?;
+        let key = format!("{}:{key}", self.namespace);
+        within(
+            self.timeout,
+            redis::cmd("GET").arg(key).query_async(&mut conn),
+        )
+        .await
+    }
+
+    pub(super) async fn set(&self, key: &str, value: &str, ttl_ms: i64) -> Result<(), Fault> {
+        let mut conn = self.connection()?;
+        let key = format!("{}:{key}", self.namespace);
+        within(
+            BACKGROUND_TIMEOUT,
+            redis::cmd("SET")
+                .arg(key)
+                .arg(value)
+                .arg("PX")
+                .arg(ttl_ms.max(1))
+                .query_async::<()>(&mut conn),
+        )
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ use super::health::HealthBook;
 use super::key_auth::KeyVerifier;
 use super::log_writer::LogWriter;
 use super::routing_table::RoutingTable;
+use super::sessions::SessionBook;
 use super::strategy::Balancer;
 use crate::server::clock::SharedClock;
 use crate::server::crypto::Cipher;
@@ -42,6 +43,8 @@ pub struct DataPlane {
     pub(crate) periods: CurrentPeriods,
     /// The counters of keys' limits and upstreams' caps: here, or shared in Redis.
     pub(crate) limiter: Limiter,
+    /// Which upstream served each agent session last.
+    pub(crate) sessions: SessionBook,
 }
 
 impl DataPlane {

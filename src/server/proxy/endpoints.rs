@@ -4,6 +4,7 @@
 use axum::http::Method;
 
 use super::usage::ApiFormat;
+use crate::model::upstreams::Format;
 
 /// One endpoint the proxy forwards or answers itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,32 +28,71 @@ pub(crate) enum Endpoint {
     Extra,
 }
 
-/// The table: method, path below `/v1/`, endpoint. The path is forwarded exactly as written
-/// here, never as the client spelled it.
-static TABLE: &[(Method, &str, Endpoint)] = &[
-    (Method::POST, "chat/completions", Endpoint::ChatCompletions),
-    (Method::POST, "completions", Endpoint::Completions),
-    (Method::POST, "embeddings", Endpoint::Embeddings),
-    (Method::POST, "responses", Endpoint::Responses),
+/// The table: method, path below `/v1/`, endpoint, and the API format an upstream must speak
+/// to be sent it (none for what the gateway answers itself). The path is forwarded exactly as
+/// written here, never as the client spelled it.
+static TABLE: &[(Method, &str, Endpoint, Option<Format>)] = &[
+    (
+        Method::POST,
+        "chat/completions",
+        Endpoint::ChatCompletions,
+        Some(Format::ChatCompletions),
+    ),
+    (
+        Method::POST,
+        "completions",
+        Endpoint::Completions,
+        Some(Format::Completions),
+    ),
+    (
+        Method::POST,
+        "embeddings",
+        Endpoint::Embeddings,
+        Some(Format::Embeddings),
+    ),
+    (
+        Method::POST,
+        "responses",
+        Endpoint::Responses,
+        Some(Format::Responses),
+    ),
     (
         Method::POST,
         "responses/input_tokens",
         Endpoint::ResponsesInputTokens,
+        Some(Format::Responses),
     ),
-    (Method::POST, "moderations", Endpoint::Moderations),
+    (
+        Method::POST,
+        "moderations",
+        Endpoint::Moderations,
+        Some(Format::Moderations),
+    ),
     (
         Method::POST,
         "images/generations",
         Endpoint::ImageGenerations,
+        Some(Format::Images),
     ),
-    (Method::POST, "audio/speech", Endpoint::AudioSpeech),
-    (Method::POST, "messages", Endpoint::Messages),
+    (
+        Method::POST,
+        "audio/speech",
+        Endpoint::AudioSpeech,
+        Some(Format::Audio),
+    ),
+    (
+        Method::POST,
+        "messages",
+        Endpoint::Messages,
+        Some(Format::Messages),
+    ),
     (
         Method::POST,
         "messages/count_tokens",
         Endpoint::MessagesCountTokens,
+        Some(Format::Messages),
     ),
-    (Method::GET, "models", Endpoint::ListModels),
+    (Method::GET, "models", Endpoint::ListModels, None),
 ];
 
 impl Endpoint {
@@ -60,8 +100,17 @@ impl Endpoint {
     pub(crate) fn path(self) -> &'static str {
         TABLE
             .iter()
-            .find(|(_, _, e)| *e == self)
-            .map_or("models", |(_, p, _)| p)
+            .find(|(_, _, e, _)| *e == self)
+            .map_or("models", |(_, p, _, _)| p)
+    }
+
+    /// The API format an upstream must speak to be sent this endpoint (none: answered by the
+    /// gateway, or an upstream's own opt-in path).
+    pub(crate) fn format(self) -> Option<Format> {
+        TABLE
+            .iter()
+            .find(|(_, _, e, _)| *e == self)
+            .and_then(|(_, _, _, f)| *f)
     }
 
     /// How the answer's usage is read.
@@ -99,8 +148,8 @@ pub(crate) fn find(method: &Method, raw_path: &str) -> Result<Endpoint, Refusal>
     let joined = decoded.join("/");
     TABLE
         .iter()
-        .find(|(m, p, _)| m == method && *p == joined)
-        .map(|(_, _, e)| *e)
+        .find(|(m, p, _, _)| m == method && *p == joined)
+        .map(|(_, _, e, _)| *e)
         .ok_or(Refusal::Unknown)
 }
 
@@ -149,7 +198,7 @@ mod tests {
 
     #[test]
     fn the_documented_endpoints_are_found() {
-        for (method, path, endpoint) in TABLE {
+        for (method, path, endpoint, _) in TABLE {
             assert_eq!(find(method, path), Ok(*endpoint), "{method} {path}");
             assert_eq!(endpoint.path(), *path);
         }

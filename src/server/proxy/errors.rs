@@ -34,6 +34,9 @@ pub(crate) enum ProxyError {
     TooLarge(usize),
     #[error("The model `{0}` does not exist or you do not have access to it.")]
     ModelNotFound(String),
+    /// Some upstream serves the model, but none the key may use speaks the path's API format.
+    #[error("No upstream serves the model `{model}` over the {format} API.")]
+    FormatNotServed { format: &'static str, model: String },
     /// A path the gateway does not forward (see `endpoints`); the path is cut short.
     #[error("Invalid URL ({0})")]
     UnknownEndpoint(String),
@@ -87,7 +90,9 @@ impl ProxyError {
             ProxyError::Auth(_) => StatusCode::UNAUTHORIZED,
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ProxyError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ProxyError::ModelNotFound(_) | ProxyError::UnknownEndpoint(_) => StatusCode::NOT_FOUND,
+            ProxyError::ModelNotFound(_)
+            | ProxyError::FormatNotServed { .. }
+            | ProxyError::UnknownEndpoint(_) => StatusCode::NOT_FOUND,
             ProxyError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             ProxyError::NoUpstream => StatusCode::SERVICE_UNAVAILABLE,
@@ -113,7 +118,9 @@ impl ProxyError {
             ProxyError::Auth(_) => ("invalid_request_error", Some("invalid_api_key")),
             ProxyError::BadRequest(_) => ("invalid_request_error", None),
             ProxyError::TooLarge(_) => ("invalid_request_error", Some("request_too_large")),
-            ProxyError::ModelNotFound(_) => ("invalid_request_error", Some("model_not_found")),
+            ProxyError::ModelNotFound(_) | ProxyError::FormatNotServed { .. } => {
+                ("invalid_request_error", Some("model_not_found"))
+            }
             ProxyError::UnknownEndpoint(_) => ("invalid_request_error", Some("unknown_url")),
             ProxyError::UpstreamTimeout => ("server_error", Some("upstream_timeout")),
             ProxyError::UpstreamUnavailable => ("server_error", Some("upstream_error")),
@@ -132,7 +139,9 @@ impl ProxyError {
             ProxyError::Auth(_) => "authentication_error",
             ProxyError::BadRequest(_) => "invalid_request_error",
             ProxyError::TooLarge(_) => "request_too_large",
-            ProxyError::ModelNotFound(_) | ProxyError::UnknownEndpoint(_) => "not_found_error",
+            ProxyError::ModelNotFound(_)
+            | ProxyError::FormatNotServed { .. }
+            | ProxyError::UnknownEndpoint(_) => "not_found_error",
             ProxyError::UpstreamTimeout | ProxyError::UpstreamUnavailable => "api_error",
             ProxyError::NoUpstream => "overloaded_error",
             ProxyError::RateLimited { .. }

@@ -24,6 +24,7 @@ use super::key_auth::{presented_key, KeyRejection};
 use super::metered_body::{Meter, MeteredBody, PendingLog};
 use super::request_body::{read_facts, RequestFacts};
 use super::routing_table::{KeyEntry, Snapshot, UpstreamEntry};
+use super::sessions::{self, Session};
 use super::spend::{self, Bill, Ticket};
 use super::strategy::{Candidate, InFlight};
 use super::usage::ApiFormat;
@@ -248,6 +249,7 @@ async fn handle(
     let RequestFacts {
         model,
         stream: wants_stream,
+        session: body_session,
     } = match read_facts(&body) {
         Ok(facts) => facts,
         Err(e) => return ctx.fail(&state, ProxyError::BadRequest(e.to_string())),
@@ -275,12 +277,23 @@ async fn handle(
         }
     }
 
+    let format = endpoint.format();
     let candidates = match &extra_path {
-        None => snapshot.candidates(&key, &model),
+        None => snapshot.candidates(&key, &model, format),
         Some(path) => snapshot.extra_path_candidates(&key, &model, path),
     };
     if candidates.is_empty() {
-        return ctx.fail(&state, ProxyError::ModelNotFound(model));
+        // Say which it is: no upstream serves the model, or none serves it in this format.
+        let error = match format {
+            Some(f) if !snapshot.candidates(&key, &model, None).is_empty() => {
+                ProxyError::FormatNotServed {
+                    format: f.as_str(),
+                    model,
+                }
+            }
+            _ => ProxyError::ModelNotFound(model),
+        };
+        return ctx.fail(&state, error);
     }
     let format = endpoint.api_format();
     // Only an OpenAI chat stream is rewritten: asked for its usage. (A body whose members the
@@ -293,7 +306,10 @@ async fn handle(
     } else {
         (body, false)
     };
+    let session = sessions::session_of(&key.id, &headers, body_session.as_deref());
+    ctx.record.session_id = session.map(|s| s.short());
     let request = Outgoing {
+        session,
         body,
         model,
         path: extra_path.map_or(Cow::Borrowed(endpoint.path()), Cow::Owned),
@@ -351,6 +367,8 @@ fn forwarded_path<'a>(uri: &'a Uri, decoded: &'a str) -> &'a str {
 
 /// What is sent upstream, prepared once and specialised per attempt (model redirects differ).
 struct Outgoing {
+    /// The agent session it belongs to, if any: it goes where the session went last.
+    session: Option<Session>,
     /// The client's body, with the stream's usage asked for when that was added.
     body: Bytes,
     model: String,
@@ -419,7 +437,27 @@ async fn attempt_in_order(
         .collect();
     let strategy = settings.strategy;
     ctx.record.lb_strategy = Some(strategy.as_str().to_string());
-    let order = state.balancer.order(strategy, &views);
+    let mut order = state.balancer.order(strategy, &views);
+    // A session goes first to the upstream that served it last, while that one is healthy and
+    // its breaker lets it in; if it cannot take the request, failover picks another as always.
+    let sticky = match out.session {
+        Some(session) => {
+            state
+                .sessions
+                .upstream_of(session, &state.limiter, now)
+                .await
+        }
+        None => None,
+    };
+    if let Some(last) = &sticky {
+        if let Some(pos) = order
+            .iter()
+            .position(|&i| *candidates[i].id == **last && views[i].healthy)
+        {
+            let first = order.remove(pos);
+            order.insert(0, first);
+        }
+    }
     let mut history = History::default();
     for u in candidates
         .iter()
@@ -506,6 +544,12 @@ async fn attempt_in_order(
                 state.health.record_traffic(&upstream.id, now, None);
                 ctx.record.failover_attempts = tried as i64;
                 ctx.record.failover_history = history.json();
+                if let Some(session) = out.session {
+                    ctx.record.sticky = Some(sticky.as_deref() == Some(upstream.id.as_str()));
+                    state
+                        .sessions
+                        .served(session, &upstream.id, &state.limiter, now);
+                }
                 let bill = bill_for(
                     &state,
                     &mut ctx,

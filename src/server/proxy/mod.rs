@@ -17,6 +17,7 @@ pub mod model_rules;
 pub mod provider_auth;
 pub mod request_body;
 pub mod routing_table;
+pub(crate) mod sessions;
 pub(crate) mod spend;
 pub mod strategy;
 pub mod upstream_target;

@@ -30,6 +30,9 @@ pub(crate) struct RequestFacts {
     /// Trimmed, never empty.
     pub model: String,
     pub stream: bool,
+    /// What names the agent session the request belongs to, when the body says: Claude Code's
+    /// `session_…` inside `metadata.user_id`, or Codex's `prompt_cache_key`.
+    pub session: Option<String>,
 }
 
 /// Only these fields are read (as any JSON value, so a `model` that is not a string is
@@ -40,6 +43,36 @@ struct Probe {
     model: Option<Value>,
     #[serde(default)]
     stream: Option<Value>,
+    #[serde(default)]
+    metadata: Option<MetadataProbe>,
+    #[serde(default)]
+    prompt_cache_key: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct MetadataProbe {
+    #[serde(default)]
+    user_id: Option<Value>,
+}
+
+/// Longest session name the gateway keeps (a UUID is 36 bytes).
+const MAX_SESSION_BYTES: usize = 256;
+
+/// The session a body names: the part of Claude Code's `metadata.user_id`
+/// (`user_…_account_…_session_<uuid>`) after `session_`, else Codex's `prompt_cache_key`.
+fn session_in(probe: &Probe) -> Option<String> {
+    let claude = probe
+        .metadata
+        .as_ref()
+        .and_then(|m| m.user_id.as_ref())
+        .and_then(Value::as_str)
+        .and_then(|u| u.rsplit_once("session_").map(|(_, s)| s));
+    let codex = probe.prompt_cache_key.as_ref().and_then(Value::as_str);
+    claude
+        .or(codex)
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && s.len() <= MAX_SESSION_BYTES)
+        .map(String::from)
 }
 
 pub(crate) fn read_facts(body: &[u8]) -> Result<RequestFacts, BodyError> {
@@ -59,6 +92,7 @@ pub(crate) fn read_facts(body: &[u8]) -> Result<RequestFacts, BodyError> {
     }
     let probe: Probe =
         serde_json::from_slice(body).map_err(|e| BodyError::Malformed(e.to_string()))?;
+    let session = session_in(&probe);
     let model = match probe.model {
         Some(Value::String(m)) if m.trim().is_empty() => return Err(BodyError::MissingModel),
         // Usually already trimmed: keep the parsed string rather than copy it.
@@ -73,7 +107,11 @@ pub(crate) fn read_facts(body: &[u8]) -> Result<RequestFacts, BodyError> {
         return Err(BodyError::ModelControlCharacter);
     }
     let stream = probe.stream == Some(Value::Bool(true));
-    Ok(RequestFacts { model, stream })
+    Ok(RequestFacts {
+        model,
+        stream,
+        session,
+    })
 }
 
 #[cfg(test)]
@@ -91,7 +129,8 @@ mod tests {
             facts(body),
             Ok(RequestFacts {
                 model: "gpt-4o".into(),
-                stream: true
+                stream: true,
+                session: None,
             })
         );
         let escaped = r#"{"model":"gpt\u002d4o","stream":false}"#;
@@ -99,6 +138,35 @@ mod tests {
         assert!(!facts(r#"{"model":"m"}"#).unwrap().stream);
         // Only a JSON `true` streams, as the providers read it.
         assert!(!facts(r#"{"model":"m","stream":"true"}"#).unwrap().stream);
+    }
+
+    #[test]
+    fn sessions_are_read_from_claude_code_and_codex_bodies() {
+        let claude = r#"{"model":"claude-sonnet-4","metadata":{"user_id":"user_ab12_account_9f_session_6a1e-42"}}"#;
+        assert_eq!(facts(claude).unwrap().session.as_deref(), Some("6a1e-42"));
+        let codex = r#"{"model":"gpt-5-codex","prompt_cache_key":"019a-77","input":[]}"#;
+        assert_eq!(facts(codex).unwrap().session.as_deref(), Some("019a-77"));
+        assert_eq!(
+            facts(r#"{"model":"m","metadata":{"user_id":"plain-user"}}"#)
+                .unwrap()
+                .session,
+            None
+        );
+        assert_eq!(
+            facts(r#"{"model":"m","prompt_cache_key":7}"#)
+                .unwrap()
+                .session,
+            None
+        );
+        let long = format!(
+            r#"{{"model":"m","prompt_cache_key":"{}"}}"#,
+            "x".repeat(300)
+        );
+        assert_eq!(
+            facts(&long).unwrap().session,
+            None,
+            "overlong names are ignored"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use super::model_rules::{
 use super::provider_auth::Credential;
 use super::upstream_target::{TargetError, UpstreamTarget};
 use crate::model::prices::PriceTable;
-use crate::model::upstreams::BreakerConfig;
+use crate::model::upstreams::{BreakerConfig, Format};
 use crate::server::crypto::Cipher;
 use crate::server::db::keys::KeyLimitColumns;
 use crate::server::db::request_stats::{self, hour_of, Dimension};
@@ -48,6 +48,10 @@ pub(crate) struct UpstreamEntry {
     pub extra_paths: Vec<String>,
     /// Why the SSRF policy refuses `base_url`, checked once per load rather than per request.
     pub address_refusal: Option<String>,
+    /// The API formats it is sent (its own list, or the provider's defaults).
+    pub speaks: Vec<Format>,
+    /// The models it listed when last asked (model discovery).
+    pub discovered: Vec<String>,
     /// What list prices are multiplied by for this upstream, in parts per million.
     pub price_multiplier_ppm: i64,
     /// Its caps; `None` when it has none, so an uncapped upstream costs no counting.
@@ -176,13 +180,20 @@ impl DurableSpend {
 }
 
 impl Snapshot {
-    /// Active upstreams this key may use that serve `model`, lowest priority number first.
-    pub(crate) fn candidates(&self, key: &KeyEntry, model: &str) -> Vec<Arc<UpstreamEntry>> {
+    /// Active upstreams this key may use that serve `model` and speak `format` (any format
+    /// when `None`), lowest priority number first.
+    pub(crate) fn candidates(
+        &self,
+        key: &KeyEntry,
+        model: &str,
+        format: Option<Format>,
+    ) -> Vec<Arc<UpstreamEntry>> {
         let mut out: Vec<Arc<UpstreamEntry>> = key
             .upstream_ids
             .iter()
             .filter_map(|id| self.upstreams.get(id))
             .filter(|u| u.is_active && u.serves(model))
+            .filter(|u| format.is_none_or(|f| u.speaks.contains(&f)))
             .cloned()
             .collect();
         out.sort_by(|a, b| {
@@ -201,7 +212,7 @@ impl Snapshot {
         model: &str,
         path: &str,
     ) -> Vec<Arc<UpstreamEntry>> {
-        let mut out = self.candidates(key, model);
+        let mut out = self.candidates(key, model, None);
         out.retain(|u| u.extra_paths.iter().any(|p| p == path));
         out
     }
@@ -214,7 +225,9 @@ impl Snapshot {
             .any(|u| u.is_active && u.extra_paths.iter().any(|p| p == path))
     }
 
-    /// Exact model names the key can reach (globs cannot be listed).
+    /// The model names the key can reach: what its upstreams listed (model discovery) that
+    /// their patterns let them serve, their exact allowed names and their redirects, less what
+    /// the key's allow-list excludes (globs cannot be listed).
     pub(crate) fn listable_models(&self, key: &KeyEntry) -> Vec<(String, String)> {
         let mut names: BTreeMap<String, String> = BTreeMap::new();
         for u in key
@@ -226,7 +239,9 @@ impl Snapshot {
                 continue;
             }
             let owner = u.provider.as_str().to_string();
-            for m in u.allowed_models.iter().filter(|m| !m.contains('*')) {
+            let listed = u.discovered.iter().filter(|m| u.serves(m));
+            let exact = u.allowed_models.iter().filter(|m| !m.contains('*'));
+            for m in listed.chain(exact) {
                 if key.may_use(m) {
                     names.entry(m.clone()).or_insert_with(|| owner.clone());
                 }
@@ -307,6 +322,7 @@ impl RoutingTable {
         // One reload at a time, so an older read never replaces a newer one.
         let _guard = self.reload_lock.lock().await;
         let upstream_rows = upstream_repo::list_all(&db.pool).await?;
+        let mut discovered = crate::server::db::upstream_models::all(&db.pool).await?;
         let key_rows = key_repo::list_all(&db.pool).await?;
         let mut perms = key_repo::all_permissions(&db.pool).await?;
         let settings = load_runtime(&db.pool).await?;
@@ -324,6 +340,8 @@ impl RoutingTable {
             };
             let breaker = row.breaker();
             let caps = upstream_caps(&row.id, &row.limits);
+            let speaks = row.speaks(provider);
+            let listed = discovered.remove(&row.id).unwrap_or_default();
             let extra_paths = row.extra_path_list();
             let address_refusal = validate_url(&row.base_url, self.policy)
                 .err()
@@ -347,6 +365,8 @@ impl RoutingTable {
                     breaker,
                     extra_paths,
                     address_refusal,
+                    speaks,
+                    discovered: listed,
                     price_multiplier_ppm: row.limits.price_multiplier_ppm.max(0),
                     caps,
                 }),

@@ -28,6 +28,8 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
             upstreams::delete
         ))
         .routes(routes!(upstreams::test_saved))
+        .routes(routes!(upstreams::models))
+        .routes(routes!(upstreams::refresh_models))
         .routes(routes!(logs::list))
         .routes(routes!(stats::overview))
         .routes(routes!(stats::timeseries))

@@ -9,10 +9,11 @@ use super::openapi::{BadRequest, Conflict, NotFound};
 use super::query::QueryParams;
 use crate::model::page::{Page, PageRequest};
 use crate::model::upstreams::{
-    ConnectionTestResult, CreateUpstream, TestUpstreamForm, UpdateUpstream, UpstreamView,
+    ConnectionTestResult, CreateUpstream, DiscoveredModels, TestUpstreamForm, UpdateUpstream,
+    UpstreamView,
 };
 use crate::server::error::ApiError;
-use crate::server::service::upstreams;
+use crate::server::service::{upstream_models, upstreams};
 use crate::server::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -169,4 +170,44 @@ pub(crate) async fn test_form(
     JsonBody(form): JsonBody<TestUpstreamForm>,
 ) -> Result<Json<ConnectionTestResult>, ApiError> {
     Ok(Json(upstreams::test_form(&state, form).await?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/upstreams/{id}/models",
+    tag = "upstreams",
+    operation_id = "upstreamModels",
+    summary = "The models an upstream listed",
+    description = "As stored by the last fetch of its own model list (every `MODELS_REFRESH_SECONDS`, after it is created, and on `POST .../models/refresh`).",
+    params(("id" = String, Path, description = "The record's id (a UUID).")),
+    responses(
+        (status = 200, description = "The models and when they were fetched.", body = DiscoveredModels),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub(crate) async fn models(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<DiscoveredModels>, ApiError> {
+    Ok(Json(upstream_models::list(&state, &id).await?))
+}
+
+#[utoipa::path(
+    post,
+    path = "/upstreams/{id}/models/refresh",
+    tag = "upstreams",
+    operation_id = "refreshUpstreamModels",
+    summary = "Fetch an upstream's models now",
+    description = "Asks `GET {base_url}/models` (Anthropic with `limit=1000`; Gemini's `models[].name` is read too) and stores the answer; a failure is recorded in `error` and the previous list kept.",
+    params(("id" = String, Path, description = "The record's id (a UUID).")),
+    responses(
+        (status = 200, description = "The models now stored.", body = DiscoveredModels),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub(crate) async fn refresh_models(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<DiscoveredModels>, ApiError> {
+    Ok(Json(upstream_models::refresh(&state, &id).await?))
 }

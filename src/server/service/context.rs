@@ -20,6 +20,8 @@ pub struct Services {
     pub clock: SharedClock,
     /// What proxied requests read; admin operations tell it about changes.
     pub plane: Arc<DataPlane>,
+    /// Wakes model discovery for upstreams never asked yet (a new one).
+    pub(crate) models_wanted: Arc<tokio::sync::Notify>,
 }
 
 impl Services {

@@ -60,6 +60,8 @@ fn view(r: LogRow) -> RequestLogView {
         created_at: to_rfc3339(r.created_at),
         cost_usd: r.cost_nanos.map(usd),
         refused_by: r.refused_by,
+        session_id: r.session_id,
+        sticky: r.sticky.map(|s| s != 0),
     }
 }
 
@@ -76,6 +78,7 @@ pub(crate) async fn list(state: &Services, q: LogQuery) -> Result<Page<RequestLo
         api_key_id: nonempty(q.api_key_id),
         upstream_id: nonempty(q.upstream_id),
         model: nonempty(q.model),
+        session_id: nonempty(q.session),
         status: q
             .status
             .as_deref()

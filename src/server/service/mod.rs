@@ -8,6 +8,7 @@ pub mod logs;
 pub mod prices;
 pub mod settings;
 pub mod stats;
+pub(crate) mod upstream_models;
 pub mod upstreams;
 pub mod validate;
 

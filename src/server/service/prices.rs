@@ -136,7 +136,9 @@ pub(crate) async fn unpriced(state: &Services) -> Result<Vec<UnpricedModel>, Api
     let table = repo::load_table(pool).await.map_err(db_error)?;
     let mut out: Vec<UnpricedModel> = seen
         .into_iter()
-        .filter(|(model, c)| !model.is_empty() && c.successes > 0 && table.lookup(model).is_none())
+        // Rows whose tokens had no price (the writer and the proxy price by the model sent, so a
+        // redirect to a priced model does not count), of a model still without one.
+        .filter(|(model, c)| !model.is_empty() && c.unpriced > 0 && table.lookup(model).is_none())
         .map(|(model, c)| UnpricedModel {
             model,
             requests: c.requests.max(0) as u64,

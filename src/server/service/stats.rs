@@ -113,6 +113,9 @@ pub(crate) async fn overview(state: &Services, q: &StatsQuery) -> Result<Overvie
         cost_usd: usd(total.cost_nanos),
         unpriced_requests: total.unpriced.max(0) as u64,
         refused_requests: total.refused.max(0) as u64,
+        session_requests: total.session_requests.max(0) as u64,
+        sticky_share_percent: (total.session_requests > 0)
+            .then(|| total.sticky_hits as f64 * 100.0 / total.session_requests as f64),
     })
 }
 

@@ -9,7 +9,7 @@ use crate::model::money::usd;
 use crate::model::named::Named;
 use crate::model::page::{Page, PageRequest};
 use crate::model::upstreams::{
-    mask_secret, BreakerConfig, ConnectionTestResult, CreateUpstream, TestUpstreamForm,
+    mask_secret, BreakerConfig, ConnectionTestResult, CreateUpstream, Format, TestUpstreamForm,
     UpdateUpstream, UpstreamView,
 };
 use crate::server::db::upstreams::{self as repo, UpstreamLimitColumns, UpstreamRow};
@@ -109,6 +109,24 @@ fn checked_redirects(map: &BTreeMap<String, String>) -> Result<Option<String>, A
     })
 }
 
+/// API formats as stored: known names, duplicates dropped, order kept; none: the defaults.
+fn checked_formats(list: &[String]) -> Result<Option<String>, ApiError> {
+    let mut formats: Vec<Format> = Vec::new();
+    for raw in list {
+        let f: Format = raw.trim().parse().map_err(|_| {
+            let known: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
+            validate::invalid(
+                "api_formats",
+                format!("{raw:?} is not one of {}", known.join(", ")),
+            )
+        })?;
+        if !formats.contains(&f) {
+            formats.push(f);
+        }
+    }
+    Ok((!formats.is_empty()).then(|| serde_json::to_string(&formats).unwrap_or_default()))
+}
+
 fn checked_extra_paths(list: &[String]) -> Result<Option<String>, ApiError> {
     use crate::model::upstreams::{normalize_extra_path, MAX_EXTRA_PATHS};
     if list.len() > MAX_EXTRA_PATHS {
@@ -152,6 +170,7 @@ fn checked_api_key(raw: &str) -> Result<String, ApiError> {
 }
 
 fn view(state: &Services, row: &UpstreamRow, spent_nanos: i64) -> UpstreamView {
+    let provider = row.provider.parse().unwrap_or(Provider::OpenaiCompatible);
     let masked = state
         .cipher
         .decrypt(&row.api_key_encrypted)
@@ -160,7 +179,7 @@ fn view(state: &Services, row: &UpstreamRow, spent_nanos: i64) -> UpstreamView {
     UpstreamView {
         id: row.id.clone(),
         name: row.name.clone(),
-        provider: row.provider.parse().unwrap_or(Provider::OpenaiCompatible),
+        provider,
         base_url: row.base_url.clone(),
         api_key_masked: masked,
         timeout_ms: row.timeout_ms.max(0) as u64,
@@ -171,6 +190,8 @@ fn view(state: &Services, row: &UpstreamRow, spent_nanos: i64) -> UpstreamView {
         is_active: row.is_active != 0,
         circuit_breaker: row.breaker(),
         extra_paths: row.extra_path_list(),
+        api_formats: row.format_list(),
+        speaks: row.speaks(provider),
         limits: row.limits.to_limits(),
         price_multiplier: row.limits.price_multiplier_ppm as f64 / limits::PPM as f64,
         spend_month_usd: usd(spent_nanos),
@@ -219,6 +240,7 @@ pub(crate) async fn create(
     let breaker = checked_breaker(input.circuit_breaker.unwrap_or_default())?;
     let extra_paths = checked_extra_paths(input.extra_paths.as_deref().unwrap_or_default())?;
     let caps = limits::checked_upstream_limits(&input.limits)?;
+    let api_formats = checked_formats(input.api_formats.as_deref().unwrap_or_default())?;
     let multiplier = limits::checked_multiplier(input.price_multiplier.unwrap_or(1.0))?;
     ensure_name_free(state, &name, None).await?;
 
@@ -239,10 +261,13 @@ pub(crate) async fn create(
         created_at: now,
         updated_at: now,
         limits: UpstreamLimitColumns::of(&caps, multiplier),
+        api_formats,
     };
     repo::insert(&state.db.pool, &row).await.map_err(db_error)?;
     state.routing_changed().await;
     tracing::info!(upstream_id = %row.id, name = %row.name, "upstream created");
+    // Its model list is fetched by the discovery job, without holding up the answer.
+    state.models_wanted.notify_one();
     Ok(view(state, &row, 0))
 }
 
@@ -338,6 +363,9 @@ pub(crate) async fn update(
     }
     if let Some(p) = &input.extra_paths {
         row.extra_paths = checked_extra_paths(p)?;
+    }
+    if let Some(f) = &input.api_formats {
+        row.api_formats = checked_formats(f)?;
     }
     if let Some(b) = input.circuit_breaker {
         row.breaker_config =

@@ -155,6 +155,7 @@ impl MockUpstream {
             data: Mutex::new(Data {
                 received: Vec::new(),
                 health_checks: 0,
+                model_fetches: 0,
                 knobs,
             }),
             conns: Mutex::new(Conns::default()),
@@ -199,6 +200,11 @@ impl MockUpstream {
     /// Active health checks received so far (not counted in `hits`).
     pub fn health_checks(&self) -> usize {
         self.state.data().health_checks
+    }
+
+    /// Model-list fetches of the gateway's discovery received so far (not counted in `hits`).
+    pub fn model_fetches(&self) -> usize {
+        self.state.data().model_fetches
     }
 
     /// Number of requests received so far.
@@ -296,6 +302,7 @@ struct Data {
     received: Vec<Received>,
     /// The gateway's active health checks, kept apart so `hits()` counts client traffic only.
     health_checks: usize,
+    model_fetches: usize,
     knobs: Knobs,
 }
 
@@ -518,15 +525,19 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let body = axum::body::to_bytes(body, usize::MAX)
         .await
         .unwrap_or_default();
-    let is_health_check = parts
+    let agent = parts
         .headers
         .get("user-agent")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ua| ua.starts_with("AutoRouter-HealthCheck/"));
+        .unwrap_or_default();
+    let is_health_check = agent.starts_with("AutoRouter-HealthCheck/");
+    let is_discovery = agent.starts_with("AutoRouter-ModelDiscovery/");
     let knobs = {
         let mut d = shared.data();
         if is_health_check {
             d.health_checks += 1;
+        } else if is_discovery {
+            d.model_fetches += 1;
         } else {
             d.received.push(Received {
                 method: parts.method.to_string(),

@@ -329,6 +329,27 @@ impl TestApp {
         created["id"].as_str().unwrap().to_string()
     }
 
+    /// The ids `GET /v1/models` lists for a client key, in order (it must answer 200 with an
+    /// OpenAI model list).
+    pub async fn model_ids(&self, key: &str) -> Vec<String> {
+        let res = self
+            .client
+            .get(self.url("/v1/models"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["object"], "list", "{body}");
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
     /// Creates a key for these upstreams and returns (id, full key).
     pub async fn key(&self, upstream_ids: &[&str]) -> (String, String) {
         let (status, created) = self

@@ -63,6 +63,26 @@ fn nonempty(v: String) -> Option<String> {
     (!t.is_empty()).then(|| t.to_string())
 }
 
+/// One optional limit: a number input for the field `field` (`limits.<name>`), named `<name>`.
+#[component]
+fn LimitField(
+    label: String,
+    field: &'static str,
+    step: &'static str,
+    value: RwSignal<String>,
+    error: RwSignal<Option<UiError>>,
+) -> impl IntoView {
+    let name = field.trim_start_matches("limits.");
+    view! {
+        <label class="field">
+            <span>{label}</span>
+            <input type="number" name=name min="0" step=step
+                prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
+            <FieldError error=error field=field />
+        </label>
+    }
+}
+
 #[component]
 pub fn KeyForm(
     existing: Option<ApiKeyView>,
@@ -218,38 +238,13 @@ pub fn KeyForm(
                     <FieldError error=error field="limits.allowed_models" />
                 </label>
                 <div class="field-row">
-                    <label class="field">
-                        <span>{t!(i18n, pages.keys.rpm)}</span>
-                        <input type="number" name="rpm" min="1" step="1"
-                            prop:value=move || rpm.get() on:input=move |ev| rpm.set(event_target_value(&ev)) />
-                        <FieldError error=error field="limits.rpm" />
-                    </label>
-                    <label class="field">
-                        <span>{t!(i18n, pages.keys.tpm)}</span>
-                        <input type="number" name="tpm" min="1" step="1"
-                            prop:value=move || tpm.get() on:input=move |ev| tpm.set(event_target_value(&ev)) />
-                        <FieldError error=error field="limits.tpm" />
-                    </label>
-                    <label class="field">
-                        <span>{t!(i18n, pages.keys.max_concurrent)}</span>
-                        <input type="number" name="max_concurrent" min="1" step="1"
-                            prop:value=move || concurrent.get() on:input=move |ev| concurrent.set(event_target_value(&ev)) />
-                        <FieldError error=error field="limits.max_concurrent" />
-                    </label>
+                    <LimitField label=t_string!(i18n, pages.keys.rpm).to_string() field="limits.rpm" step="1" value=rpm error=error />
+                    <LimitField label=t_string!(i18n, pages.keys.tpm).to_string() field="limits.tpm" step="1" value=tpm error=error />
+                    <LimitField label=t_string!(i18n, pages.keys.max_concurrent).to_string() field="limits.max_concurrent" step="1" value=concurrent error=error />
                 </div>
                 <div class="field-row">
-                    <label class="field">
-                        <span>{t!(i18n, pages.keys.daily_budget)}</span>
-                        <input type="number" name="daily_budget_usd" min="0" step="0.01"
-                            prop:value=move || daily.get() on:input=move |ev| daily.set(event_target_value(&ev)) />
-                        <FieldError error=error field="limits.daily_budget_usd" />
-                    </label>
-                    <label class="field">
-                        <span>{t!(i18n, pages.keys.monthly_budget)}</span>
-                        <input type="number" name="monthly_budget_usd" min="0" step="0.01"
-                            prop:value=move || monthly.get() on:input=move |ev| monthly.set(event_target_value(&ev)) />
-                        <FieldError error=error field="limits.monthly_budget_usd" />
-                    </label>
+                    <LimitField label=t_string!(i18n, pages.keys.daily_budget).to_string() field="limits.daily_budget_usd" step="0.01" value=daily error=error />
+                    <LimitField label=t_string!(i18n, pages.keys.monthly_budget).to_string() field="limits.monthly_budget_usd" step="0.01" value=monthly error=error />
                 </div>
             </fieldset>
             <div class="dialog-actions">

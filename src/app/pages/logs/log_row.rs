@@ -117,6 +117,10 @@ fn LogDetail(log: RequestLogView, attempts: Vec<String>) -> impl IntoView {
                     <dt>{t!(i18n, pages.logs.tokens)}</dt>
                     <dd>{t_string!(i18n, pages.logs.tokens_detail, prompt = l.prompt_tokens, completion = l.completion_tokens, cached = l.cached_tokens + l.cache_read_tokens).to_string()}</dd>
                     <dt>{t!(i18n, pages.logs.attempts)}</dt><dd>{l.failover_attempts}</dd>
+                    {l.session_id.clone().map(|id| {
+                        let how = if l.sticky == Some(true) { t_string!(i18n, pages.logs.sticky_hit) } else { t_string!(i18n, pages.logs.sticky_new) };
+                        view! { <dt>{t!(i18n, pages.logs.session)}</dt><dd data-testid="detail-session"><code>{id}</code>" "<span class="muted small">{how}</span></dd> }
+                    })}
                     {l.refused_by.clone().map(|r| view! { <dt>{t!(i18n, pages.logs.refused_by)}</dt><dd data-testid="detail-refused-by"><code>{r}</code></dd> })}
                     {l.error_message.clone().map(|e| view! { <dt>{t!(i18n, pages.logs.error)}</dt><dd class="error-text">{e}</dd> })}
                     <dt>{t!(i18n, pages.logs.history)}</dt>

@@ -24,6 +24,7 @@ const REFRESH: &[u32] = &[0, 5, 15, 60];
 struct Filters {
     status: RwSignal<String>,
     model: RwSignal<String>,
+    session: RwSignal<String>,
     key: RwSignal<String>,
     upstream: RwSignal<String>,
     hours: RwSignal<u32>,
@@ -39,6 +40,7 @@ impl Filters {
             api_key_id: some(self.key.get()),
             upstream_id: some(self.upstream.get()),
             model: some(self.model.get()),
+            session: some(self.session.get()),
             status: some(self.status.get()),
             start_time: (hours > 0).then(|| rfc3339_of_ms(now_ms() - i64::from(hours) * 3_600_000)),
             end_time: None,
@@ -46,7 +48,13 @@ impl Filters {
     }
 
     fn clear(&self) {
-        for s in [self.status, self.model, self.key, self.upstream] {
+        for s in [
+            self.status,
+            self.model,
+            self.session,
+            self.key,
+            self.upstream,
+        ] {
             s.set(String::new());
         }
         self.hours.set(0);
@@ -98,6 +106,7 @@ pub fn LogsPage() -> impl IntoView {
     let f = Filters {
         status: RwSignal::new(String::new()),
         model: RwSignal::new(String::new()),
+        session: RwSignal::new(String::new()),
         key: RwSignal::new(String::new()),
         upstream: RwSignal::new(String::new()),
         hours: RwSignal::new(0),
@@ -123,6 +132,7 @@ pub fn LogsPage() -> impl IntoView {
         let _ = (
             f.status.get(),
             f.model.get(),
+            f.session.get(),
             f.key.get(),
             f.upstream.get(),
             f.hours.get(),
@@ -163,6 +173,9 @@ pub fn LogsPage() -> impl IntoView {
             <input type="search" data-testid="filter-model" placeholder=move || t_string!(i18n, pages.logs.model_filter)
                 aria-label=move || t_string!(i18n, pages.logs.model_filter)
                 prop:value=move || f.model.get() on:change=move |ev| f.model.set(event_target_value(&ev)) />
+            <input type="search" data-testid="filter-session" placeholder=move || t_string!(i18n, pages.logs.session_filter)
+                aria-label=move || t_string!(i18n, pages.logs.session_filter)
+                prop:value=move || f.session.get() on:change=move |ev| f.session.set(event_target_value(&ev)) />
             <Transition fallback=|| ()>
                 {move || {
                     data.track();

@@ -35,18 +35,11 @@ fn usd(v: f64) -> String {
     }
 }
 
-/// An optional rate: its value, or the rate it falls back to, muted.
-fn optional_rate(
-    i18n: leptos_i18n::I18nContext<Locale>,
-    v: Option<f64>,
-    fallback: String,
-) -> AnyView {
+/// An optional rate: its value, or (muted) the rate it falls back to.
+fn optional_rate(v: Option<f64>, fallback: String) -> AnyView {
     match v {
         Some(v) => view! { <span>{usd(v)}</span> }.into_any(),
-        None => {
-            let text = t_string!(i18n, pages.prices.same_as, rate = fallback).to_string();
-            view! { <span class="muted small">{text}</span> }.into_any()
-        }
+        None => view! { <span class="muted small">{fallback}</span> }.into_any(),
     }
 }
 
@@ -68,8 +61,8 @@ fn PriceRow(p: PriceView, dialog: RwSignal<Dialog>) -> impl IntoView {
             t_string!(i18n, pages.prices.source_custom).to_string(),
         ),
     };
-    let input_label = t_string!(i18n, pages.prices.input).to_string();
-    let write_5m_label = t_string!(i18n, pages.prices.cache_write_5m).to_string();
+    let as_input = t_string!(i18n, pages.prices.as_input).to_string();
+    let as_write_5m = t_string!(i18n, pages.prices.as_write_5m).to_string();
     let default_title = p.default.map(|d| {
         t_string!(
             i18n,
@@ -105,9 +98,9 @@ fn PriceRow(p: PriceView, dialog: RwSignal<Dialog>) -> impl IntoView {
             <td><code>{p.model.clone()}</code></td>
             <td class="num" data-testid="price-input">{usd(r.input)}</td>
             <td class="num" data-testid="price-output">{usd(r.output)}</td>
-            <td class="num">{optional_rate(i18n, r.cached_input, input_label.clone())}</td>
-            <td class="num">{optional_rate(i18n, r.cache_write_5m, input_label)}</td>
-            <td class="num">{optional_rate(i18n, r.cache_write_1h, write_5m_label)}</td>
+            <td class="num">{optional_rate(r.cached_input, as_input.clone())}</td>
+            <td class="num">{optional_rate(r.cache_write_5m, as_input)}</td>
+            <td class="num">{optional_rate(r.cache_write_1h, as_write_5m)}</td>
             <td><span class=badge title=default_title data-testid="price-source">{source}</span></td>
             <td class="actions">
                 <button type="button" class="button" data-testid="edit" on:click=edit>{t!(i18n, common.edit)}</button>
@@ -130,7 +123,7 @@ fn PricesTable(page: Vec<PriceView>, searching: bool, dialog: RwSignal<Dialog>) 
     }
     view! {
         <div class="card table-wrap">
-            <table class="table" data-testid="prices-table">
+            <table class="table prices-table" data-testid="prices-table">
                 <thead><tr>
                     <th>{t!(i18n, pages.prices.model)}</th>
                     <th class="num">{t!(i18n, pages.prices.input)}</th>

@@ -1,6 +1,7 @@
 //! `/{locale}/upstreams`: every upstream with its health, breaker and latency; create, edit,
 //! test and delete; and the gateway's balancing settings.
 mod balancing;
+mod discovered;
 mod upstream_form;
 
 use crate::app::components::spend_bar::SpendBar;

@@ -5,13 +5,15 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::discovered::DiscoveredModelsPanel;
 use crate::api::upstreams::{create_upstream, test_upstream, update_upstream};
 use crate::app::components::error_text::{FieldError, FormError};
 use crate::i18n::*;
 use crate::model::errors::{FieldProblem, UiError};
 use crate::model::limits::UpstreamLimits;
 use crate::model::upstreams::{
-    ConnectionTestResult, CreateUpstream, Provider, TestUpstreamForm, UpdateUpstream, UpstreamView,
+    ConnectionTestResult, CreateUpstream, Format, Provider, TestUpstreamForm, UpdateUpstream,
+    UpstreamView,
 };
 
 /// `requested = sent`, one per line (`->` works too); blank lines are skipped.
@@ -71,6 +73,9 @@ struct Fields {
     redirects: RwSignal<String>,
     extra_paths: RwSignal<String>,
     active: RwSignal<bool>,
+    /// The formats ticked; they follow the provider's defaults until the admin ticks one.
+    formats: RwSignal<Vec<Format>>,
+    formats_touched: RwSignal<bool>,
     max_concurrent: RwSignal<String>,
     rpm: RwSignal<String>,
     monthly_quota: RwSignal<String>,
@@ -114,10 +119,37 @@ impl Fields {
             ),
             extra_paths: RwSignal::new(u.map(|u| u.extra_paths.join("\n")).unwrap_or_default()),
             active: RwSignal::new(u.is_none_or(|u| u.is_active)),
+            formats: RwSignal::new(u.map_or_else(
+                || Provider::Openai.default_formats().to_vec(),
+                |u| u.speaks.clone(),
+            )),
+            formats_touched: RwSignal::new(u.is_some_and(|u| !u.api_formats.is_empty())),
             max_concurrent: RwSignal::new(shown(u.and_then(|u| u.limits.max_concurrent))),
             rpm: RwSignal::new(shown(u.and_then(|u| u.limits.rpm))),
             monthly_quota: RwSignal::new(shown(u.and_then(|u| u.limits.monthly_quota_usd))),
             multiplier: RwSignal::new(u.map_or(1.0, |u| u.price_multiplier).to_string()),
+        }
+    }
+
+    /// The ticked formats, or none when they are the provider's defaults (so the upstream keeps
+    /// following them).
+    fn chosen_formats(&self) -> Vec<String> {
+        let chosen = self.formats.get_untracked();
+        let defaults = self
+            .provider
+            .get_untracked()
+            .parse::<Provider>()
+            .map(|p| p.default_formats().to_vec())
+            .unwrap_or_default();
+        let same = chosen.len() == defaults.len() && chosen.iter().all(|f| defaults.contains(f));
+        if same {
+            Vec::new()
+        } else {
+            Format::ALL
+                .iter()
+                .filter(|f| chosen.contains(f))
+                .map(|f| f.as_str().to_string())
+                .collect()
         }
     }
 
@@ -143,6 +175,7 @@ impl Fields {
             is_active: Some(self.active.get_untracked()),
             circuit_breaker: None,
             extra_paths: Some(lines(&self.extra_paths.get_untracked())),
+            api_formats: Some(self.chosen_formats()),
             limits: UpstreamLimits {
                 max_concurrent: optional(
                     "limits.max_concurrent",
@@ -180,6 +213,7 @@ fn as_update(c: CreateUpstream) -> UpdateUpstream {
         is_active: c.is_active,
         circuit_breaker: None,
         extra_paths: c.extra_paths,
+        api_formats: c.api_formats,
         limits: Some(c.limits),
         price_multiplier: c.price_multiplier,
     }
@@ -220,6 +254,7 @@ pub fn UpstreamForm(
     let tested = RwSignal::new(None::<ConnectionTestResult>);
     let id = existing.as_ref().map(|u| u.id.clone());
     let editing = id.is_some();
+    let discovered_for = id.clone();
     let test_id = id.clone();
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -280,7 +315,15 @@ pub fn UpstreamForm(
                 <TextField label=t_string!(i18n, pages.upstreams.name).to_string() field="name" value=f.name error=error />
                 <label class="field">
                     <span>{t!(i18n, pages.upstreams.provider)}</span>
-                    <select name="provider" on:change=move |ev| f.provider.set(event_target_value(&ev))>
+                    <select name="provider" on:change=move |ev| {
+                        let provider = event_target_value(&ev);
+                        if !f.formats_touched.get_untracked() {
+                            if let Ok(p) = provider.parse::<Provider>() {
+                                f.formats.set(p.default_formats().to_vec());
+                            }
+                        }
+                        f.provider.set(provider);
+                    }>
                         {Provider::ALL.iter().map(|p| p.as_str()).map(|p| view! { <option value=p selected=move || f.provider.get() == p>{p}</option> }).collect::<Vec<_>>()}
                     </select>
                     <FieldError error=error field="provider" />
@@ -299,6 +342,7 @@ pub fn UpstreamForm(
                 <span class="muted small">{t!(i18n, pages.upstreams.allowed_models_hint)}</span>
                 <FieldError error=error field="allowed_models" />
             </label>
+            {discovered_for.map(|id| view! { <DiscoveredModelsPanel upstream_id=id allowed=f.models /> })}
             <label class="field">
                 <span>{t!(i18n, pages.upstreams.redirects)}</span>
                 <textarea name="model_redirects" rows="2" prop:value=move || f.redirects.get() on:input=move |ev| f.redirects.set(event_target_value(&ev))></textarea>
@@ -311,6 +355,28 @@ pub fn UpstreamForm(
                 <span class="muted small">{t!(i18n, pages.upstreams.extra_paths_hint)}</span>
                 <FieldError error=error field="extra_paths" />
             </label>
+            <fieldset class="field checklist" data-testid="upstream-formats">
+                <legend>{t!(i18n, pages.upstreams.formats)}</legend>
+                <span class="muted small">{t!(i18n, pages.upstreams.formats_hint)}</span>
+                <div class="format-grid">
+                    {Format::ALL.iter().map(|&format| view! {
+                        <label class="check">
+                            <input type="checkbox" name="api_format" value=format.as_str()
+                                prop:checked=move || f.formats.with(|c| c.contains(&format))
+                                on:change=move |ev| {
+                                    let on = event_target_checked(&ev);
+                                    f.formats_touched.set(true);
+                                    f.formats.update(|c| {
+                                        c.retain(|x| *x != format);
+                                        if on { c.push(format); }
+                                    });
+                                } />
+                            <code>{format.as_str()}</code>
+                        </label>
+                    }).collect::<Vec<_>>()}
+                </div>
+                <FieldError error=error field="api_formats" />
+            </fieldset>
             <div class="form-grid four" data-testid="upstream-limits">
                 <TextField label=t_string!(i18n, pages.upstreams.max_concurrent).to_string() field="limits.max_concurrent" value=f.max_concurrent error=error kind="number" />
                 <TextField label=t_string!(i18n, pages.upstreams.rpm).to_string() field="limits.rpm" value=f.rpm error=error kind="number" />
@@ -349,6 +415,7 @@ const FORM_FIELDS: &[&str] = &[
     "allowed_models",
     "model_redirects",
     "extra_paths",
+    "api_formats",
     "limits.max_concurrent",
     "limits.rpm",
     "limits.monthly_quota_usd",
