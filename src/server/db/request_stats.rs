@@ -497,8 +497,8 @@ pub(crate) async fn per_step(
             })
             .collect()
     };
-    let moved = if minority.is_empty() {
-        String::new()
+    let (with, moved) = if minority.is_empty() {
+        (String::new(), String::new())
     } else {
         // Integers the server computed, not input: written into the statement as they are.
         let ranges = minority
@@ -506,17 +506,26 @@ pub(crate) async fn per_step(
             .map(|(a, b)| format!("(hour_start >= {a} AND hour_start < {b})"))
             .collect::<Vec<_>>()
             .join(" OR ");
-        let from = format!("FROM request_stats_hourly WHERE dimension = $1 AND ({ranges})");
-        format!(
-            " UNION ALL SELECT value, {hour}, requests, total_tokens, cost_nanos {from} \
-             UNION ALL SELECT value, {noon}, -requests, -total_tokens, -cost_nanos {from}",
-            hour = step_of("hour_start"),
-            noon = step_of("(hour_start - hour_start % 86400000 + 43200000)"),
-        )
+        // Each day's moved hours summed once (they all fall in one step), then added to that
+        // step and taken from the step of the day's noon.
+        let with = format!(
+            "WITH moved AS (SELECT value, MIN(hour_start) AS first_hour, \
+             hour_start - hour_start % 86400000 + 43200000 AS noon, \
+             SUM(requests) AS r, SUM(total_tokens) AS k, SUM(cost_nanos) AS c \
+             FROM request_stats_hourly WHERE dimension = $1 AND ({ranges}) \
+             GROUP BY value, hour_start - hour_start % 86400000 + 43200000) "
+        );
+        let moved = format!(
+            " UNION ALL SELECT value, {first}, r, k, c FROM moved \
+             UNION ALL SELECT value, {noon}, -r, -k, -c FROM moved",
+            first = step_of("first_hour"),
+            noon = step_of("noon"),
+        );
+        (with, moved)
     };
     let sql = format!(
-        "SELECT value, step, CAST(SUM(requests) AS BIGINT), CAST(SUM(total_tokens) AS BIGINT), \
-         CAST(SUM(cost_nanos) AS BIGINT) \
+        "{with}SELECT value, step, CAST(SUM(requests) AS BIGINT), \
+         CAST(SUM(total_tokens) AS BIGINT), CAST(SUM(cost_nanos) AS BIGINT) \
          FROM (SELECT value, {t} AS step, requests, total_tokens, cost_nanos FROM {rows}{moved}) \
          AS s GROUP BY value, step",
         t = step_of("t"),
