@@ -95,7 +95,7 @@ pub(crate) async fn reset(
     tag = "prices",
     operation_id = "listUnpricedModels",
     summary = "Models seen without a price",
-    description = "Models requested in the last 30 days and answered at least once that no price matches, most requested first: their requests are logged without a cost.",
+    description = "Models requested in the last 30 days whose tokens went unpriced and that no price matches now, most requested first: their requests are logged without a cost.",
     responses(
         (status = 200, description = "The models, most requested first.", body = Vec<UnpricedModel>),
     ),
