@@ -104,6 +104,10 @@ pub async fn build_state(
             config.sticky_idle_secs as i64 * 1_000,
             config.sticky_max_sessions,
         ),
+        responses: crate::server::proxy::sessions::SessionBook::new(
+            crate::server::proxy::sessions::RESPONSE_ROUTE_MS,
+            config.sticky_max_sessions,
+        ),
     });
     let state = AppState::new(crate::server::service::Services {
         leptos_options,

@@ -16,6 +16,7 @@ mod prices;
 mod process;
 mod proxy;
 mod resilience;
+mod responses;
 mod sdk;
 mod security;
 mod sessions;

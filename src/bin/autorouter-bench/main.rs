@@ -10,6 +10,7 @@ mod nginx;
 mod procs;
 mod report;
 mod stats;
+mod sticky;
 mod streams;
 mod throughput;
 mod timed_socket;
@@ -59,6 +60,21 @@ pub(crate) async fn admin_post(client: &reqwest::Client, url: String, body: Valu
     let v: Value = res.json().await.expect("admin JSON");
     assert!(status.is_success(), "admin call failed: {v}");
     v
+}
+
+async fn reqwest_admin_get(client: &reqwest::Client, url: String) -> Value {
+    let res = client
+        .get(url)
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("admin request");
+    assert!(
+        res.status().is_success(),
+        "admin call failed: {}",
+        res.status()
+    );
+    res.json().await.expect("admin JSON")
 }
 
 /// The release gateway as the benchmark runs it: on 127.0.0.1:`port`, SQLite in `data_dir`,
@@ -234,6 +250,12 @@ async fn main() {
         .as_ref()
         .ok()
         .map(|g| (format!("{}/v1/chat/completions", g.base), g.key.clone()));
+    let chat_sticky = format!("{gw}/v1/chat/completions");
+    let via_sticky = Target {
+        url: &chat_sticky,
+        key: Some(&key),
+        body: sticky::SESSION_BODY,
+    };
     let via_limited = chat_limited.as_ref().map(|(url, key)| Target {
         url,
         key: Some(key),
@@ -270,6 +292,7 @@ async fn main() {
         sequential(&client, n, 2_000).await;
     }
     sequential(&client, &through, 2_000).await;
+    sequential(&client, &via_sticky, 2_000).await;
     if let Some(l) = &via_limited {
         sequential(&client, l, 2_000).await;
     }
@@ -300,8 +323,14 @@ async fn main() {
     );
 
     eprintln!("latency, concurrency 1, sustained ({c1_seconds} s per path)");
-    // The limited key's blocks follow the gateway's in the same rotation.
-    let c1_paths: Vec<&Target> = paths.iter().copied().chain(&via_limited).collect();
+    // The sticky session's and the limited key's blocks follow the gateway's in the same
+    // rotation.
+    let c1_paths: Vec<&Target> = paths
+        .iter()
+        .copied()
+        .chain([&via_sticky])
+        .chain(&via_limited)
+        .collect();
     // The same load unmeasured first, as for throughput.
     sustained_latency(&c1_paths, Duration::from_millis(250)).await;
     let block = Duration::from_secs_f64(f64::from(c1_seconds) / f64::from(WRK_BLOCKS));
@@ -311,7 +340,16 @@ async fn main() {
     };
     let mut runs = sustained_latency(&c1_paths, block).await;
     let limited_runs = via_limited.as_ref().and_then(|_| runs.pop());
+    let sticky_runs = runs.pop().expect("the sticky session's runs");
     let sustained = report::Sustained::new(runs, WRK_BLOCKS, block * WRK_BLOCKS);
+    let overview = reqwest_admin_get(&client, format!("{gw}/api/admin/stats/overview")).await;
+    let sticky_session = sticky::StickySession::new(
+        sticky_runs,
+        block * WRK_BLOCKS,
+        &sustained.latency,
+        overview["session_requests"].as_u64().unwrap_or(0),
+        overview["sticky_share_percent"].as_f64().unwrap_or(0.0),
+    );
     let mut limited_key = match &limited_gw {
         Ok(g) => limited::LimitedKey::measured(g.redis.clone()),
         Err(why) => limited::LimitedKey::skipped(why.clone()),
@@ -506,6 +544,7 @@ async fn main() {
         floor: report::Floor::of(&floor),
         latency_sustained: sustained,
         limited_key,
+        sticky_session,
         latency: vec![openai_latency, anthropic_latency],
         throughput,
         streaming,

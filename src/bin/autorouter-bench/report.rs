@@ -244,6 +244,8 @@ pub struct Report {
     pub(crate) latency_sustained: Sustained,
     /// A rate-limited key on a gateway with `REDIS_URL`, beside the headline's unlimited key.
     pub(crate) limited_key: LimitedKey,
+    /// The headline's request naming a sticky session, beside the plain one.
+    pub(crate) sticky_session: crate::sticky::StickySession,
     /// Concurrency 1 in blocks of 1,000 requests alternating the paths.
     pub latency: Vec<Latency>,
     pub throughput: Throughput,
@@ -296,7 +298,20 @@ impl Report {
                 )
             },
         };
+        let st = &self.sticky_session;
         vec![
+            check(
+                "added p50, sticky session, over the plain request (c=1, sustained)",
+                "≤ 0.02 ms",
+                format!(
+                    "{:+.3} ms ({:.3} against {:.3} ms; {:.1}% sticky)",
+                    st.p50_over_plain_ms,
+                    st.added_p50_ms,
+                    st.plain_added_p50_ms,
+                    st.sticky_share_percent
+                ),
+                st.p50_over_plain_ms <= 0.02 && st.sticky_share_percent > 99.0,
+            ),
             check(
                 "added latency p50 (c=1, sustained)",
                 "≤ 0.1 ms",
@@ -406,6 +421,7 @@ impl Report {
         ));
         md.push_str("| Format | Path | Samples | p50 ms | p99 ms | p99.9 ms | max ms |\n|---|---|---|---|---|---|---|\n");
         latency_rows(&mut md, &c1.latency);
+        md.push_str(&self.sticky_session.markdown(&c1.latency.gateway));
         md.push_str(
             &self
                 .limited_key

@@ -441,8 +441,9 @@ fn parse_admit(reply: &[i64], checks: usize) -> Option<Verdict> {
 /// Plain shared entries beside the counters (the sticky sessions' upstreams), under the same
 /// namespace, with the same timeout and fallback.
 impl Shared {
-    pub(super) async fn get(&self, key: &str) -> Result<Option<String>, Fault> {
-        let mut conn = self.connection()?;
+    /// On the request path (a sticky session's lookup): the serving thread's own connection.
+    pub(super) async fn get(self: &Arc<Self>, key: &str) -> Result<Option<String>, Fault> {
+        let mut conn = self.own_connection()?;
         let key = format!("{}:{key}", self.namespace);
         within(
             self.timeout,

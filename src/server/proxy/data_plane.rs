@@ -45,6 +45,9 @@ pub struct DataPlane {
     pub(crate) limiter: Limiter,
     /// Which upstream served each agent session last.
     pub(crate) sessions: SessionBook,
+    /// Which upstream made each Responses object (by key and response id), so that
+    /// `previous_response_id` and `/v1/responses/{id}` reach it.
+    pub(crate) responses: SessionBook,
 }
 
 impl DataPlane {

@@ -26,6 +26,45 @@ pub(crate) enum Endpoint {
     /// A POST path outside the table that an upstream the key may use opted in to
     /// (`extra_paths`); forwarded only to such upstreams.
     Extra,
+    /// A stored Responses object (`/v1/responses/{id}...`): sent to the upstream that created
+    /// it, for the key that created it.
+    StoredResponse(ResponseOp),
+}
+
+/// What is done with a stored Responses object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResponseOp {
+    /// `GET /v1/responses/{id}`
+    Get,
+    /// `DELETE /v1/responses/{id}`
+    Delete,
+    /// `GET /v1/responses/{id}/input_items`
+    InputItems,
+    /// `POST /v1/responses/{id}/cancel`
+    Cancel,
+}
+
+impl ResponseOp {
+    /// The path below `/v1/` the creating upstream receives, for a checked id.
+    pub(crate) fn path(self, id: &str) -> String {
+        match self {
+            ResponseOp::Get | ResponseOp::Delete => format!("responses/{id}"),
+            ResponseOp::InputItems => format!("responses/{id}/input_items"),
+            ResponseOp::Cancel => format!("responses/{id}/cancel"),
+        }
+    }
+}
+
+/// Longest response id the gateway takes (OpenAI's are about 60 characters).
+const MAX_RESPONSE_ID: usize = 128;
+
+/// A response id as providers spell them: letters, digits, `_` and `-`.
+fn is_response_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_RESPONSE_ID
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// The table: method, path below `/v1/`, endpoint, and the API format an upstream must speak
@@ -145,12 +184,41 @@ pub(crate) fn find(method: &Method, raw_path: &str) -> Result<Endpoint, Refusal>
             return Ok(Endpoint::GetModel);
         }
     }
+    if let Some(op) = stored_response_op(method, &decoded) {
+        return Ok(Endpoint::StoredResponse(op));
+    }
     let joined = decoded.join("/");
     TABLE
         .iter()
         .find(|(m, p, _, _)| m == method && *p == joined)
         .map(|(_, _, e, _)| *e)
         .ok_or(Refusal::Unknown)
+}
+
+/// `responses/{id}`, `responses/{id}/input_items` and `responses/{id}/cancel`, with an id that
+/// is one (`responses/input_tokens` is the table's).
+fn stored_response_op(method: &Method, decoded: &[String]) -> Option<ResponseOp> {
+    let (first, id, rest) = match decoded {
+        [first, id] => (first, id, None),
+        [first, id, rest] => (first, id, Some(rest.as_str())),
+        _ => return None,
+    };
+    if first != "responses" || !is_response_id(id) {
+        return None;
+    }
+    match (method, rest) {
+        (&Method::GET, None) => Some(ResponseOp::Get),
+        (&Method::DELETE, None) => Some(ResponseOp::Delete),
+        (&Method::GET, Some("input_items")) => Some(ResponseOp::InputItems),
+        (&Method::POST, Some("cancel")) => Some(ResponseOp::Cancel),
+        _ => None,
+    }
+}
+
+/// The response id of a stored-response path (checked by `find`).
+pub(crate) fn response_id_in_path(raw_path: &str) -> Option<String> {
+    let id = decode(raw_path).ok()?.into_iter().nth(1)?;
+    is_response_id(&id).then_some(id)
 }
 
 /// The decoded path of a POST outside the table, for matching against upstreams' opt-ins
@@ -231,7 +299,11 @@ mod tests {
             (Method::GET, "chat/completions/chatcmpl-1"),
             (Method::DELETE, "chat/completions/chatcmpl-1"),
             (Method::POST, "messages/batches"),
-            (Method::GET, "responses/resp_1"),
+            (Method::PUT, "responses/resp_1"),
+            (Method::GET, "responses/resp_1/other"),
+            (Method::POST, "responses/resp_1"),
+            (Method::GET, "responses/resp%20one"),
+            (Method::GET, "responses/resp.1"),
             (Method::DELETE, "models/ft:gpt-4o:org"),
             (Method::POST, "chat/completions/"),
             (Method::POST, "chat//completions"),
@@ -245,6 +317,60 @@ mod tests {
                 "{method} {path}"
             );
         }
+    }
+
+    #[test]
+    fn stored_responses_are_found_by_method_and_shape() {
+        for (method, path, op, forwarded) in [
+            (
+                Method::GET,
+                "responses/resp_1",
+                ResponseOp::Get,
+                "responses/resp_1",
+            ),
+            (
+                Method::DELETE,
+                "responses/resp_1",
+                ResponseOp::Delete,
+                "responses/resp_1",
+            ),
+            (
+                Method::GET,
+                "responses/resp_1/input_items",
+                ResponseOp::InputItems,
+                "responses/resp_1/input_items",
+            ),
+            (
+                Method::POST,
+                "responses/resp_1/cancel",
+                ResponseOp::Cancel,
+                "responses/resp_1/cancel",
+            ),
+            (
+                Method::GET,
+                "responses/resp%5F1",
+                ResponseOp::Get,
+                "responses/resp_1",
+            ),
+        ] {
+            assert_eq!(
+                find(&method, path),
+                Ok(Endpoint::StoredResponse(op)),
+                "{method} {path}"
+            );
+            assert_eq!(response_id_in_path(path).as_deref(), Some("resp_1"));
+            assert_eq!(op.path("resp_1"), forwarded);
+        }
+        assert_eq!(
+            find(&Method::POST, "responses/input_tokens"),
+            Ok(Endpoint::ResponsesInputTokens)
+        );
+        let long = format!("responses/{}", "a".repeat(MAX_RESPONSE_ID + 1));
+        assert_eq!(find(&Method::GET, &long), Err(Refusal::Unknown));
+        assert_eq!(
+            find(&Method::GET, "responses/%2e%2e"),
+            Err(Refusal::UnsafePath)
+        );
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub(crate) enum ProxyError {
     /// Some upstream serves the model, but none the key may use speaks the path's API format.
     #[error("No upstream serves the model `{model}` over the {format} API.")]
     FormatNotServed { format: &'static str, model: String },
+    /// A stored response this key did not create through the gateway (or one it forgot).
+    #[error("No response with id '{0}' was found.")]
+    ResponseNotFound(String),
     /// A path the gateway does not forward (see `endpoints`); the path is cut short.
     #[error("Invalid URL ({0})")]
     UnknownEndpoint(String),
@@ -92,6 +95,7 @@ impl ProxyError {
             ProxyError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::ModelNotFound(_)
             | ProxyError::FormatNotServed { .. }
+            | ProxyError::ResponseNotFound(_)
             | ProxyError::UnknownEndpoint(_) => StatusCode::NOT_FOUND,
             ProxyError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
@@ -121,6 +125,7 @@ impl ProxyError {
             ProxyError::ModelNotFound(_) | ProxyError::FormatNotServed { .. } => {
                 ("invalid_request_error", Some("model_not_found"))
             }
+            ProxyError::ResponseNotFound(_) => ("invalid_request_error", None),
             ProxyError::UnknownEndpoint(_) => ("invalid_request_error", Some("unknown_url")),
             ProxyError::UpstreamTimeout => ("server_error", Some("upstream_timeout")),
             ProxyError::UpstreamUnavailable => ("server_error", Some("upstream_error")),
@@ -141,6 +146,7 @@ impl ProxyError {
             ProxyError::TooLarge(_) => "request_too_large",
             ProxyError::ModelNotFound(_)
             | ProxyError::FormatNotServed { .. }
+            | ProxyError::ResponseNotFound(_)
             | ProxyError::UnknownEndpoint(_) => "not_found_error",
             ProxyError::UpstreamTimeout | ProxyError::UpstreamUnavailable => "api_error",
             ProxyError::NoUpstream => "overloaded_error",

@@ -21,7 +21,7 @@ use super::errors::{ErrorFormat, ProxyError};
 use super::failover::{Attempt, FailureKind, History};
 use super::headers::{client_response_headers, is_event_stream, upstream_request_headers};
 use super::key_auth::{presented_key, KeyRejection};
-use super::metered_body::{Meter, MeteredBody, PendingLog};
+use super::metered_body::{Meter, MeteredBody, OnResponseId, PendingLog};
 use super::request_body::{read_facts, RequestFacts};
 use super::routing_table::{KeyEntry, Snapshot, UpstreamEntry};
 use super::sessions::{self, Session};
@@ -231,18 +231,20 @@ async fn handle(
                 None => ctx.fail(&state, ProxyError::ModelNotFound(model)),
             };
         }
+        Endpoint::StoredResponse(op) => {
+            let Some(id) = endpoints::response_id_in_path(raw_path) else {
+                return ctx.fail(&state, ProxyError::unknown_endpoint(&method, raw_path));
+            };
+            let target = StoredTarget { op, id };
+            return stored_response(
+                state, ctx, key, snapshot, target, method, uri, headers, body,
+            )
+            .await;
+        }
         _ => {}
     }
 
-    let limit = state.limits.max_body_bytes;
-    let declared = headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return ctx.fail(&state, ProxyError::TooLarge(limit));
-    }
-    let body = match read_body(body, limit, declared).await {
+    let body = match read_limited_body(&state, &headers, body).await {
         Ok(b) => b,
         Err(e) => return ctx.fail(&state, e),
     };
@@ -250,6 +252,7 @@ async fn handle(
         model,
         stream: wants_stream,
         session: body_session,
+        previous_response,
     } = match read_facts(&body) {
         Ok(facts) => facts,
         Err(e) => return ctx.fail(&state, ProxyError::BadRequest(e.to_string())),
@@ -260,21 +263,8 @@ async fn handle(
         ctx.record.refused_by = Some("model_not_allowed".into());
         return ctx.fail(&state, ProxyError::ModelNotFound(model));
     }
-    if let Some(limits) = &key.counters {
-        let now = state.clock.now_ms();
-        let periods = state.periods.at(now);
-        let checks = spend::key_checks(&key, limits, &periods, &snapshot.spend);
-        match spend::admit_key(&state.limiter, checks, ctx.format, now).await {
-            Ok((ticket, headers)) => {
-                ctx.limit_headers = Some(Box::new(headers));
-                ctx.key_ticket = Some(ticket);
-            }
-            Err((error, reason, headers)) => {
-                ctx.limit_headers = Some(Box::new(headers));
-                ctx.record.refused_by = Some(reason.into());
-                return ctx.fail(&state, error);
-            }
-        }
+    if let Err(error) = admit_key(&state, &mut ctx, &key, &snapshot).await {
+        return ctx.fail(&state, error);
     }
 
     let format = endpoint.format();
@@ -307,9 +297,21 @@ async fn handle(
         (body, false)
     };
     let session = sessions::session_of(&key.id, &headers, body_session.as_deref());
-    ctx.record.session_id = session.map(|s| s.short());
+    // Without a session of its own, a request that continues a response goes where that
+    // response was made.
+    let follows = match (session, previous_response) {
+        (None, Some(id)) if format == ApiFormat::OpenAiResponses => {
+            Some(sessions::response_of(&key.id, &id))
+        }
+        _ => None,
+    };
+    ctx.record.session_id = session.or(follows).map(|s| s.short());
+    let creates_response = endpoint == Endpoint::Responses;
     let request = Outgoing {
         session,
+        follows,
+        creates_response,
+        key_id: key.id.clone(),
         body,
         model,
         path: extra_path.map_or(Cow::Borrowed(endpoint.path()), Cow::Owned),
@@ -321,6 +323,111 @@ async fn handle(
         strip_usage_chunk,
     };
     attempt_in_order(state, ctx, &candidates, &snapshot, request).await
+}
+
+/// The request body, refused early when its declared length is over the limit.
+async fn read_limited_body(
+    state: &DataPlane,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, ProxyError> {
+    let limit = state.limits.max_body_bytes;
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ProxyError::TooLarge(limit));
+    }
+    read_body(body, limit, declared).await
+}
+
+/// A limited key's admission: its ticket and rate-limit headers go on `ctx`; a refusal is
+/// recorded with its reason.
+async fn admit_key(
+    state: &DataPlane,
+    ctx: &mut Ctx,
+    key: &KeyEntry,
+    snapshot: &Snapshot,
+) -> Result<(), ProxyError> {
+    let Some(limits) = &key.counters else {
+        return Ok(());
+    };
+    let now = state.clock.now_ms();
+    let periods = state.periods.at(now);
+    let checks = spend::key_checks(key, limits, &periods, &snapshot.spend);
+    match spend::admit_key(&state.limiter, checks, ctx.format, now).await {
+        Ok((ticket, headers)) => {
+            ctx.limit_headers = Some(Box::new(headers));
+            ctx.key_ticket = Some(ticket);
+            Ok(())
+        }
+        Err((error, reason, headers)) => {
+            ctx.limit_headers = Some(Box::new(headers));
+            ctx.record.refused_by = Some(reason.into());
+            Err(error)
+        }
+    }
+}
+
+/// A stored Responses object and what is done with it.
+struct StoredTarget {
+    op: endpoints::ResponseOp,
+    id: String,
+}
+
+/// `/v1/responses/{id}...`: sent to the upstream that made the response, for the key that made
+/// it; any other key, or a response the gateway does not know, gets 404. No failover: no other
+/// upstream has the object.
+#[allow(clippy::too_many_arguments)]
+async fn stored_response(
+    state: Arc<DataPlane>,
+    mut ctx: Ctx,
+    key: Arc<KeyEntry>,
+    snapshot: Arc<Snapshot>,
+    target: StoredTarget,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let body = match read_limited_body(&state, &headers, body).await {
+        Ok(b) => b,
+        Err(e) => return ctx.fail(&state, e),
+    };
+    if let Err(error) = admit_key(&state, &mut ctx, &key, &snapshot).await {
+        return ctx.fail(&state, error);
+    }
+    let now = state.clock.now_ms();
+    let made_by = state
+        .responses
+        .upstream_of(
+            sessions::response_of(&key.id, &target.id),
+            &state.limiter,
+            now,
+        )
+        .await;
+    let upstream = made_by.and_then(|id| snapshot.key_upstream(&key, &id));
+    let Some(upstream) = upstream else {
+        return ctx.fail(&state, ProxyError::ResponseNotFound(target.id));
+    };
+    let request = Outgoing {
+        session: None,
+        follows: None,
+        creates_response: false,
+        key_id: key.id.clone(),
+        body,
+        model: String::new(),
+        path: Cow::Owned(target.op.path(&target.id)),
+        query: uri.query().map(str::to_string),
+        method,
+        headers,
+        // The object's usage was counted when it was made.
+        format: ApiFormat::Other,
+        wants_stream: false,
+        strip_usage_chunk: false,
+    };
+    attempt_in_order(state, ctx, &[upstream], &snapshot, request).await
 }
 
 /// The request body, at most `limit` bytes. A body in one frame (the usual small request) is
@@ -369,6 +476,12 @@ fn forwarded_path<'a>(uri: &'a Uri, decoded: &'a str) -> &'a str {
 struct Outgoing {
     /// The agent session it belongs to, if any: it goes where the session went last.
     session: Option<Session>,
+    /// Without a session, the response it continues (`previous_response_id`): it goes to the
+    /// upstream that made that one.
+    follows: Option<Session>,
+    /// A Responses request: the id of the response it creates is remembered with its upstream.
+    creates_response: bool,
+    key_id: String,
     /// The client's body, with the stream's usage asked for when that was added.
     body: Bytes,
     model: String,
@@ -440,14 +553,20 @@ async fn attempt_in_order(
     let mut order = state.balancer.order(strategy, &views);
     // A session goes first to the upstream that served it last, while that one is healthy and
     // its breaker lets it in; if it cannot take the request, failover picks another as always.
-    let sticky = match out.session {
-        Some(session) => {
+    let sticky = match (out.session, out.follows) {
+        (Some(session), _) => {
             state
                 .sessions
                 .upstream_of(session, &state.limiter, now)
                 .await
         }
-        None => None,
+        (None, Some(response)) => {
+            state
+                .responses
+                .upstream_of(response, &state.limiter, now)
+                .await
+        }
+        (None, None) => None,
     };
     if let Some(last) = &sticky {
         if let Some(pos) = order
@@ -510,7 +629,7 @@ async fn attempt_in_order(
         tried += 1;
         let sent_model = upstream.sent_model(&out.model);
         ctx.record.upstream_id = Some(upstream.id.clone());
-        ctx.record.model_sent = Some(sent_model.clone());
+        ctx.record.model_sent = (!sent_model.is_empty()).then(|| sent_model.clone());
         ctx.record.price_multiplier_ppm = Some(upstream.price_multiplier_ppm);
         // Literal-IP base URLs never reach the guarded resolver; the routing table checked
         // them against the policy when it loaded the upstream.
@@ -544,8 +663,10 @@ async fn attempt_in_order(
                 state.health.record_traffic(&upstream.id, now, None);
                 ctx.record.failover_attempts = tried as i64;
                 ctx.record.failover_history = history.json();
-                if let Some(session) = out.session {
+                if out.session.is_some() || out.follows.is_some() {
                     ctx.record.sticky = Some(sticky.as_deref() == Some(upstream.id.as_str()));
+                }
+                if let Some(session) = out.session {
                     state
                         .sessions
                         .served(session, &upstream.id, &state.limiter, now);
@@ -558,7 +679,11 @@ async fn attempt_in_order(
                     &sent_model,
                     upstream,
                 );
-                return stream_back(&state, ctx, upstream, &out, response, in_flight, bill);
+                let remember = (out.creates_response && response.status().is_success())
+                    .then(|| remember_response(&state, &out.key_id, &upstream.id));
+                return stream_back(
+                    &state, ctx, upstream, &out, response, in_flight, bill, remember,
+                );
             }
             Outcome::Failed(kind, status, message) => {
                 let now = state.clock.now_ms();
@@ -689,7 +814,20 @@ async fn send_once(
     }
 }
 
+/// Remembers that the response an answer creates was made by `upstream` for `key_id`.
+fn remember_response(state: &Arc<DataPlane>, key_id: &str, upstream: &str) -> OnResponseId {
+    let (state, key_id, upstream) = (state.clone(), key_id.to_string(), upstream.to_string());
+    Box::new(move |response_id: &str| {
+        let response = sessions::response_of(&key_id, response_id);
+        let now = state.clock.now_ms();
+        state
+            .responses
+            .served(response, &upstream, &state.limiter, now);
+    })
+}
+
 /// Forwards the chosen upstream's answer chunk by chunk, metering usage on the way.
+#[allow(clippy::too_many_arguments)]
 fn stream_back(
     state: &DataPlane,
     mut ctx: Ctx,
@@ -698,6 +836,7 @@ fn stream_back(
     response: hyper::Response<PooledBody>,
     in_flight: InFlight,
     bill: Option<Box<Bill>>,
+    remember: Option<OnResponseId>,
 ) -> Response {
     let status = response.status();
     ctx.record.status_code = Some(status.as_u16() as i64);
@@ -734,6 +873,10 @@ fn stream_back(
         in_flight,
     )
     .with_length(length);
+    let body = match remember {
+        Some(hook) => body.on_response_id(hook),
+        None => body,
+    };
     let mut reply = Response::new(Body::from_stream(body));
     *reply.status_mut() = status;
     *reply.headers_mut() = headers;

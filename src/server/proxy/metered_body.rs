@@ -12,7 +12,9 @@ use bytes::Bytes;
 use futures_util::Stream;
 
 use super::strategy::InFlight;
-use super::usage::{usage_from_json, ApiFormat, SseUsageTracker, UsageChunkStripper};
+use super::usage::{
+    response_id_from_json, usage_from_json, ApiFormat, SseUsageTracker, UsageChunkStripper,
+};
 use crate::server::db::request_logs::LogRecord;
 use crate::server::proxy::log_writer::LogWriter;
 use crate::server::text::error_chain;
@@ -99,6 +101,23 @@ impl Meter {
         }
     }
 
+    /// The id of the response a Responses stream creates, as soon as it has passed.
+    fn streamed_response_id(&self) -> Option<&str> {
+        match self {
+            Meter::Sse { tracker, .. } => tracker.response_id(),
+            Meter::Json { .. } => None,
+        }
+    }
+
+    /// The created response's id, from the stream or the complete JSON answer.
+    fn response_id(&self) -> Option<String> {
+        match self {
+            Meter::Sse { tracker, .. } => tracker.response_id().map(str::to_string),
+            Meter::Json { chunks, .. } if chunks.len() == 1 => response_id_from_json(&chunks[0]),
+            Meter::Json { chunks, .. } => response_id_from_json(&chunks.concat()),
+        }
+    }
+
     fn usage(&self) -> Option<super::usage::Usage> {
         match self {
             Meter::Sse { tracker, .. } => tracker.usage(),
@@ -120,6 +139,9 @@ pub(crate) struct PendingLog {
 
 type Upstream = Pin<Box<dyn Stream<Item = Result<Bytes, hyper::Error>> + Send>>;
 
+/// Told the id of the response an answer creates (a Responses request's), once it is known.
+pub(crate) type OnResponseId = Box<dyn FnOnce(&str) + Send>;
+
 pub(crate) struct MeteredBody {
     inner: Upstream,
     idle: Pin<Box<tokio::time::Sleep>>,
@@ -133,6 +155,8 @@ pub(crate) struct MeteredBody {
     /// With a Content-Length, hyper stops polling once that many bytes went out and drops the
     /// body without asking for its end; counting lets the log record a complete response.
     remaining: Option<u64>,
+    /// Only on a Responses answer: remembers where the response it creates lives.
+    on_response_id: Option<OnResponseId>,
     /// Counts this request as in flight on its upstream until the body is done or dropped.
     _in_flight: InFlight,
 }
@@ -155,6 +179,7 @@ impl MeteredBody {
             first_token: None,
             ended: false,
             remaining: None,
+            on_response_id: None,
             _in_flight: in_flight,
         }
     }
@@ -165,10 +190,21 @@ impl MeteredBody {
         self
     }
 
+    /// Tells `hook` the id of the response this answer creates.
+    pub(crate) fn on_response_id(mut self, hook: OnResponseId) -> Self {
+        self.on_response_id = Some(hook);
+        self
+    }
+
     fn submit(&mut self, error: Option<String>) {
         let Some(mut pending) = self.log.take() else {
             return;
         };
+        if let Some(hook) = self.on_response_id.take() {
+            if let Some(id) = self.meter.response_id() {
+                hook(&id);
+            }
+        }
         pending.record.duration_ms = Some(pending.started.elapsed().as_millis() as i64);
         let since_start = |t: Instant| t.duration_since(pending.started).as_millis() as i64;
         pending.record.ttfb_ms = self.first_byte.map(since_start);
@@ -200,6 +236,13 @@ impl Stream for MeteredBody {
                     let deadline = tokio::time::Instant::now() + this.idle_timeout;
                     this.idle.as_mut().reset(deadline);
                     let out = this.meter.feed(chunk);
+                    if this.on_response_id.is_some() {
+                        if let Some(id) = this.meter.streamed_response_id() {
+                            if let Some(hook) = this.on_response_id.take() {
+                                hook(id);
+                            }
+                        }
+                    }
                     if out.is_empty() {
                         continue;
                     }

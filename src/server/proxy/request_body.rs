@@ -33,6 +33,8 @@ pub(crate) struct RequestFacts {
     /// What names the agent session the request belongs to, when the body says: Claude Code's
     /// `session_…` inside `metadata.user_id`, or Codex's `prompt_cache_key`.
     pub session: Option<String>,
+    /// A Responses request's `previous_response_id`: it goes where that response was made.
+    pub previous_response: Option<String>,
 }
 
 /// Only these fields are read (as any JSON value, so a `model` that is not a string is
@@ -47,6 +49,8 @@ struct Probe {
     metadata: Option<MetadataProbe>,
     #[serde(default)]
     prompt_cache_key: Option<Value>,
+    #[serde(default)]
+    previous_response_id: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -93,6 +97,12 @@ pub(crate) fn read_facts(body: &[u8]) -> Result<RequestFacts, BodyError> {
     let probe: Probe =
         serde_json::from_slice(body).map_err(|e| BodyError::Malformed(e.to_string()))?;
     let session = session_in(&probe);
+    let previous_response = match &probe.previous_response_id {
+        Some(Value::String(id)) if !id.is_empty() && id.len() <= MAX_SESSION_BYTES => {
+            Some(id.clone())
+        }
+        _ => None,
+    };
     let model = match probe.model {
         Some(Value::String(m)) if m.trim().is_empty() => return Err(BodyError::MissingModel),
         // Usually already trimmed: keep the parsed string rather than copy it.
@@ -111,6 +121,7 @@ pub(crate) fn read_facts(body: &[u8]) -> Result<RequestFacts, BodyError> {
         model,
         stream,
         session,
+        previous_response,
     })
 }
 
@@ -131,6 +142,7 @@ mod tests {
                 model: "gpt-4o".into(),
                 stream: true,
                 session: None,
+                previous_response: None,
             })
         );
         let escaped = r#"{"model":"gpt\u002d4o","stream":false}"#;
@@ -167,6 +179,23 @@ mod tests {
             None,
             "overlong names are ignored"
         );
+    }
+
+    #[test]
+    fn a_previous_response_id_is_read() {
+        let body = r#"{"model":"gpt-5","previous_response_id":"resp_abc","input":"hi"}"#;
+        assert_eq!(
+            facts(body).unwrap().previous_response.as_deref(),
+            Some("resp_abc")
+        );
+        for absent in [
+            r#"{"model":"m"}"#,
+            r#"{"model":"m","previous_response_id":null}"#,
+            r#"{"model":"m","previous_response_id":""}"#,
+            r#"{"model":"m","previous_response_id":3}"#,
+        ] {
+            assert_eq!(facts(absent).unwrap().previous_response, None, "{absent}");
+        }
     }
 
     #[test]

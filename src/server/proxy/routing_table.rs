@@ -182,6 +182,18 @@ impl DurableSpend {
 impl Snapshot {
     /// Active upstreams this key may use that serve `model` and speak `format` (any format
     /// when `None`), lowest priority number first.
+    /// One of the key's upstreams, by id, while it is active and speaks the Responses API:
+    /// where a stored response made there is looked up.
+    pub(crate) fn key_upstream(&self, key: &KeyEntry, id: &str) -> Option<Arc<UpstreamEntry>> {
+        if !key.upstream_ids.iter().any(|k| k == id) {
+            return None;
+        }
+        self.upstreams
+            .get(id)
+            .filter(|u| u.is_active && u.speaks.contains(&Format::Responses))
+            .cloned()
+    }
+
     pub(crate) fn candidates(
         &self,
         key: &KeyEntry,

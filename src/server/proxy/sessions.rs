@@ -59,6 +59,21 @@ pub(crate) fn session_of(
     Some(Session(short))
 }
 
+/// How long the gateway remembers which upstream made a response: as long as OpenAI keeps a
+/// stored response (30 days; in Redis when it is configured, else until the instance's book
+/// is full or it restarts).
+pub(crate) const RESPONSE_ROUTE_MS: i64 = 30 * 24 * 3_600 * 1_000;
+
+/// The response a Responses request continues (`previous_response_id`) or asks about
+/// (`/v1/responses/{id}`), as a session of its own: it names the upstream that made it, and only
+/// for the key that made it.
+pub(crate) fn response_of(key_id: &str, response_id: &str) -> Session {
+    let digest = sha256(format!("{key_id}\0response\0{response_id}").as_bytes());
+    let mut short = [0u8; 16];
+    short.copy_from_slice(&digest[..16]);
+    Session(short)
+}
+
 #[derive(Debug)]
 struct Entry {
     upstream: Arc<str>,
@@ -190,6 +205,12 @@ mod tests {
             session_of("k2", &HeaderMap::new(), Some("a"))
         );
         assert_eq!(session_of("k", &HeaderMap::new(), None), None);
+        assert_ne!(response_of("k1", "resp_1"), response_of("k2", "resp_1"));
+        assert_ne!(
+            Some(response_of("k", "a")),
+            session_of("k", &HeaderMap::new(), Some("a")),
+            "a response is not the session of the same name"
+        );
         assert_eq!(explicit.unwrap().short().len(), 16);
     }
 

@@ -144,6 +144,8 @@ struct TrackerState {
     usage: Option<Usage>,
     anthropic: AnthropicCounts,
     first_content: bool,
+    /// A Responses stream's response id, from its `response.created` event.
+    response_id: Option<String>,
     scratch: Vec<u8>,
 }
 
@@ -156,6 +158,7 @@ impl SseUsageTracker {
                 usage: None,
                 anthropic: AnthropicCounts::default(),
                 first_content: false,
+                response_id: None,
                 scratch: Vec::new(),
             },
         }
@@ -185,6 +188,17 @@ impl SseUsageTracker {
     pub fn first_content_seen(&self) -> bool {
         self.state.first_content
     }
+
+    /// The id of the response a Responses stream creates, once its first event has passed.
+    pub fn response_id(&self) -> Option<&str> {
+        self.state.response_id.as_deref()
+    }
+}
+
+/// The `id` of a complete (non-streaming) Responses answer.
+pub fn response_id_from_json(body: &[u8]) -> Option<String> {
+    let raw = super::json_field::top_level_field(body, "id")?;
+    serde_json::from_slice::<String>(raw).ok()
 }
 
 impl TrackerState {
@@ -237,7 +251,9 @@ impl TrackerState {
             return;
         };
         let kind = event.kind.as_deref().unwrap_or_default();
-        if matches!(
+        if kind == "response.created" && self.response_id.is_none() {
+            self.response_id = event.response.and_then(|r| r.id);
+        } else if matches!(
             kind,
             "response.completed" | "response.incomplete" | "response.failed"
         ) {
@@ -608,7 +624,14 @@ struct UsageHolder {
 struct ResponsesEvent {
     #[serde(rename = "type")]
     kind: Option<String>,
-    response: Option<UsageHolder>,
+    response: Option<ResponseProbe>,
+}
+
+/// The `response` of a Responses event: its id and usage, nothing else built.
+#[derive(Deserialize)]
+struct ResponseProbe {
+    id: Option<String>,
+    usage: Option<IfObject<UsageCounts>>,
 }
 
 #[derive(Deserialize)]
@@ -1053,6 +1076,33 @@ data: {"type":"response.completed","sequence_number":9,"response":{"id":"resp_67
         assert!(!tracker.first_content_seen());
         tracker.feed(RESPONSES_STREAM.as_bytes());
         assert!(tracker.first_content_seen());
+    }
+
+    #[test]
+    fn the_created_response_id_is_read_from_its_first_event_or_the_json_answer() {
+        let id = "resp_67c9fdcecf488190bdd9a0409de3a1ec07b8b0ad4e5eb654";
+        let mut tracker = SseUsageTracker::new(ApiFormat::OpenAiResponses);
+        assert_eq!(tracker.response_id(), None);
+        let created = RESPONSES_STREAM
+            .split("event: response.output_text.delta")
+            .next()
+            .unwrap();
+        tracker.feed(created.as_bytes());
+        assert_eq!(tracker.response_id(), Some(id));
+        let mut chat = SseUsageTracker::new(ApiFormat::OpenAiChat);
+        chat.feed(RESPONSES_STREAM.as_bytes());
+        assert_eq!(chat.response_id(), None, "only a Responses stream has one");
+        let answer = format!(r#"{{"id":"{id}","object":"response","output":[{{"id":"msg_1"}}]}}"#);
+        assert_eq!(
+            response_id_from_json(answer.as_bytes()).as_deref(),
+            Some(id)
+        );
+        assert_eq!(response_id_from_json(br#"{"id":7}"#), None);
+        assert_eq!(
+            response_id_from_json(br#"{"id":"resp_1""#),
+            None,
+            "truncated"
+        );
     }
 
     #[test]

@@ -75,6 +75,9 @@ pub struct Knobs {
     pub require_auth: Option<String>,
     /// Ids listed by `GET /v1/models`; empty means [`DEFAULT_MODELS`].
     pub models: Vec<String>,
+    /// Give each `/v1/responses` answer its own id (`resp_<port>_<n>`) instead of `resp_mock`,
+    /// so a test can tell which upstream made a response.
+    pub unique_response_ids: bool,
 }
 
 /// One request as the mock received it.
@@ -152,11 +155,13 @@ impl MockUpstream {
             .unwrap_or_else(|e| panic!("mock upstream: bind {addr}: {e}"));
         let addr = listener.local_addr().expect("mock upstream: local_addr");
         let state = Arc::new(Shared {
+            port: addr.port(),
             data: Mutex::new(Data {
                 received: Vec::new(),
                 health_checks: 0,
                 model_fetches: 0,
                 knobs,
+                responses_made: Vec::new(),
             }),
             conns: Mutex::new(Conns::default()),
             stopped: AtomicBool::new(false),
@@ -185,6 +190,11 @@ impl MockUpstream {
     /// `http://127.0.0.1:PORT` + `path` (give the full path, e.g. `/v1/models`).
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// The ids of the responses this mock made, oldest first.
+    pub fn responses_made(&self) -> Vec<String> {
+        self.state.data().responses_made.clone()
     }
 
     /// Every request received so far, oldest first.
@@ -293,6 +303,7 @@ impl Drop for MockUpstream {
 // ---------------------------------------------------------------------------------------------
 
 struct Shared {
+    port: u16,
     data: Mutex<Data>,
     conns: Mutex<Conns>,
     stopped: AtomicBool,
@@ -304,6 +315,8 @@ struct Data {
     health_checks: usize,
     model_fetches: usize,
     knobs: Knobs,
+    /// The ids of the responses this mock made, which `/v1/responses/{id}` knows.
+    responses_made: Vec<String>,
 }
 
 /// Open connections, each as a duplicate of its socket's descriptor. The duplicate is dropped
@@ -574,6 +587,11 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     }
 
     let path = parts.uri.path();
+    if let Some(rest) = path.strip_prefix("/v1/responses/") {
+        if rest != "input_tokens" {
+            return stored_response(&shared, &parts.method, rest, &plan);
+        }
+    }
     let Some((route, method)) = Route::of(path) else {
         let msg = format!("Invalid URL ({} {})", parts.method, path);
         return error_response(Flavor::OpenAi, 404, &msg);
@@ -644,12 +662,67 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     match (route, stream) {
         (Route::Chat, false) => json_response(chat_completion_json(model), &plan),
         (Route::Chat, true) => sse_response(chat_stream_events(model, n, include_usage), &plan),
-        (Route::Responses, false) => json_response(responses_json(model), &plan),
-        (Route::Responses, true) => sse_response(responses_stream_events(model, n), &plan),
+        (Route::Responses, false) => {
+            let id = shared.new_response_id();
+            json_response(responses_json(model).replace("resp_mock", &id), &plan)
+        }
+        (Route::Responses, true) => {
+            let id = shared.new_response_id();
+            let events = responses_stream_events(model, n)
+                .into_iter()
+                .map(|e| e.replace("resp_mock", &id))
+                .collect();
+            sse_response(events, &plan)
+        }
         (Route::Messages, false) => json_response(messages_json(model), &plan),
         (Route::Messages, true) => sse_response(messages_stream_events(model, n), &plan),
         _ => json_response(embeddings_json(model), &plan),
     }
+}
+
+impl Shared {
+    /// The id of a response being made: `resp_mock`, or its own with `unique_response_ids`.
+    fn new_response_id(&self) -> String {
+        let mut d = self.data();
+        let id = if d.knobs.unique_response_ids {
+            format!("resp_{}_{}", self.port, d.responses_made.len() + 1)
+        } else {
+            "resp_mock".to_string()
+        };
+        d.responses_made.push(id.clone());
+        id
+    }
+}
+
+/// `/v1/responses/{id}` (GET, DELETE), `/input_items` (GET) and `/cancel` (POST): answered
+/// for a response this mock made, 404 as OpenAI answers otherwise.
+fn stored_response(shared: &Shared, method: &Method, rest: &str, plan: &Plan) -> Response {
+    let (id, tail) = match rest.split_once('/') {
+        Some((id, tail)) => (id, Some(tail)),
+        None => (rest, None),
+    };
+    if !shared.data().responses_made.iter().any(|m| m == id) {
+        let msg = format!("Response with id '{id}' not found.");
+        return error_response(Flavor::OpenAi, 404, &msg);
+    }
+    let body = match (method, tail) {
+        (&Method::GET, None) => responses_json("gpt-4o-mini").replace("resp_mock", id),
+        (&Method::DELETE, None) => {
+            format!(r#"{{"id":{},"object":"response","deleted":true}}"#, q(id))
+        }
+        (&Method::GET, Some("input_items")) => {
+            r#"{"object":"list","data":[],"first_id":null,"last_id":null,"has_more":false}"#
+                .to_string()
+        }
+        (&Method::POST, Some("cancel")) => {
+            response_object("gpt-4o-mini", "cancelled", None).replace("resp_mock", id)
+        }
+        _ => {
+            let msg = format!("Invalid URL ({method} /v1/responses/{rest})");
+            return error_response(Flavor::OpenAi, 404, &msg);
+        }
+    };
+    json_response(body, plan)
 }
 
 fn check_auth(flavor: Flavor, h: &HeaderMap, key: &str) -> Result<(), &'static str> {
