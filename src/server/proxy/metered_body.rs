@@ -34,6 +34,12 @@ pub(crate) enum Meter {
         held: usize,
         overflow: bool,
     },
+    /// Google's stream without `alt=sse`: one JSON array read element by element as it passes.
+    JsonArray {
+        reader: super::json_stream::ArrayElements,
+        usage: Option<super::usage::Usage>,
+        first_content: bool,
+    },
 }
 
 impl Meter {
@@ -53,8 +59,31 @@ impl Meter {
         }
     }
 
+    /// Gemini's JSON-array stream.
+    pub(crate) fn json_array() -> Self {
+        Meter::JsonArray {
+            reader: Default::default(),
+            usage: None,
+            first_content: false,
+        }
+    }
+
     fn feed(&mut self, chunk: Bytes) -> Bytes {
         match self {
+            Meter::JsonArray {
+                reader,
+                usage,
+                first_content,
+            } => {
+                reader.feed(&chunk, &mut |element| {
+                    let (read, content) = super::usage::gemini_chunk(element, !*first_content);
+                    *first_content |= content;
+                    if read.is_some() {
+                        *usage = read;
+                    }
+                });
+                chunk
+            }
             Meter::Sse { tracker, stripper } => {
                 tracker.feed(&chunk);
                 match stripper {
@@ -95,6 +124,7 @@ impl Meter {
     fn first_content_seen(&self) -> bool {
         match self {
             Meter::Sse { tracker, .. } => tracker.first_content_seen(),
+            Meter::JsonArray { first_content, .. } => *first_content,
             Meter::Json { .. } => false,
         }
     }
@@ -102,6 +132,7 @@ impl Meter {
     fn usage(&self) -> Option<super::usage::Usage> {
         match self {
             Meter::Sse { tracker, .. } => tracker.usage(),
+            Meter::JsonArray { usage, .. } => *usage,
             Meter::Json { format, chunks, .. } if chunks.len() == 1 => {
                 usage_from_json(*format, &chunks[0])
             }
