@@ -99,9 +99,9 @@ if [ "$WANT_TEST" = 1 ]; then
     say "installing CJK fonts"
     apt_install fonts-noto-cjk
   fi
-  # 6. The official OpenAI and Anthropic Python SDKs, pinned, for the SDK compatibility test.
-  if [ "$(cat .venv-sdk/pins 2>/dev/null)" != "$SDK_PINS" ] || ! .venv-sdk/bin/python -c "import openai, anthropic" 2>/dev/null; then
-    say "installing the OpenAI and Anthropic Python SDKs into .venv-sdk"
+  # 6. The official OpenAI, Anthropic and Google Python SDKs, pinned, for the SDK compatibility test.
+  if [ "$(cat .venv-sdk/pins 2>/dev/null)" != "$SDK_PINS" ] || ! .venv-sdk/bin/python -c "import openai, anthropic, google.genai" 2>/dev/null; then
+    say "installing the OpenAI, Anthropic and Google Python SDKs into .venv-sdk"
     if ! have python3 || ! python3 -c "import ensurepip" 2>/dev/null; then
       apt_install python3 python3-venv
     fi

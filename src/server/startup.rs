@@ -256,6 +256,12 @@ pub fn router(state: AppState) -> Router {
             any(crate::server::proxy::handler::proxy),
         )
         .route("/v1/{*path}", any(crate::server::proxy::handler::proxy))
+        // Google's own API (the Gemini format), through the same handler.
+        .route(
+            "/api/proxy/v1beta/{*path}",
+            any(crate::server::proxy::handler::proxy),
+        )
+        .route("/v1beta/{*path}", any(crate::server::proxy::handler::proxy))
         .route("/api", any(rest::not_found::api_not_found))
         .route("/api/{*rest}", any(rest::not_found::api_not_found))
         .merge(site_root_files(&state.leptos_options))

@@ -9,6 +9,7 @@ mod admin_api;
 mod admin_at_scale;
 mod formats;
 mod foundation;
+mod gemini;
 mod limits;
 mod locales;
 mod openapi;

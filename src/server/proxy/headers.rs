@@ -20,6 +20,8 @@ const FROM_CLIENT: &[&str] = &[
     "x-claude-code-session-id",
     "session_id",
     "originator",
+    // The google-genai SDKs' own telemetry (never `x-goog-api-key`: the gateway's key).
+    "x-goog-api-client",
 ];
 /// The official SDKs' own telemetry (`x-stainless-lang`, `x-stainless-retry-count`, ...).
 const FROM_CLIENT_PREFIXES: &[&str] = &["x-stainless-"];
@@ -117,6 +119,9 @@ mod tests {
             ("anthropic-beta", "tools-2024"),
             ("anthropic-version", "2023-06-01"),
             ("x-stainless-lang", "python"),
+            ("x-goog-api-key", "sk-auto-x"),
+            ("x-goog-user-project", "other-tenant"),
+            ("x-goog-api-client", "google-genai-sdk/3.6.1"),
             ("content-type", "application/json"),
         ] {
             h.append(HeaderName::from_static(k), v.parse().unwrap());
@@ -129,6 +134,7 @@ mod tests {
                 "anthropic-beta",
                 "anthropic-version",
                 "x-stainless-lang",
+                "x-goog-api-client",
                 "content-type"
             ]
         );

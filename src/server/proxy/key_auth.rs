@@ -51,6 +51,23 @@ pub(crate) fn presented_key(headers: &HeaderMap) -> Option<&str> {
     })
 }
 
+/// The key a caller of Google's API presents: `x-goog-api-key` (the google-genai SDKs), the
+/// `key` query parameter (curl examples, REST clients), or the other formats' headers.
+pub(crate) fn presented_google_key<'a>(
+    headers: &'a HeaderMap,
+    query: Option<&str>,
+) -> Option<std::borrow::Cow<'a, str>> {
+    let header = headers
+        .get("x-goog-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    header
+        .map(std::borrow::Cow::Borrowed)
+        .or_else(|| super::gemini::key_in_query(query).map(std::borrow::Cow::Owned))
+        .or_else(|| presented_key(headers).map(std::borrow::Cow::Borrowed))
+}
+
 pub struct KeyVerifier {
     cache: RwLock<FastMap<[u8; 32], String>>,
     /// Keys that failed bcrypt: a client retrying the same wrong key costs no second bcrypt.
@@ -590,5 +607,32 @@ mod tests {
         assert_eq!(presented_key(&h), Some("sk-auto-a"));
         h.insert("authorization", "Bearer sk-auto-b".parse().unwrap());
         assert_eq!(presented_key(&h), Some("sk-auto-b"));
+    }
+
+    #[test]
+    fn google_clients_send_x_goog_api_key_or_the_key_parameter() {
+        let mut h = HeaderMap::new();
+        assert_eq!(presented_google_key(&h, None), None);
+        assert_eq!(
+            presented_google_key(&h, Some("alt=sse&key=sk-auto-q")).as_deref(),
+            Some("sk-auto-q")
+        );
+        h.insert("authorization", "Bearer sk-auto-b".parse().unwrap());
+        assert_eq!(
+            presented_google_key(&h, Some("alt=sse")).as_deref(),
+            Some("sk-auto-b")
+        );
+        assert_eq!(
+            presented_google_key(&h, Some("key=sk-auto-q")).as_deref(),
+            Some("sk-auto-q")
+        );
+        h.insert("x-goog-api-key", " sk-auto-g ".parse().unwrap());
+        assert_eq!(
+            presented_google_key(&h, Some("key=sk-auto-q")).as_deref(),
+            Some("sk-auto-g")
+        );
+        // The other paths do not read Google's header.
+        h.remove("authorization");
+        assert_eq!(presented_key(&h), None);
     }
 }

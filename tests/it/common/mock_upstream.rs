@@ -1,8 +1,10 @@
 //! Mock AI-provider upstream for integration tests.
 //!
 //! A real HTTP server on `127.0.0.1:0` that speaks the OpenAI (`/v1/models`,
-//! `/v1/chat/completions`, `/v1/responses`, `/v1/embeddings`) and Anthropic (`/v1/messages`)
-//! wire formats, records every request it receives, and can be steered through [`Knobs`] or
+//! `/v1/chat/completions`, `/v1/responses`, `/v1/embeddings`), Anthropic (`/v1/messages`) and
+//! Gemini (`/v1beta/models/{model}:generateContent`, `:streamGenerateContent` as SSE with
+//! `alt=sse` and as a JSON array without, `:countTokens`, `:embedContent`,
+//! `:batchEmbedContents`, `GET /v1beta/models`; also below `/v1/`) wire formats, records every request it receives, and can be steered through [`Knobs`] or
 //! per-request `x-mock-*` headers (status, latency, chunk delay, event count, abrupt drop).
 //!
 //! Every body the mock sends is produced by the public `*_json` / `*_events` functions below, so
@@ -50,6 +52,12 @@ pub const RESPONSES_USAGE_JSON: &str = r#"{"input_tokens":13,"output_tokens":5,"
 pub const EMBEDDINGS_USAGE_JSON: &str = r#"{"prompt_tokens":8,"total_tokens":8}"#;
 /// Usage object of a non-stream `/v1/messages` answer.
 pub const MESSAGES_USAGE_JSON: &str = r#"{"input_tokens":25,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":15}"#;
+/// `usageMetadata` of a Gemini answer and of a stream's last chunk.
+pub const GEMINI_USAGE_JSON: &str = r#"{"promptTokenCount":21,"candidatesTokenCount":9,"totalTokenCount":36,"cachedContentTokenCount":4,"thoughtsTokenCount":6,"promptTokensDetails":[{"modality":"TEXT","tokenCount":21}]}"#;
+/// `totalTokens` of a Gemini `countTokens` answer.
+pub const GEMINI_COUNT_TOKENS: u64 = 21;
+/// Models listed by `GET /v1beta/models` when `Knobs::models` is empty.
+pub const DEFAULT_GEMINI_MODELS: [&str; 2] = ["gemini-2.5-flash", "text-embedding-004"];
 /// Usage object inside the stream's `message_start` event.
 pub const MESSAGES_START_USAGE_JSON: &str = r#"{"input_tokens":25,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":1}"#;
 
@@ -71,7 +79,9 @@ pub struct Knobs {
     /// then cuts instead of ending the body cleanly, N > E has no effect.
     pub drop_after_events: Option<usize>,
     /// Expected upstream key: OpenAI paths want `authorization: Bearer <key>`, `/v1/messages`
-    /// wants `x-api-key: <key>`; missing or wrong -> 401 in the provider's format.
+    /// wants `x-api-key: <key>`, Gemini paths `x-goog-api-key: <key>`; missing or wrong -> 401
+    /// in the provider's format. (Gemini paths always refuse a `key` query parameter and an
+    /// `authorization` header, as Google refuses an API key there.)
     pub require_auth: Option<String>,
     /// Ids listed by `GET /v1/models`; empty means [`DEFAULT_MODELS`].
     pub models: Vec<String>,
@@ -453,6 +463,7 @@ impl AsyncWrite for TrackedIo {
 enum Flavor {
     OpenAi,
     Anthropic,
+    Google,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -465,11 +476,44 @@ enum Route {
     Messages,
     /// `POST /v1/rerank`: a path outside the gateway's table, reached only by an opt-in.
     Rerank,
+    /// Gemini's `models/{model}:{action}` (below `/v1beta/` or `/v1/`), and its model list.
+    Gemini(GeminiAction),
+    GeminiModels,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GeminiAction {
+    Generate,
+    Stream,
+    CountTokens,
+    Embed,
+    BatchEmbed,
+}
+
+/// The model and action of a Gemini path, `/{version}/models/{model}:{action}`.
+fn gemini_call(path: &str) -> Option<(String, Option<GeminiAction>)> {
+    let rest = path
+        .strip_prefix("/v1beta/models/")
+        .or_else(|| path.strip_prefix("/v1/models/"))?;
+    let (model, action) = rest.rsplit_once(':')?;
+    let action = match action {
+        "generateContent" => Some(GeminiAction::Generate),
+        "streamGenerateContent" => Some(GeminiAction::Stream),
+        "countTokens" => Some(GeminiAction::CountTokens),
+        "embedContent" => Some(GeminiAction::Embed),
+        "batchEmbedContents" => Some(GeminiAction::BatchEmbed),
+        _ => None,
+    };
+    Some((model.to_string(), action))
 }
 
 impl Route {
     fn of(path: &str) -> Option<(Route, Method)> {
+        if let Some((_, action)) = gemini_call(path) {
+            return action.map(|a| (Route::Gemini(a), Method::POST));
+        }
         Some(match path {
+            "/v1beta/models" => (Route::GeminiModels, Method::GET),
             "/v1/models" => (Route::ListModels, Method::GET),
             "/v1/chat/completions" => (Route::Chat, Method::POST),
             "/v1/responses" => (Route::Responses, Method::POST),
@@ -486,6 +530,7 @@ impl Route {
     fn flavor(self) -> Flavor {
         match self {
             Route::Messages => Flavor::Anthropic,
+            Route::Gemini(_) | Route::GeminiModels => Flavor::Google,
             _ => Flavor::OpenAi,
         }
     }
@@ -601,6 +646,28 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         let msg = format!("Method {} not allowed for {path}", parts.method);
         return error_response(flavor, 405, &msg);
     }
+    if flavor == Flavor::Google {
+        // What Google refuses, and what the gateway must never send: its own key in the query,
+        // or the upstream's API key as a bearer token.
+        let query = parts.uri.query().unwrap_or("");
+        if query
+            .split('&')
+            .any(|p| p == "key" || p.starts_with("key="))
+        {
+            return error_response(
+                flavor,
+                400,
+                "mock upstream: an API key arrived in the query",
+            );
+        }
+        if parts.headers.contains_key("authorization") {
+            return error_response(
+                flavor,
+                401,
+                "Request had invalid authentication credentials. Expected OAuth 2 access token.",
+            );
+        }
+    }
     if let Some(key) = &knobs.require_auth {
         if let Err(msg) = check_auth(flavor, &parts.headers, key) {
             return error_response(flavor, 401, msg);
@@ -618,7 +685,54 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     } else {
         knobs.models.clone()
     };
+    let gemini_models: Vec<String> = if knobs.models.is_empty() {
+        DEFAULT_GEMINI_MODELS
+            .iter()
+            .map(|m| m.to_string())
+            .collect()
+    } else {
+        knobs.models.clone()
+    };
     match route {
+        Route::GeminiModels => return json_response(gemini_models_json(&gemini_models), &plan),
+        Route::Gemini(action) => {
+            let (model, _) = gemini_call(path).unwrap_or_default();
+            if !gemini_models.contains(&model) {
+                let msg = format!("models/{model} is not found for API version v1beta");
+                return error_response(flavor, 404, &msg);
+            }
+            let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+                return error_response(flavor, 400, "Invalid JSON payload received.");
+            };
+            let sse = parts
+                .uri
+                .query()
+                .unwrap_or("")
+                .split('&')
+                .any(|p| p == "alt=sse");
+            return match action {
+                GeminiAction::Generate => json_response(gemini_answer_json(&model), &plan),
+                GeminiAction::Stream if sse => {
+                    sse_response(gemini_sse_events(&model, plan.events), &plan)
+                }
+                GeminiAction::Stream => {
+                    gemini_array_response(gemini_array_chunks(&model, plan.events), &plan)
+                }
+                GeminiAction::CountTokens => {
+                    json_response(format!(r#"{{"totalTokens":{GEMINI_COUNT_TOKENS}}}"#), &plan)
+                }
+                GeminiAction::Embed => json_response(
+                    r#"{"embedding":{"values":[0.1,0.2,0.3]}}"#.to_string(),
+                    &plan,
+                ),
+                GeminiAction::BatchEmbed => {
+                    let n = req["requests"].as_array().map_or(1, Vec::len);
+                    let one = r#"{"values":[0.1,0.2,0.3]}"#;
+                    let all = vec![one; n].join(",");
+                    json_response(format!(r#"{{"embeddings":[{all}]}}"#), &plan)
+                }
+            };
+        }
         Route::ListModels => return json_response(models_json(&models), &plan),
         Route::Rerank => {
             return json_response(r#"{"object":"rerank","results":[]}"#.to_string(), &plan)
@@ -642,6 +756,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             let msg = match flavor {
                 Flavor::OpenAi => "We could not parse the JSON body of your request.",
                 Flavor::Anthropic => "There was an error parsing the body of your request",
+                Flavor::Google => "Invalid JSON payload received.",
             };
             return error_response(flavor, 400, msg);
         }
@@ -650,6 +765,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         let msg = match flavor {
             Flavor::OpenAi => "you must provide a model parameter",
             Flavor::Anthropic => "model: Field required",
+            Flavor::Google => "model: required",
         };
         return error_response(flavor, 400, msg);
     };
@@ -738,6 +854,11 @@ fn check_auth(flavor: Flavor, h: &HeaderMap, key: &str) -> Result<(), &'static s
             Some(v) if v == key => Ok(()),
             Some(_) => Err("invalid x-api-key"),
         },
+        Flavor::Google => match got("x-goog-api-key") {
+            None => Err("Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API."),
+            Some(v) if v == key => Ok(()),
+            Some(_) => Err("API key not valid. Please pass a valid API key."),
+        },
     }
 }
 
@@ -750,6 +871,7 @@ fn error_response(flavor: Flavor, status: u16, message: &str) -> Response {
     let body = match flavor {
         Flavor::OpenAi => openai_error_json(status, message),
         Flavor::Anthropic => anthropic_error_json(status, message),
+        Flavor::Google => google_error_json(status, message),
     };
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status_code(status);
@@ -792,6 +914,18 @@ fn json_response(body: String, plan: &Plan) -> Response {
     ] {
         h.insert(name, HeaderValue::from_static(value));
     }
+    resp
+}
+
+/// Streams Gemini's JSON array (`chunks` as [`gemini_array_chunks`] cut it), one body chunk each.
+fn gemini_array_response(chunks: Vec<String>, plan: &Plan) -> Response {
+    let chunks = chunks.into_iter().map(Bytes::from).collect();
+    let delay = Duration::from_millis(plan.chunk_delay_ms);
+    let mut resp = Response::new(chunked_body(chunks, delay, plan.drop_after));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=UTF-8"),
+    );
     resp
 }
 
@@ -1076,5 +1210,105 @@ pub fn messages_stream_events(model: &str, n: usize) -> Vec<String> {
         r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":15}}"#,
     ));
     out.push(named_event("message_stop", r#"{"type":"message_stop"}"#));
+    out
+}
+
+/// Google's status name for an HTTP status.
+pub fn google_status(status: u16) -> &'static str {
+    match status {
+        400 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        429 => "RESOURCE_EXHAUSTED",
+        503 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        _ => "INTERNAL",
+    }
+}
+
+/// `{"error":{"code":..,"message":..,"status":..}}`
+pub fn google_error_json(status: u16, message: &str) -> String {
+    format!(
+        r#"{{"error":{{"code":{status},"message":{},"status":{}}}}}"#,
+        q(message),
+        q(google_status(status))
+    )
+}
+
+/// `GET /v1beta/models` body.
+pub fn gemini_models_json(ids: &[String]) -> String {
+    let models: Vec<String> = ids
+        .iter()
+        .map(|id| {
+            format!(
+                r#"{{"name":{},"version":"001","displayName":{},"supportedGenerationMethods":["generateContent","countTokens"]}}"#,
+                q(&format!("models/{id}")),
+                q(id)
+            )
+        })
+        .collect();
+    format!(r#"{{"models":[{}]}}"#, models.join(","))
+}
+
+fn gemini_response(model: &str, text: &str, finish: bool, usage: &str) -> String {
+    let finish = if finish {
+        r#","finishReason":"STOP""#
+    } else {
+        ""
+    };
+    format!(
+        r#"{{"candidates":[{{"content":{{"parts":[{{"text":{}}}],"role":"model"}}{finish},"index":0}}],"usageMetadata":{usage},"modelVersion":{},"responseId":"mock-response"}}"#,
+        q(text),
+        q(model)
+    )
+}
+
+/// Non-stream `:generateContent` body.
+pub fn gemini_answer_json(model: &str) -> String {
+    gemini_response(model, MOCK_TEXT, true, GEMINI_USAGE_JSON)
+}
+
+/// The chunks of a streamed answer: `n` texts [`delta_text`], each with the counts so far; the
+/// last with `finishReason` and [`GEMINI_USAGE_JSON`].
+pub fn gemini_stream_chunks(model: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            if i + 1 == n {
+                gemini_response(model, &delta_text(i), true, GEMINI_USAGE_JSON)
+            } else {
+                let partial = r#"{"promptTokenCount":21,"totalTokenCount":21}"#;
+                gemini_response(model, &delta_text(i), false, partial)
+            }
+        })
+        .collect()
+}
+
+/// `:streamGenerateContent?alt=sse`: each chunk a `data:` event, as Google ends them (CRLF).
+pub fn gemini_sse_events(model: &str, n: usize) -> Vec<String> {
+    gemini_stream_chunks(model, n)
+        .into_iter()
+        .map(|c| format!("data: {c}\r\n\r\n"))
+        .collect()
+}
+
+/// `:streamGenerateContent` without `alt=sse`: one JSON array, cut where Google's arrive
+/// (`[{…}`, `\n,\r\n{…}`, …, `\n]`). Concatenated, it is the array.
+pub fn gemini_array_chunks(model: &str, n: usize) -> Vec<String> {
+    let mut out: Vec<String> = gemini_stream_chunks(model, n)
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if i == 0 {
+                format!("[{c}")
+            } else {
+                format!("\n,\r\n{c}")
+            }
+        })
+        .collect();
+    if out.is_empty() {
+        out.push("[".into());
+    }
+    out.push("\n]".into());
     out
 }
