@@ -88,6 +88,9 @@ pub struct Knobs {
     /// Give each `/v1/responses` answer its own id (`resp_<port>_<n>`) instead of `resp_mock`,
     /// so a test can tell which upstream made a response.
     pub unique_response_ids: bool,
+    /// Answer streamed `/v1/messages` and `/v1/responses` turns as a coding agent expects
+    /// (full event sequences, a scripted tool call): see "Coding agents" below.
+    pub agent: Option<AgentScript>,
 }
 
 /// One request as the mock received it.
@@ -476,6 +479,8 @@ enum Route {
     Messages,
     /// `POST /v1/rerank`: a path outside the gateway's table, reached only by an opt-in.
     Rerank,
+    /// `POST /v1/messages/count_tokens` (Claude Code counts before it compacts).
+    CountTokens,
     /// Gemini's `models/{model}:{action}` (below `/v1beta/` or `/v1/`), and its model list.
     Gemini(GeminiAction),
     GeminiModels,
@@ -520,6 +525,7 @@ impl Route {
             "/v1/embeddings" => (Route::Embeddings, Method::POST),
             "/v1/messages" => (Route::Messages, Method::POST),
             "/v1/rerank" => (Route::Rerank, Method::POST),
+            "/v1/messages/count_tokens" => (Route::CountTokens, Method::POST),
             p if p.len() > "/v1/models/".len() && p.starts_with("/v1/models/") => {
                 (Route::GetModel, Method::GET)
             }
@@ -529,7 +535,7 @@ impl Route {
 
     fn flavor(self) -> Flavor {
         match self {
-            Route::Messages => Flavor::Anthropic,
+            Route::Messages | Route::CountTokens => Flavor::Anthropic,
             Route::Gemini(_) | Route::GeminiModels => Flavor::Google,
             _ => Flavor::OpenAi,
         }
@@ -775,7 +781,15 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         .and_then(Value::as_bool)
         == Some(true);
     let n = plan.events;
+    if let Some(script) = knobs.agent.as_ref().filter(|_| stream) {
+        match route {
+            Route::Messages => return sse_response(agent_messages_events(&req, script), &plan),
+            Route::Responses => return sse_response(agent_responses_events(&req, script), &plan),
+            _ => {}
+        }
+    }
     match (route, stream) {
+        (Route::CountTokens, _) => json_response(COUNT_TOKENS_JSON.to_string(), &plan),
         (Route::Chat, false) => json_response(chat_completion_json(model), &plan),
         (Route::Chat, true) => sse_response(chat_stream_events(model, n, include_usage), &plan),
         (Route::Responses, false) => {
@@ -1311,4 +1325,245 @@ pub fn gemini_array_chunks(model: &str, n: usize) -> Vec<String> {
     }
     out.push("\n]".into());
     out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Coding agents (Claude Code, Codex CLI): streamed turns as the real APIs send them, with a tool
+// call scripted by the request's content, so the answer does not depend on which mock (or how
+// many earlier requests) a turn reaches.
+// ---------------------------------------------------------------------------------------------
+
+/// `POST /v1/messages/count_tokens` body.
+pub const COUNT_TOKENS_JSON: &str = r#"{"input_tokens":42}"#;
+/// Usage of every agent turn on `/v1/messages`, in `message_start` and again (cumulative, as
+/// the API sends it now) in `message_delta`: 120 uncached input, 40 written to the cache, 800
+/// read from it, 30 output.
+pub const AGENT_MESSAGES_USAGE_JSON: &str = r#"{"input_tokens":120,"cache_creation_input_tokens":40,"cache_read_input_tokens":800,"output_tokens":30}"#;
+/// Usage of every agent turn on `/v1/responses` (`response.completed`).
+pub const AGENT_RESPONSES_USAGE_JSON: &str = r#"{"input_tokens":2000,"input_tokens_details":{"cached_tokens":1500},"output_tokens":50,"output_tokens_details":{"reasoning_tokens":20},"total_tokens":2050}"#;
+
+/// How the mock answers an agent's streamed turns.
+#[derive(Clone, Debug)]
+pub struct AgentScript {
+    /// The text of every answer that is not a tool call.
+    pub text: String,
+    /// A turn whose latest user message contains this is answered with a call of `tool_name`;
+    /// the request that brings the tool's result back gets `text`.
+    pub tool_marker: String,
+    /// The tool the agent is asked to run: a Claude Code tool (`Read`) on `/v1/messages`, a
+    /// Codex function (`exec_command`) on `/v1/responses`.
+    pub tool_name: String,
+    /// Its input (Anthropic) or arguments (OpenAI), as a JSON object.
+    pub tool_input: Value,
+}
+
+/// What the latest user turn of an agent's request asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgentAnswer {
+    Text,
+    ToolCall,
+}
+
+fn has_text(v: &Value, marker: &str) -> bool {
+    match v {
+        Value::String(s) => s.contains(marker),
+        Value::Array(items) => items.iter().any(|i| has_text(i, marker)),
+        Value::Object(o) => o.values().any(|i| has_text(i, marker)),
+        _ => false,
+    }
+}
+
+/// Messages API: the last message is the user's; a `tool_result` in it means the tool ran, so
+/// the turn ends with text; the marker in it asks for the tool.
+pub fn agent_messages_answer(req: &Value, script: &AgentScript) -> AgentAnswer {
+    let Some(last) = req["messages"].as_array().and_then(|m| m.last()) else {
+        return AgentAnswer::Text;
+    };
+    let content = &last["content"];
+    let returned = content
+        .as_array()
+        .is_some_and(|c| c.iter().any(|b| b["type"] == "tool_result"));
+    if !returned && last["role"] == "user" && has_text(content, &script.tool_marker) {
+        AgentAnswer::ToolCall
+    } else {
+        AgentAnswer::Text
+    }
+}
+
+/// Responses API: the items after the latest user message; a `function_call_output` among them
+/// means the tool ran; the marker in that message asks for the tool.
+pub fn agent_responses_answer(req: &Value, script: &AgentScript) -> AgentAnswer {
+    let input = match &req["input"] {
+        Value::String(s) if s.contains(&script.tool_marker) => return AgentAnswer::ToolCall,
+        Value::Array(items) => items.as_slice(),
+        _ => return AgentAnswer::Text,
+    };
+    let Some(user) = input.iter().rposition(|i| i["role"] == "user") else {
+        return AgentAnswer::Text;
+    };
+    let returned = input[user..]
+        .iter()
+        .any(|i| i["type"] == "function_call_output");
+    if !returned && has_text(&input[user]["content"], &script.tool_marker) {
+        AgentAnswer::ToolCall
+    } else {
+        AgentAnswer::Text
+    }
+}
+
+/// `s` cut in two at a character boundary near its middle (an answer arrives in two deltas).
+fn halves(s: &str) -> [&str; 2] {
+    let mut at = s.len() / 2;
+    while !s.is_char_boundary(at) {
+        at += 1;
+    }
+    let (a, b) = s.split_at(at);
+    [a, b]
+}
+
+fn anthropic_event(data: Value) -> String {
+    named_event(data["type"].as_str().unwrap_or("error"), &data.to_string())
+}
+
+/// SSE events of an agent's streamed `/v1/messages` turn: message_start, ping, a text block
+/// (text_delta), then for a tool call a `tool_use` block whose input arrives as two
+/// `input_json_delta`s, message_delta (stop reason `tool_use` or `end_turn`, the usage),
+/// message_stop.
+pub fn agent_messages_events(req: &Value, script: &AgentScript) -> Vec<String> {
+    let model = req["model"].as_str().unwrap_or_default();
+    let usage: Value = serde_json::from_str(AGENT_MESSAGES_USAGE_JSON).unwrap();
+    let mut start_usage = usage.clone();
+    start_usage["output_tokens"] = 1.into();
+    let answer = agent_messages_answer(req, script);
+    let text = match answer {
+        AgentAnswer::ToolCall => "Let me look.",
+        AgentAnswer::Text => script.text.as_str(),
+    };
+    let mut out = vec![
+        anthropic_event(serde_json::json!({"type": "message_start", "message": {
+            "id": "msg_agent", "type": "message", "role": "assistant", "model": model,
+            "content": [], "stop_reason": null, "stop_sequence": null, "usage": start_usage}})),
+        anthropic_event(serde_json::json!({"type": "ping"})),
+        anthropic_event(
+            serde_json::json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "text", "text": ""}}),
+        ),
+    ];
+    for part in halves(text) {
+        out.push(anthropic_event(
+            serde_json::json!({"type": "content_block_delta",
+            "index": 0, "delta": {"type": "text_delta", "text": part}}),
+        ));
+    }
+    out.push(anthropic_event(
+        serde_json::json!({"type": "content_block_stop", "index": 0}),
+    ));
+    let stop_reason = match answer {
+        AgentAnswer::ToolCall => {
+            out.push(anthropic_event(
+                serde_json::json!({"type": "content_block_start",
+                "index": 1, "content_block": {"type": "tool_use", "id": "toolu_agent_1",
+                "name": script.tool_name, "input": {}}}),
+            ));
+            let input = script.tool_input.to_string();
+            for part in halves(&input) {
+                out.push(anthropic_event(
+                    serde_json::json!({"type": "content_block_delta",
+                    "index": 1, "delta": {"type": "input_json_delta", "partial_json": part}}),
+                ));
+            }
+            out.push(anthropic_event(
+                serde_json::json!({"type": "content_block_stop", "index": 1}),
+            ));
+            "tool_use"
+        }
+        AgentAnswer::Text => "end_turn",
+    };
+    out.push(anthropic_event(serde_json::json!({"type": "message_delta",
+        "delta": {"stop_reason": stop_reason, "stop_sequence": null}, "usage": usage})));
+    out.push(anthropic_event(serde_json::json!({"type": "message_stop"})));
+    out
+}
+
+/// SSE events of an agent's streamed `/v1/responses` turn, each with its `sequence_number`:
+/// response.created, response.in_progress, then one output item: a message
+/// (output_item.added, content_part.added, two output_text.delta, output_text.done,
+/// content_part.done, output_item.done) or a `function_call` (output_item.added, two
+/// function_call_arguments.delta, function_call_arguments.done, output_item.done), and
+/// response.completed with the usage.
+pub fn agent_responses_events(req: &Value, script: &AgentScript) -> Vec<String> {
+    use serde_json::json;
+    let model = req["model"].as_str().unwrap_or_default();
+    let usage: Value = serde_json::from_str(AGENT_RESPONSES_USAGE_JSON).unwrap();
+    let response = |status: &str, output: Value, usage: Value| {
+        json!({"id": "resp_agent", "object": "response", "created_at": CREATED,
+               "status": status, "model": model, "output": output, "usage": usage})
+    };
+    let mut events = vec![
+        json!({"type": "response.created", "response": response("in_progress", json!([]), Value::Null)}),
+        json!({"type": "response.in_progress", "response": response("in_progress", json!([]), Value::Null)}),
+    ];
+    let item = match agent_responses_answer(req, script) {
+        AgentAnswer::ToolCall => {
+            let args = script.tool_input.to_string();
+            let item = json!({"type": "function_call", "id": "fc_agent", "call_id": "call_agent_1",
+                              "name": script.tool_name, "arguments": args, "status": "completed"});
+            let mut added = item.clone();
+            added["arguments"] = "".into();
+            added["status"] = "in_progress".into();
+            events.push(
+                json!({"type": "response.output_item.added", "output_index": 0, "item": added}),
+            );
+            for part in halves(&args) {
+                events.push(json!({"type": "response.function_call_arguments.delta",
+                    "item_id": "fc_agent", "output_index": 0, "delta": part}));
+            }
+            events.push(json!({"type": "response.function_call_arguments.done",
+                "item_id": "fc_agent", "output_index": 0, "arguments": args}));
+            item
+        }
+        AgentAnswer::Text => {
+            let text = script.text.as_str();
+            let part = |t: &str| json!({"type": "output_text", "text": t, "annotations": []});
+            let at = json!({"item_id": "msg_agent", "output_index": 0, "content_index": 0});
+            let with = |mut v: Value| {
+                for (k, x) in at.as_object().unwrap() {
+                    v[k] = x.clone();
+                }
+                v
+            };
+            events.push(
+                json!({"type": "response.output_item.added", "output_index": 0,
+                "item": {"type": "message", "id": "msg_agent", "status": "in_progress",
+                         "role": "assistant", "content": []}}),
+            );
+            events.push(with(
+                json!({"type": "response.content_part.added", "part": part("")}),
+            ));
+            for d in halves(text) {
+                events.push(with(
+                    json!({"type": "response.output_text.delta", "delta": d}),
+                ));
+            }
+            events.push(with(
+                json!({"type": "response.output_text.done", "text": text}),
+            ));
+            events.push(with(
+                json!({"type": "response.content_part.done", "part": part(text)}),
+            ));
+            json!({"type": "message", "id": "msg_agent", "status": "completed",
+                   "role": "assistant", "content": [part(text)]})
+        }
+    };
+    events.push(json!({"type": "response.output_item.done", "output_index": 0, "item": item}));
+    events.push(json!({"type": "response.completed",
+        "response": response("completed", json!([item]), usage)}));
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut e)| {
+            e["sequence_number"] = i.into();
+            named_event(e["type"].as_str().unwrap_or_default(), &e.to_string())
+        })
+        .collect()
 }
