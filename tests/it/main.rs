@@ -11,6 +11,7 @@ mod formats;
 mod foundation;
 mod limits;
 mod locales;
+mod metrics;
 mod openapi;
 mod prices;
 mod process;
