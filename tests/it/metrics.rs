@@ -517,3 +517,16 @@ async fn metrics_off_answers_404() {
     assert_eq!(status, 404, "{body}");
     app.cleanup().await;
 }
+
+/// With `REDIS_URL`, `autorouter_limits_shared` says whether limits are counted in Redis (needs
+/// Redis at `TEST_REDIS_URL`, like the other Redis tests).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_shared_shows_with_redis() {
+    let url = common::redis::redis_url();
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("REDIS_URL", url.as_str())]).await;
+    let (status, text) = scrape_text(&app, Some(OPENMETRICS), None).await;
+    assert_eq!(status, 200);
+    let s = parse_openmetrics(&text);
+    assert_eq!(s.value("autorouter_limits_shared", &[]), 1.0, "{text}");
+    app.cleanup().await;
+}
