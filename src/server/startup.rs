@@ -81,6 +81,11 @@ pub async fn build_state(
             .await
             .map_err(|e| StartupError::Limits(e.to_string()))?,
     };
+    let metrics = config.metrics.then(|| {
+        crate::server::proxy::request_metrics::RequestMetrics::new(
+            crate::server::metrics::Metrics::new(),
+        )
+    });
     let plane = Arc::new(DataPlane {
         clock: clock.clone(),
         db: db.clone(),
@@ -94,7 +99,10 @@ pub async fn build_state(
             crate::server::http::ssrf::SsrfPolicy { allow_private },
         ),
         keys: crate::server::proxy::key_auth::KeyVerifier::default(),
-        logs: crate::server::proxy::log_writer::LogWriter::spawn(db.clone()),
+        logs: crate::server::proxy::log_writer::LogWriter::spawn_counting(
+            db.clone(),
+            metrics.clone(),
+        ),
         breakers,
         health: crate::server::proxy::health::HealthBook::default(),
         balancer: crate::server::proxy::strategy::Balancer::new(),
@@ -108,7 +116,13 @@ pub async fn build_state(
             crate::server::proxy::sessions::RESPONSE_ROUTE_MS,
             config.sticky_max_sessions,
         ),
+        metrics,
     });
+    if let Some(metrics) = &plane.metrics {
+        // Weak: the metrics live inside the plane they read.
+        let weak: std::sync::Weak<DataPlane> = Arc::downgrade(&plane);
+        metrics.metrics.attach(weak);
+    }
     let state = AppState::new(crate::server::service::Services {
         leptos_options,
         config: Arc::new(config),
@@ -135,10 +149,7 @@ pub async fn build_state(
         )
         .await
         .map_err(|e| StartupError::Routing(e.to_string()))?;
-    state
-        .plane
-        .logs
-        .set_prices(state.plane.routing.snapshot().prices.clone());
+    state.plane.routing_loaded();
     // Breakers and health carry over a restart (and come from other instances).
     state
         .plane
@@ -249,6 +260,7 @@ pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/", get(root_redirect))
         .route("/api/health", get(rest::health::health))
+        .route("/metrics", get(rest::metrics::metrics))
         .nest("/api/admin", admin)
         .nest("/api/ui", ui_functions)
         .route(

@@ -13,6 +13,7 @@ mod foundation;
 mod gemini;
 mod limits;
 mod locales;
+mod metrics;
 mod openapi;
 mod prices;
 mod process;

@@ -40,6 +40,25 @@ pub(crate) enum KeyRejection {
     Expired,
 }
 
+impl KeyRejection {
+    pub(crate) const ALL: [KeyRejection; 4] = [
+        KeyRejection::Missing,
+        KeyRejection::Invalid,
+        KeyRejection::Disabled,
+        KeyRejection::Expired,
+    ];
+
+    /// The metrics' name for the reason.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            KeyRejection::Missing => "missing",
+            KeyRejection::Invalid => "invalid",
+            KeyRejection::Disabled => "disabled",
+            KeyRejection::Expired => "expired",
+        }
+    }
+}
+
 /// The presented key: `Authorization: Bearer` (OpenAI SDKs) or `x-api-key` (Anthropic SDKs).
 pub(crate) fn presented_key(headers: &HeaderMap) -> Option<&str> {
     crate::server::http::bearer::bearer_token(headers).or_else(|| {
@@ -86,6 +105,8 @@ pub struct KeyVerifier {
     refusals: AtomicU64,
     refusals_logged: AtomicU64,
     last_summary_ms: AtomicI64,
+    /// The same refusals by reason (`KeyRejection::ALL`'s order), for the metrics.
+    refusals_by_reason: [AtomicU64; 4],
 }
 
 impl Default for KeyVerifier {
@@ -102,6 +123,7 @@ impl Default for KeyVerifier {
             refusals: AtomicU64::new(0),
             refusals_logged: AtomicU64::new(0),
             last_summary_ms: AtomicI64::new(0),
+            refusals_by_reason: Default::default(),
         }
     }
 }
@@ -348,6 +370,7 @@ impl KeyVerifier {
     /// row (anyone can send them); at most once a minute a line sums them up.
     pub(crate) fn count_refusal(&self, reason: KeyRejection) {
         let total = self.refusals.fetch_add(1, Ordering::Relaxed) + 1;
+        self.refusals_by_reason[reason as usize].fetch_add(1, Ordering::Relaxed);
         tracing::debug!(%reason, "request refused: no valid API key");
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -371,6 +394,17 @@ impl KeyVerifier {
     /// Requests refused for want of a valid key since start.
     pub fn refusals(&self) -> u64 {
         self.refusals.load(Ordering::Relaxed)
+    }
+
+    /// Requests refused for want of a valid key since start, by reason.
+    pub(crate) fn refusals_by_reason(&self) -> Vec<(&'static str, u64)> {
+        KeyRejection::ALL
+            .iter()
+            .map(|&r| {
+                let n = self.refusals_by_reason[r as usize].load(Ordering::Relaxed);
+                (r.as_str(), n)
+            })
+            .collect()
     }
 
     /// Key checks refused because their source had spent its bcrypt allowance.

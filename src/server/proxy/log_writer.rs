@@ -11,6 +11,7 @@ use sqlx::AnyConnection;
 
 use parking_lot::RwLock;
 
+use super::request_metrics::RequestMetrics;
 use crate::model::prices::{cost_nanos, PriceTable};
 use crate::server::db::request_logs::{insert_batch_on, LogRecord};
 use crate::server::db::Database;
@@ -37,10 +38,15 @@ pub struct LogWriter {
 
 impl LogWriter {
     pub fn spawn(db: Database) -> Arc<Self> {
+        Self::spawn_counting(db, None)
+    }
+
+    /// Starts the writer's task. With `metrics`, each record is counted there too, once priced.
+    pub(crate) fn spawn_counting(db: Database, metrics: Option<Arc<RequestMetrics>>) -> Arc<Self> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let written = Arc::new(AtomicU64::new(0));
         let prices: Prices = Arc::default();
-        tokio::spawn(run(rx, db, written.clone(), prices.clone()));
+        tokio::spawn(run(rx, db, written.clone(), prices.clone(), metrics));
         Arc::new(Self {
             tx,
             dropped: AtomicU64::new(0),
@@ -79,6 +85,15 @@ impl LogWriter {
 
     pub fn written(&self) -> u64 {
         self.written.load(Ordering::Relaxed)
+    }
+
+    /// Records (and flush requests) waiting for the writer.
+    pub(crate) fn queue_depth(&self) -> u64 {
+        (self.tx.max_capacity() - self.tx.capacity()) as u64
+    }
+
+    pub(crate) fn queue_capacity(&self) -> u64 {
+        self.tx.max_capacity() as u64
     }
 }
 
@@ -134,8 +149,7 @@ async fn write(conn: &mut Connection, batch: &mut Vec<LogRecord>, written: &Atom
 
 /// Costs the rows the proxy did not (it prices only what a budget or quota must be charged):
 /// by the model sent, at the upstream's multiplier. A model without a price keeps no cost.
-fn price(batch: &mut [LogRecord], prices: &Prices) {
-    let prices = prices.read().clone();
+fn price(batch: &mut [LogRecord], prices: &PriceTable) {
     for r in batch.iter_mut().filter(|r| r.cost_nanos.is_none()) {
         let Some(price) = r.priced_model().and_then(|m| prices.lookup(m)) else {
             continue;
@@ -148,7 +162,36 @@ fn price(batch: &mut [LogRecord], prices: &Prices) {
     }
 }
 
-async fn run(mut rx: mpsc::Receiver<Msg>, db: Database, written: Arc<AtomicU64>, prices: Prices) {
+/// Prices the batch, counts it for the metrics, and stores it.
+async fn store(
+    conn: &mut Connection,
+    batch: &mut Vec<LogRecord>,
+    written: &AtomicU64,
+    prices: &Prices,
+    metrics: Option<&RequestMetrics>,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    let prices = prices.read().clone();
+    price(batch, &prices);
+    let Some(metrics) = metrics else {
+        return write(conn, batch, written).await;
+    };
+    metrics.count(batch, &prices);
+    let started = std::time::Instant::now();
+    write(conn, batch, written).await;
+    metrics.metrics.observe_log_batch(started.elapsed());
+}
+
+async fn run(
+    mut rx: mpsc::Receiver<Msg>,
+    db: Database,
+    written: Arc<AtomicU64>,
+    prices: Prices,
+    metrics: Option<Arc<RequestMetrics>>,
+) {
+    let metrics = metrics.as_deref();
     let mut conn = Connection { db, conn: None };
     let mut batch: Vec<LogRecord> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
@@ -167,8 +210,7 @@ async fn run(mut rx: mpsc::Receiver<Msg>, db: Database, written: Arc<AtomicU64>,
                 }
             }
             let full = batch.len() == MAX_BATCH;
-            price(&mut batch, &prices);
-            write(&mut conn, &mut batch, &written).await;
+            store(&mut conn, &mut batch, &written, &prices, metrics).await;
             if !full {
                 break;
             }
@@ -177,8 +219,7 @@ async fn run(mut rx: mpsc::Receiver<Msg>, db: Database, written: Arc<AtomicU64>,
             let _ = done.send(());
         }
     }
-    price(&mut batch, &prices);
-    write(&mut conn, &mut batch, &written).await;
+    store(&mut conn, &mut batch, &written, &prices, metrics).await;
 }
 
 fn take(msg: Msg, batch: &mut Vec<LogRecord>, flushes: &mut Vec<oneshot::Sender<()>>) {

@@ -18,6 +18,7 @@ pub mod metered_body;
 pub mod model_rules;
 pub mod provider_auth;
 pub mod request_body;
+pub(crate) mod request_metrics;
 pub mod routing_table;
 pub(crate) mod sessions;
 pub(crate) mod spend;
