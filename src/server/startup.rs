@@ -47,6 +47,8 @@ pub enum StartupError {
     HttpClient(#[source] reqwest::Error),
     #[error("REDIS_URL: {0}")]
     Limits(String),
+    #[error("OTEL_EXPORTER_OTLP_ENDPOINT: {0}")]
+    Traces(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -81,6 +83,12 @@ pub async fn build_state(
             .await
             .map_err(|e| StartupError::Limits(e.to_string()))?,
     };
+    let traces = match &config.traces {
+        None => None,
+        Some(c) => {
+            Some(crate::server::telemetry::otlp::Traces::start(c).map_err(StartupError::Traces)?)
+        }
+    };
     let plane = Arc::new(DataPlane {
         clock: clock.clone(),
         db: db.clone(),
@@ -108,6 +116,7 @@ pub async fn build_state(
             crate::server::proxy::sessions::RESPONSE_ROUTE_MS,
             config.sticky_max_sessions,
         ),
+        traces,
     });
     let state = AppState::new(crate::server::service::Services {
         leptos_options,

@@ -22,4 +22,5 @@ mod security;
 mod sessions;
 mod spend;
 mod stats;
+mod traces;
 mod ui_functions;

@@ -48,6 +48,9 @@ pub struct DataPlane {
     /// Which upstream made each Responses object (by key and response id), so that
     /// `previous_response_id` and `/v1/responses/{id}` reach it.
     pub(crate) responses: SessionBook,
+    /// This gateway's OpenTelemetry tracer, when traces are on (`OTEL_EXPORTER_OTLP_ENDPOINT`);
+    /// `None` costs a request nothing.
+    pub traces: Option<crate::server::telemetry::otlp::Traces>,
 }
 
 impl DataPlane {
