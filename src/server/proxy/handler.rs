@@ -52,8 +52,9 @@ struct Ctx {
     /// headers every answer to it carries.
     key_ticket: Option<Ticket>,
     limit_headers: Option<Box<HeaderMap>>,
-    /// The request's span, when traces are on (`proxy/trace.rs`).
-    trace: Option<RequestTrace>,
+    /// The request's span, when traces are on (`proxy/trace.rs`); boxed, so that with traces
+    /// off the context grows by a pointer only.
+    trace: Option<Box<RequestTrace>>,
 }
 
 impl Ctx {

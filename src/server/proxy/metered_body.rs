@@ -136,7 +136,7 @@ pub(crate) struct PendingLog {
     /// What a limited key or capped upstream settles when the answer ends.
     pub bill: Option<Box<super::spend::Bill>>,
     /// The request's spans (traces on), which end with the answer, its usage known.
-    pub trace: Option<super::trace::RequestTrace>,
+    pub trace: Option<Box<super::trace::RequestTrace>>,
 }
 
 type Upstream = Pin<Box<dyn Stream<Item = Result<Bytes, hyper::Error>> + Send>>;

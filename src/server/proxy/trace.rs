@@ -49,7 +49,7 @@ impl RequestTrace {
         method: &Method,
         path: &str,
         request_id: &str,
-    ) -> Self {
+    ) -> Box<Self> {
         let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
         let tracer = traces.tracer().clone();
         let span = tracer
@@ -61,14 +61,14 @@ impl RequestTrace {
                 KeyValue::new("autorouter.request_id", request_id.to_string()),
             ])
             .start_with_context(&tracer, &parent);
-        RequestTrace {
+        Box::new(RequestTrace {
             cx: parent.with_span(span),
             tracer,
             method: method.clone(),
             operation: None,
             system: None,
             answering: None,
-        }
+        })
     }
 
     /// The endpoint is known: the span is named by its route (`POST /v1/chat/completions`;
@@ -205,7 +205,7 @@ impl RequestTrace {
         let error = record
             .error_message
             .as_deref()
-            .filter(|_| status >= 500 || status < 400);
+            .filter(|_| !(400..500).contains(&status));
         if status >= 500 || error.is_some() {
             span.set_attribute(KeyValue::new("error.type", error_type(status)));
             span.set_status(Status::error(
