@@ -49,6 +49,7 @@ async fn main() {
     }
     autorouter::server::jobs::memory_trim::spawn();
     let logs = state.plane.logs.clone();
+    let traces = state.plane.traces.clone();
     let app = match startup::Application::bind(state, addr).await {
         Ok(a) => a,
         Err(e) => {
@@ -80,6 +81,10 @@ async fn main() {
         .is_err()
     {
         tracing::error!("request log flush did not finish in 15 s");
+    }
+    // And the spans those requests ended.
+    if let Some(traces) = traces {
+        traces.shutdown(std::time::Duration::from_secs(10)).await;
     }
     tracing::info!(
         written = logs.written(),

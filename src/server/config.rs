@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use super::secret::Secret;
 
+mod traces;
+pub use traces::{TraceConfig, TraceSampler};
+
 /// A configuration error names the variable and says what is wrong with it.
 #[derive(Debug, thiserror::Error)]
 #[error("{var}: {reason}")]
@@ -99,6 +102,8 @@ pub struct Config {
     pub metrics: bool,
     /// When set, `/metrics` needs `Authorization: Bearer <token>` (`METRICS_TOKEN`).
     pub metrics_token: Option<Secret<String>>,
+    /// OpenTelemetry traces (`OTEL_EXPORTER_OTLP_ENDPOINT`, ...); none: no tracer at all.
+    pub traces: Option<TraceConfig>,
 }
 
 /// `TRUSTED_PROXIES`: comma-separated addresses (`10.0.0.5`) or networks (`10.0.0.0/8`).
@@ -431,6 +436,7 @@ impl Config {
                 100_000,
                 1..=10_000_000,
             )?,
+            traces: traces::from_lookup(&get)?,
         })
     }
 }

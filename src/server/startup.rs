@@ -47,6 +47,8 @@ pub enum StartupError {
     HttpClient(#[source] reqwest::Error),
     #[error("REDIS_URL: {0}")]
     Limits(String),
+    #[error("OTEL_EXPORTER_OTLP_ENDPOINT: {0}")]
+    Traces(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -86,6 +88,12 @@ pub async fn build_state(
             crate::server::metrics::Metrics::new(),
         )
     });
+    let traces = match &config.traces {
+        None => None,
+        Some(c) => {
+            Some(crate::server::telemetry::otlp::Traces::start(c).map_err(StartupError::Traces)?)
+        }
+    };
     let plane = Arc::new(DataPlane {
         clock: clock.clone(),
         db: db.clone(),
@@ -117,6 +125,7 @@ pub async fn build_state(
             config.sticky_max_sessions,
         ),
         metrics,
+        traces,
     });
     if let Some(metrics) = &plane.metrics {
         // Weak: the metrics live inside the plane they read.

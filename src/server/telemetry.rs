@@ -1,7 +1,10 @@
-//! Tracing subscriber set-up: level filter and text or JSON output.
+//! Tracing subscriber set-up: level filter and text or JSON output; `otlp`, the OpenTelemetry
+//! trace export.
 use tracing_subscriber::{fmt, EnvFilter};
 
 use super::config::{Config, LogFormat};
+
+pub mod otlp;
 
 pub fn init(config: &Config) {
     let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));

@@ -25,4 +25,5 @@ mod security;
 mod sessions;
 mod spend;
 mod stats;
+mod traces;
 mod ui_functions;

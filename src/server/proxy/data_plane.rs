@@ -51,6 +51,9 @@ pub struct DataPlane {
     pub(crate) responses: SessionBook,
     /// The Prometheus metrics, unless `METRICS=off` (the log writer counts into them).
     pub(crate) metrics: Option<Arc<RequestMetrics>>,
+    /// This gateway's OpenTelemetry tracer, when traces are on (`OTEL_EXPORTER_OTLP_ENDPOINT`);
+    /// `None` costs a request nothing.
+    pub traces: Option<crate::server::telemetry::otlp::Traces>,
 }
 
 impl DataPlane {

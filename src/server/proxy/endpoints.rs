@@ -158,6 +158,9 @@ impl Endpoint {
         if self.gemini_action().is_some() {
             return Some(Format::Gemini);
         }
+        if let Endpoint::StoredResponse(_) = self {
+            return Some(Format::Responses);
+        }
         TABLE
             .iter()
             .find(|(_, _, e, _)| *e == self)

@@ -29,6 +29,7 @@ use super::routing_table::{KeyEntry, Snapshot, UpstreamEntry};
 use super::sessions::{self, Session};
 use super::spend::{self, Bill, Ticket};
 use super::strategy::{Candidate, InFlight};
+use super::trace::{AttemptTrace, RequestTrace};
 use super::usage::ApiFormat;
 use crate::model::upstreams::Format;
 use crate::server::db::request_logs::LogRecord;
@@ -54,6 +55,9 @@ struct Ctx {
     /// headers every answer to it carries.
     key_ticket: Option<Ticket>,
     limit_headers: Option<Box<HeaderMap>>,
+    /// The request's span, when traces are on (`proxy/trace.rs`); boxed, so that with traces
+    /// off the context grows by a pointer only.
+    trace: Option<Box<RequestTrace>>,
 }
 
 impl Ctx {
@@ -83,11 +87,17 @@ impl Ctx {
         if let ProxyError::Auth(reason) = &error {
             // Anyone can send these, as fast as they like: counted, not stored row by row.
             state.keys.count_refusal(*reason);
+            if let Some(trace) = self.trace.take() {
+                trace.refused(error.status().as_u16());
+            }
             return error.into_response_for(self.format);
         }
         self.record.status_code = Some(error.status_for(self.format).as_u16() as i64);
         self.record.error_message = Some(crate::server::text::cut_owned(&detail, MAX_LOGGED_ERROR));
         self.record.duration_ms = Some(self.started.elapsed().as_millis() as i64);
+        if let Some(trace) = self.trace.take() {
+            trace.finish(&self.record);
+        }
         let format = self.format;
         let response = error.into_response_for(format);
         let response = self.with_limit_headers(response);
@@ -119,6 +129,10 @@ pub(crate) async fn proxy_request(
     let google = gemini::surface(uri.path(), &method, &headers, uri.query());
     // Never the query: Google's clients may carry the key in it.
     let prefix = google.map_or("v1", gemini::Version::as_str);
+    let trace = state
+        .traces
+        .as_ref()
+        .map(|t| RequestTrace::start(t, &headers, &method, &path, &request_id));
     let ctx = Ctx {
         record: Box::new(LogRecord {
             request_id,
@@ -138,6 +152,7 @@ pub(crate) async fn proxy_request(
         peer: crate::server::http::client_ip::peer_of(&parts.extensions),
         key_ticket: None,
         limit_headers: None,
+        trace,
     };
     match google {
         Some(version) => handle_gemini(state, ctx, version, method, uri, headers, body).await,
@@ -201,6 +216,9 @@ fn answer_locally(state: &DataPlane, ctx: Ctx, response: Response) -> Response {
     let mut record = ctx.record;
     record.status_code = Some(response.status().as_u16() as i64);
     record.duration_ms = Some(ctx.started.elapsed().as_millis() as i64);
+    if let Some(trace) = ctx.trace {
+        trace.finish(&record);
+    }
     state.logs.submit(record);
     response
 }
@@ -243,6 +261,9 @@ async fn handle(
             }
         }
     };
+    if let Some(trace) = ctx.trace.as_mut() {
+        trace.route(endpoint, extra_path.as_deref());
+    }
     match endpoint {
         Endpoint::ListModels => return answer_locally(&state, ctx, models_list(&snapshot, &key)),
         Endpoint::GetModel => {
@@ -447,6 +468,9 @@ async fn handle_gemini(
     let Some(action) = endpoint.gemini_action() else {
         return ctx.fail(&state, ProxyError::UnknownEndpoint(format!("{method}")));
     };
+    if let Some(trace) = ctx.trace.as_mut() {
+        trace.route_gemini(version.as_str(), endpoint);
+    }
     ctx.record.model_requested = Some(model.clone());
     if !key.may_use(&model) {
         ctx.record.refused_by = Some("model_not_allowed".into());
@@ -801,8 +825,21 @@ async fn attempt_in_order(
             }
         };
         let in_flight = state.balancer.start(&upstream.id);
-        match send_once(&state, upstream, &out, &sent_model, body).await {
+        let attempt_trace = ctx.trace.as_mut().map(|t| t.attempt(upstream, &sent_model));
+        match send_once(
+            &state,
+            upstream,
+            &out,
+            &sent_model,
+            body,
+            attempt_trace.as_ref(),
+        )
+        .await
+        {
             Outcome::Answered(response) => {
+                if let (Some(trace), Some(a)) = (ctx.trace.as_mut(), attempt_trace) {
+                    trace.answered(a, response.status().as_u16());
+                }
                 let now = state.clock.now_ms();
                 state
                     .breakers
@@ -848,6 +885,9 @@ async fn attempt_in_order(
                         .record_traffic(&upstream.id, now, Some(&message));
                 }
                 tracing::info!(upstream = %upstream.name, error = %message, "upstream attempt failed");
+                if let Some(a) = attempt_trace {
+                    a.failed(kind, status, &message);
+                }
                 history.push(attempt(upstream, kind, status, message, now));
             }
         }
@@ -918,6 +958,7 @@ async fn send_once(
     out: &Outgoing,
     sent_model: &str,
     body: Bytes,
+    trace: Option<&AttemptTrace>,
 ) -> Outcome {
     let target = match &upstream.target {
         Ok(target) => target,
@@ -935,6 +976,9 @@ async fn send_once(
         Err(e) => return Outcome::Failed(FailureKind::Connect, None, e.to_string()),
     };
     let mut headers = upstream_request_headers(&out.headers);
+    if let Some(trace) = trace {
+        trace.inject(&mut headers);
+    }
     match (&upstream.credential, out.gemini) {
         (Some(credential), Some(_)) => credential.apply_gemini(&mut headers),
         (Some(credential), None) => credential.apply(&mut headers, true),
@@ -1028,6 +1072,7 @@ fn stream_back(
             started: ctx.started,
             writer: state.logs.clone(),
             bill,
+            trace: ctx.trace,
         },
         in_flight,
     )

@@ -167,6 +167,8 @@ pub(crate) struct PendingLog {
     pub writer: Arc<LogWriter>,
     /// What a limited key or capped upstream settles when the answer ends.
     pub bill: Option<Box<super::spend::Bill>>,
+    /// The request's spans (traces on), which end with the answer, its usage known.
+    pub trace: Option<Box<super::trace::RequestTrace>>,
 }
 
 type Upstream = Pin<Box<dyn Stream<Item = Result<Bytes, hyper::Error>> + Send>>;
@@ -249,6 +251,9 @@ impl MeteredBody {
         }
         if let Some(bill) = pending.bill.take() {
             bill.settle(&mut pending.record);
+        }
+        if let Some(trace) = pending.trace.take() {
+            trace.finish(&pending.record);
         }
         pending.writer.submit(pending.record);
     }

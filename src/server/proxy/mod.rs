@@ -23,6 +23,7 @@ pub mod routing_table;
 pub(crate) mod sessions;
 pub(crate) mod spend;
 pub mod strategy;
+pub(crate) mod trace;
 pub mod upstream_target;
 pub mod usage;
 pub mod usage_object;

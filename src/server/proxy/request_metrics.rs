@@ -120,12 +120,22 @@ fn model_label<'a>(
 
 /// The API format of the record's endpoint, from the endpoint table.
 fn format_of(r: &LogRecord) -> &'static str {
-    let (Some(below), Ok(method)) = (
-        r.path.strip_prefix("/v1/"),
-        Method::from_bytes(r.method.as_bytes()),
-    ) else {
+    let Ok(method) = Method::from_bytes(r.method.as_bytes()) else {
         return "other";
     };
+    // Google's own API, below `/v1beta/` or (as the google-genai SDK calls it) `/v1/`.
+    let gemini = |below: &str| super::gemini::find(&method, below).ok();
+    if let Some(call) = r.path.strip_prefix("/v1beta/").and_then(gemini) {
+        return call.endpoint.format().map_or("models", |f| f.as_str());
+    }
+    let Some(below) = r.path.strip_prefix("/v1/") else {
+        return "other";
+    };
+    if below.contains(':') {
+        if let Some(call) = gemini(below) {
+            return call.endpoint.format().map_or("models", |f| f.as_str());
+        }
+    }
     match endpoints::find(&method, below) {
         Ok(endpoint) => match endpoint.format() {
             Some(format) => format.as_str(),
@@ -193,6 +203,21 @@ mod tests {
         assert_eq!(format_of(&record("GET", "/v1/models", None)), "models");
         assert_eq!(format_of(&record("POST", "/v1/files", None)), "other");
         assert_eq!(format_of(&record("POST", "/v1/rerank", Some("u"))), "extra");
+        for path in [
+            "/v1beta/models/gemini-2.5-flash:generateContent",
+            "/v1/models/gemini-2.5-flash:streamGenerateContent",
+        ] {
+            assert_eq!(
+                format_of(&record("POST", path, Some("u"))),
+                "gemini",
+                "{path}"
+            );
+        }
+        assert_eq!(format_of(&record("GET", "/v1beta/models", None)), "models");
+        assert_eq!(
+            format_of(&record("GET", "/v1/responses/resp_1", Some("u"))),
+            "responses"
+        );
     }
 
     #[test]
