@@ -7,6 +7,7 @@ mod common;
 
 mod admin_api;
 mod admin_at_scale;
+mod config_as_code;
 mod formats;
 mod foundation;
 mod limits;
