@@ -35,6 +35,7 @@ ALLOWED = {
     "guards": FOUNDATION | {"http", "auth", "error", "state"},
     "state": None,  # wires everything
     "startup": None,
+    "cli": None,  # the binary's commands, beside startup
     "mod": None,
 }
 

@@ -1,5 +1,5 @@
 //! Server entry: config -> database -> state -> router -> serve.
-use autorouter::server::{clock, config::Config, startup, telemetry};
+use autorouter::server::{cli, clock, config::Config, startup, telemetry};
 
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
@@ -13,6 +13,18 @@ pub static malloc_conf: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muz
 /// single-threaded runtime per core (`SERVER_THREADS`).
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match cli::parse(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("autorouter: {e}\n\n{}", cli::USAGE);
+            std::process::exit(2);
+        }
+    };
+    if command == cli::Command::Help {
+        println!("{}", cli::USAGE);
+        return;
+    }
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -20,6 +32,10 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    if command != cli::Command::Serve {
+        // A one-off command: its output is the document or the plan, so no log lines.
+        std::process::exit(cli::run(command, config).await);
+    }
     telemetry::init(&config);
 
     let leptos_options = startup::leptos_options();

@@ -1,5 +1,6 @@
 //! Types shared by the browser and the server.
 pub mod breakers;
+pub mod config;
 pub mod errors;
 pub mod glob;
 pub mod health;

@@ -220,6 +220,16 @@ pub struct CreateUpstream {
     #[cfg_attr(feature = "ssr", schema(minimum = 0, maximum = 100, default = 1.0))]
     #[serde(default)]
     pub price_multiplier: Option<f64>,
+    /// Deprecated alias, as the original (Next.js) AutoRouter named it: the timeout in seconds.
+    /// `timeout_ms` wins when both are given.
+    #[cfg_attr(feature = "ssr", schema(deprecated, minimum = 1, maximum = 600))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
+    /// Deprecated alias of `circuit_breaker`, as the original (Next.js) AutoRouter named it.
+    /// `circuit_breaker` wins when both are given.
+    #[cfg_attr(feature = "ssr", schema(deprecated))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit_breaker_config: Option<LegacyBreakerConfig>,
 }
 
 /// Partial update: fields left out keep their value; leaving out `api_key` keeps the stored key.
@@ -297,6 +307,85 @@ pub struct UpdateUpstream {
     #[cfg_attr(feature = "ssr", schema(minimum = 0, maximum = 100))]
     #[serde(default)]
     pub price_multiplier: Option<f64>,
+    /// Deprecated alias, as the original (Next.js) AutoRouter named it: the timeout in seconds.
+    /// `timeout_ms` wins when both are given.
+    #[cfg_attr(feature = "ssr", schema(deprecated, minimum = 1, maximum = 600))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
+    /// Deprecated alias of `circuit_breaker`, as the original (Next.js) AutoRouter named it.
+    /// `circuit_breaker` wins when both are given.
+    #[cfg_attr(feature = "ssr", schema(deprecated))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit_breaker_config: Option<LegacyBreakerConfig>,
+}
+
+/// The original AutoRouter's circuit breaker settings (`circuit_breaker_config`), accepted so
+/// that scripts written against it keep working. Durations are seconds, or milliseconds when
+/// above 300 (`open_duration`) or 60 (`probe_interval`), as the original read them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(deprecated))]
+#[serde(default, deny_unknown_fields)]
+pub struct LegacyBreakerConfig {
+    /// Maps to `circuit_breaker.failure_threshold`.
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100))]
+    pub failure_threshold: Option<u32>,
+    /// Maps to `circuit_breaker.success_threshold`.
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100))]
+    pub success_threshold: Option<u32>,
+    /// Maps to `circuit_breaker.open_duration_ms`.
+    pub open_duration: Option<u64>,
+    /// Accepted and ignored: a half-open breaker here admits `half_open_max_probes` requests
+    /// instead of one per interval.
+    pub probe_interval: Option<u64>,
+}
+
+/// A duration the original AutoRouter took in seconds, or in milliseconds above `seconds_up_to`.
+pub fn legacy_duration_ms(value: u64, seconds_up_to: u64) -> u64 {
+    if value > seconds_up_to {
+        value
+    } else {
+        value.saturating_mul(1000)
+    }
+}
+
+impl LegacyBreakerConfig {
+    /// Our settings: fields left out take their defaults, as in `circuit_breaker`.
+    pub fn to_breaker(self) -> BreakerConfig {
+        let d = BreakerConfig::default();
+        BreakerConfig {
+            failure_threshold: self.failure_threshold.unwrap_or(d.failure_threshold),
+            success_threshold: self.success_threshold.unwrap_or(d.success_threshold),
+            open_duration_ms: self
+                .open_duration
+                .map_or(d.open_duration_ms, |v| legacy_duration_ms(v, 300)),
+            half_open_max_probes: d.half_open_max_probes,
+        }
+    }
+}
+
+impl CreateUpstream {
+    /// Folds the original AutoRouter's field names into ours (ours win when both are given).
+    pub fn resolve_aliases(&mut self) {
+        if let Some(seconds) = self.timeout.take() {
+            self.timeout_ms.get_or_insert(seconds.saturating_mul(1000));
+        }
+        if let Some(legacy) = self.circuit_breaker_config.take() {
+            self.circuit_breaker.get_or_insert(legacy.to_breaker());
+        }
+    }
+}
+
+impl UpdateUpstream {
+    /// Folds the original AutoRouter's field names into ours (ours win when both are given).
+    pub fn resolve_aliases(&mut self) {
+        if let Some(seconds) = self.timeout.take() {
+            self.timeout_ms.get_or_insert(seconds.saturating_mul(1000));
+        }
+        if let Some(legacy) = self.circuit_breaker_config.take() {
+            self.circuit_breaker.get_or_insert(legacy.to_breaker());
+        }
+    }
 }
 
 /// An unsaved upstream to try. Unknown fields are ignored (unlike the create and update bodies),
@@ -391,6 +480,31 @@ mod tests {
             "sk-***0123"
         );
         assert_eq!(mask_secret("short"), "***");
+    }
+
+    #[test]
+    fn the_originals_field_names_map_to_ours() {
+        let mut c: CreateUpstream = serde_json::from_value(serde_json::json!({
+            "name": "u", "provider": "openai", "base_url": "https://x.example/v1", "api_key": "k",
+            "timeout": 90,
+            "circuit_breaker_config": {"failure_threshold": 3, "open_duration": 120, "probe_interval": 10}
+        }))
+        .unwrap();
+        c.resolve_aliases();
+        assert_eq!(c.timeout_ms, Some(90_000));
+        let b = c.circuit_breaker.unwrap();
+        assert_eq!((b.failure_threshold, b.success_threshold), (3, 2));
+        assert_eq!(b.open_duration_ms, 120_000);
+        assert!(c.timeout.is_none() && c.circuit_breaker_config.is_none());
+        // Milliseconds, as the original's older clients sent them.
+        assert_eq!(legacy_duration_ms(600_000, 300), 600_000);
+        let mut u = UpdateUpstream {
+            timeout: Some(30),
+            timeout_ms: Some(5_000),
+            ..UpdateUpstream::default()
+        };
+        u.resolve_aliases();
+        assert_eq!(u.timeout_ms, Some(5_000));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Everything that runs only on the server (`ssr`).
 pub(crate) mod auth;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crypto;

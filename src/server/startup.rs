@@ -26,6 +26,7 @@ use crate::server::http::front::Front;
 use crate::server::http::per_core::Workers;
 use crate::server::http::request_id::assign_request_id;
 use crate::server::http::serve::Limits;
+use crate::server::proxy::breaker_store::ChangeFeed;
 use crate::server::proxy::data_plane::{DataPlane, RequestLimits};
 use crate::server::rest;
 use crate::server::secret::Secret;
@@ -67,8 +68,44 @@ pub async fn build_state(
     leptos_options: LeptosOptions,
     clock: SharedClock,
 ) -> Result<(AppState, StartupNotes), StartupError> {
-    let (cipher, generated_encryption_key) = Cipher::load(&config.encryption_key)?;
     let (admin_token, generated_admin_token) = AdminToken::load(&config.admin_token)?;
+    let (state, generated_encryption_key, breaker_changes) =
+        assemble(config, leptos_options, clock, admin_token).await?;
+    use crate::server::jobs;
+    jobs::routing_refresh::spawn(state.clone());
+    jobs::breaker_sync::spawn(state.clone(), breaker_changes);
+    jobs::health_check::spawn(state.clone());
+    jobs::retention::spawn(state.clone());
+    jobs::model_discovery::spawn(state.clone());
+    Ok((
+        state,
+        StartupNotes {
+            generated_admin_token,
+            generated_encryption_key,
+        },
+    ))
+}
+
+/// The state for a one-off command (`autorouter export`, `autorouter import`): the same
+/// database, encryption key and services as the server, without its background jobs; nobody
+/// signs in, so the admin token is neither read nor generated.
+pub async fn build_command_state(
+    config: Config,
+    clock: SharedClock,
+) -> Result<AppState, StartupError> {
+    let unused = AdminToken::from_plain(&crate::server::crypto::digest_hex(
+        &crate::server::crypto::random_bytes::<32>(),
+    ));
+    Ok(assemble(config, leptos_options(), clock, unused).await?.0)
+}
+
+async fn assemble(
+    config: Config,
+    leptos_options: LeptosOptions,
+    clock: SharedClock,
+    admin_token: AdminToken,
+) -> Result<(AppState, bool, ChangeFeed), StartupError> {
+    let (cipher, generated_encryption_key) = Cipher::load(&config.encryption_key)?;
     let session_key = cipher.derive("admin-session", admin_token.hash());
     let db = Database::connect(&config).await?;
     let allow_private = config.allow_private_upstreams;
@@ -174,19 +211,7 @@ pub async fn build_state(
     crate::server::service::keys::forget_copies_unless_revealable(&state)
         .await
         .map_err(StartupError::State)?;
-    use crate::server::jobs;
-    jobs::routing_refresh::spawn(state.clone());
-    jobs::breaker_sync::spawn(state.clone(), breaker_changes);
-    jobs::health_check::spawn(state.clone());
-    jobs::retention::spawn(state.clone());
-    jobs::model_discovery::spawn(state.clone());
-    Ok((
-        state,
-        StartupNotes {
-            generated_admin_token,
-            generated_encryption_key,
-        },
-    ))
+    Ok((state, generated_encryption_key, breaker_changes))
 }
 
 async fn server_fn_handler(

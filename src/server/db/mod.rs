@@ -8,7 +8,9 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 use crate::server::config::{Config, DatabaseKind};
 
 pub mod admin_sessions;
+pub(crate) mod autorouter_js;
 pub mod breaker_states;
+pub(crate) mod imported_rows;
 pub mod keys;
 pub mod prices;
 pub mod request_logs;

@@ -178,6 +178,16 @@ pub async fn insert_batch_on(
     records: &[LogRecord],
 ) -> Result<(), sqlx::Error> {
     let mut tx = conn.begin().await?;
+    insert_in(&mut tx, kind, records).await?;
+    tx.commit().await
+}
+
+/// Inserts the records, their hourly and daily counters and their keys' last use, in `tx`.
+pub(crate) async fn insert_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    kind: DatabaseKind,
+    records: &[LogRecord],
+) -> Result<(), sqlx::Error> {
     let mut rest = records;
     for size in statement_sizes(records.len()) {
         let (chunk, after) = rest.split_at(size);
@@ -215,9 +225,9 @@ pub async fn insert_batch_on(
                 .bind(r.session_id.as_deref())
                 .bind(r.sticky.map(i64::from));
         }
-        q.execute(&mut *tx).await?;
+        q.execute(&mut **tx).await?;
     }
-    super::request_stats::add_batch(&mut tx, records).await?;
+    super::request_stats::add_batch(tx, records).await?;
     // Last use per key, once per batch rather than once per request.
     let mut last_used: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
     for r in records {
@@ -230,10 +240,10 @@ pub async fn insert_batch_on(
         sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)")
             .bind(at)
             .bind(key)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
-    tx.commit().await
+    Ok(())
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -1,6 +1,7 @@
 //! Admin REST and public JSON handlers (parse -> service -> JSON) and the OpenAPI document.
 pub(crate) mod admin;
 pub mod circuit_breakers;
+pub(crate) mod config;
 pub mod health;
 pub mod json;
 pub mod keys;

@@ -61,8 +61,10 @@ pub(crate) async fn list(
 )]
 pub(crate) async fn create(
     State(state): State<AppState>,
-    JsonBody(input): JsonBody<CreateUpstream>,
+    JsonBody(mut input): JsonBody<CreateUpstream>,
 ) -> Result<(StatusCode, Json<UpstreamView>), ApiError> {
+    // Scripts written for the original AutoRouter send its field names.
+    input.resolve_aliases();
     Ok((
         StatusCode::CREATED,
         Json(upstreams::create(&state, input).await?),
@@ -107,8 +109,9 @@ pub(crate) async fn get(
 pub(crate) async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    JsonBody(input): JsonBody<UpdateUpstream>,
+    JsonBody(mut input): JsonBody<UpdateUpstream>,
 ) -> Result<Json<UpstreamView>, ApiError> {
+    input.resolve_aliases();
     Ok(Json(upstreams::update(&state, &id, input).await?))
 }
 

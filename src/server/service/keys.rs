@@ -139,6 +139,88 @@ pub(crate) async fn create(
     })
 }
 
+/// A client key copied from another gateway (the original AutoRouter), which kept only its
+/// bcrypt hash: it has no digest, so its first use here checks it with bcrypt and stores the
+/// digest (the proxy's path for keys made before digests). Its id and prefix are kept; an
+/// expiry in the past is kept too (the key is expired here as it was there). `key_encrypted` is
+/// the original's revealable copy, kept only while revealing is allowed.
+pub(crate) async fn create_imported(
+    state: &Services,
+    imported: ImportedKey,
+) -> Result<ApiKeyView, ApiError> {
+    let now = state.clock.now_ms();
+    let name = validate::text("name", &imported.name, 100)?;
+    let description = validate::optional_text("description", imported.description.as_deref(), 500)?;
+    let upstream_ids = checked_upstreams(state, &imported.upstream_ids).await?;
+    if !imported.key_hash.starts_with("$2") {
+        return Err(validate::invalid("key_hash", "is not a bcrypt hash"));
+    }
+    let row = KeyRow {
+        id: imported.id,
+        key_prefix: imported.key_prefix,
+        key_hash: imported.key_hash,
+        key_encrypted: if state.config.allow_key_reveal {
+            imported.key_encrypted.unwrap_or_default()
+        } else {
+            String::new()
+        },
+        name,
+        description,
+        is_active: i64::from(imported.is_active),
+        expires_at: imported.expires_at,
+        last_used_at: None,
+        created_at: imported.created_at.unwrap_or(now),
+        updated_at: now,
+        key_digest: None,
+        limits: KeyLimitColumns::default(),
+    };
+    repo::insert(&state.db.pool, &row, &upstream_ids)
+        .await
+        .map_err(db_error)?;
+    state.routing_changed().await;
+    tracing::info!(key_id = %row.id, prefix = %row.key_prefix, "api key imported");
+    Ok(view(&row, upstream_ids, Spend::default(), now))
+}
+
+/// What an imported key brings: everything but its value.
+pub(crate) struct ImportedKey {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub key_prefix: String,
+    pub key_hash: String,
+    pub key_encrypted: Option<String>,
+    pub is_active: bool,
+    pub expires_at: Option<i64>,
+    pub created_at: Option<i64>,
+    pub upstream_ids: Vec<String>,
+}
+
+/// Every key (spend left at zero), newest first.
+pub(crate) async fn all(state: &Services) -> Result<Vec<ApiKeyView>, ApiError> {
+    let now = state.clock.now_ms();
+    let rows = repo::list_all(&state.db.pool).await.map_err(db_error)?;
+    let mut perms = repo::all_permissions(&state.db.pool)
+        .await
+        .map_err(db_error)?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let mut upstreams = perms.remove(&r.id).unwrap_or_default();
+            upstreams.sort();
+            view(r, upstreams, Spend::default(), now)
+        })
+        .collect())
+}
+
+/// Whether a key with this id exists.
+pub(crate) async fn exists(state: &Services, id: &str) -> Result<bool, ApiError> {
+    Ok(repo::get(&state.db.pool, id)
+        .await
+        .map_err(db_error)?
+        .is_some())
+}
+
 pub(crate) async fn list(
     state: &Services,
     page: PageRequest,

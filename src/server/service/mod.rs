@@ -1,5 +1,7 @@
 //! The service layer: the one place admin operations live, called by REST handlers and server functions.
+pub(crate) mod autorouter_js;
 pub mod breakers;
+pub(crate) mod config_io;
 pub mod context;
 pub mod health;
 pub mod keys;

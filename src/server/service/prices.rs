@@ -94,6 +94,28 @@ pub(crate) async fn list(
     Ok(Page::new(items, total, page.page, page.page_size))
 }
 
+/// The prices the admin set (overrides and custom ones), by model; the shipped list is left out.
+pub(crate) async fn admin_set(state: &Services) -> Result<Vec<(String, PriceRates)>, ApiError> {
+    let rows = repo::list_all(&state.db.pool).await.map_err(db_error)?;
+    let mut out: Vec<(String, PriceRates)> = rows
+        .iter()
+        .map(|r| (r.model.clone(), r.price().to_rates()))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// A price as it would be stored: the pattern normalized and the rates rounded as stored, or
+/// the field's problem.
+pub(crate) fn normalized(
+    model: &str,
+    rates: &PriceRates,
+) -> Result<(String, PriceRates), ApiError> {
+    let model = normalize_pattern(model).map_err(pattern_problem)?;
+    let price = Price::from_rates(rates).map_err(|(field, e)| rate_problem(field, e))?;
+    Ok((model, price.to_rates()))
+}
+
 /// Sets the price of a model or pattern: an override of a shipped price, or a custom one.
 pub(crate) async fn set(
     state: &Services,

@@ -223,11 +223,51 @@ pub(crate) async fn create(
     state: &Services,
     input: CreateUpstream,
 ) -> Result<UpstreamView, ApiError> {
+    create_row(state, uuid::Uuid::new_v4().to_string(), input, None).await
+}
+
+/// An upstream copied from another gateway (the original AutoRouter): its id and its key's
+/// Fernet token are kept as they are (the token must decrypt with this gateway's key: checked
+/// by the caller); every other field is checked as on create. `input.api_key` is ignored.
+pub(crate) async fn create_imported(
+    state: &Services,
+    id: String,
+    input: CreateUpstream,
+    api_key_encrypted: String,
+) -> Result<UpstreamView, ApiError> {
+    create_row(state, id, input, Some(api_key_encrypted)).await
+}
+
+/// Every upstream, by priority then name.
+pub(crate) async fn all(state: &Services) -> Result<Vec<UpstreamView>, ApiError> {
+    let rows = repo::list_all(&state.db.pool).await.map_err(db_error)?;
+    Ok(rows.iter().map(|r| view(state, r, 0)).collect())
+}
+
+/// Whether the upstream's stored key is `key` (a key that cannot be decrypted is not).
+pub(crate) async fn stored_key_is(state: &Services, id: &str, key: &str) -> Result<bool, ApiError> {
+    let row = load(state, id).await?;
+    Ok(state
+        .cipher
+        .decrypt(&row.api_key_encrypted)
+        .is_ok_and(|stored| stored == key.trim()))
+}
+
+/// `encrypted`: the key's token when it comes encrypted (an import); else `input.api_key`.
+async fn create_row(
+    state: &Services,
+    id: String,
+    input: CreateUpstream,
+    encrypted: Option<String>,
+) -> Result<UpstreamView, ApiError> {
     let now = state.clock.now_ms();
     let name = validate::text("name", &input.name, 100)?;
     let provider = parse_provider(&input.provider)?;
     let base_url = checked_base_url(state, &input.base_url)?;
-    let api_key = checked_api_key(&input.api_key)?;
+    let api_key_encrypted = match encrypted {
+        Some(token) => token,
+        None => state.cipher.encrypt(&checked_api_key(&input.api_key)?),
+    };
     let timeout_ms = validate::in_range(
         "timeout_ms",
         input.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
@@ -245,11 +285,11 @@ pub(crate) async fn create(
     ensure_name_free(state, &name, None).await?;
 
     let row = UpstreamRow {
-        id: uuid::Uuid::new_v4().to_string(),
+        id,
         name,
         provider: provider.as_str().to_string(),
         base_url,
-        api_key_encrypted: state.cipher.encrypt(&api_key),
+        api_key_encrypted,
         timeout_ms: timeout_ms as i64,
         weight: weight as i64,
         priority: priority as i64,

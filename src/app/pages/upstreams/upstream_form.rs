@@ -194,6 +194,7 @@ impl Fields {
                 &self.multiplier.get_untracked(),
                 "0–100",
             )?),
+            ..CreateUpstream::default()
         })
     }
 }
@@ -216,6 +217,7 @@ fn as_update(c: CreateUpstream) -> UpdateUpstream {
         api_formats: c.api_formats,
         limits: Some(c.limits),
         price_multiplier: c.price_multiplier,
+        ..UpdateUpstream::default()
     }
 }
 
