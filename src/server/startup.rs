@@ -108,7 +108,9 @@ pub async fn build_state(
             crate::server::proxy::sessions::RESPONSE_ROUTE_MS,
             config.sticky_max_sessions,
         ),
+        in_flight: Default::default(),
     });
+    let instance_id = config.instance_id.clone();
     let state = AppState::new(crate::server::service::Services {
         leptos_options,
         config: Arc::new(config),
@@ -123,6 +125,7 @@ pub async fn build_state(
         clock,
         plane,
         models_wanted: Arc::new(tokio::sync::Notify::new()),
+        live: Arc::new(crate::server::service::live::LiveHub::new(instance_id)),
     });
     state
         .plane
@@ -160,6 +163,7 @@ pub async fn build_state(
     jobs::health_check::spawn(state.clone());
     jobs::retention::spawn(state.clone());
     jobs::model_discovery::spawn(state.clone());
+    jobs::live_feed::spawn(state.clone());
     Ok((
         state,
         StartupNotes {

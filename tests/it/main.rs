@@ -10,6 +10,7 @@ mod admin_at_scale;
 mod formats;
 mod foundation;
 mod limits;
+mod live;
 mod locales;
 mod openapi;
 mod prices;

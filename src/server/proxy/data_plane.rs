@@ -48,6 +48,8 @@ pub struct DataPlane {
     /// Which upstream made each Responses object (by key and response id), so that
     /// `previous_response_id` and `/v1/responses/{id}` reach it.
     pub(crate) responses: SessionBook,
+    /// The requests in flight here, for the live view.
+    pub(crate) in_flight: Arc<super::in_flight::InFlightBook>,
 }
 
 impl DataPlane {

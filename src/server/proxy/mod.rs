@@ -9,6 +9,7 @@ pub mod failover;
 pub mod handler;
 pub mod headers;
 pub mod health;
+pub(crate) mod in_flight;
 pub mod json_field;
 pub mod key_auth;
 pub mod log_writer;

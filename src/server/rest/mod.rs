@@ -5,6 +5,7 @@ pub mod health;
 pub mod json;
 pub mod keys;
 pub mod logs;
+pub(crate) mod logs_stream;
 pub mod not_found;
 pub mod openapi;
 pub mod prices;
