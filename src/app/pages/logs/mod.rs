@@ -118,7 +118,12 @@ fn LogsTable(screen: LogsScreen, tz: Zone) -> impl IntoView {
 
 /// Rows written since Live was turned on, newest first.
 #[component]
-fn LiveRows(rows: Vec<RequestLogView>, keys: Vec<Named>, upstreams: Vec<Named>, tz: Zone) -> impl IntoView {
+fn LiveRows(
+    rows: Vec<RequestLogView>,
+    keys: Vec<Named>,
+    upstreams: Vec<Named>,
+    tz: Zone,
+) -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <section class="card table-wrap" data-testid="live-rows">
