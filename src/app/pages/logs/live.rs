@@ -75,6 +75,15 @@ struct Connection {
     _handlers: Vec<wasm_bindgen::closure::Closure<dyn FnMut(web_sys::Event)>>,
 }
 
+/// However the effect is cleaned up (its cleanup, or the stored value disposed first), the
+/// stream is closed.
+#[cfg(target_arch = "wasm32")]
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.source.close();
+    }
+}
+
 #[cfg(target_arch = "wasm32")]
 fn connect(live: Live, q: &LiveQuery, on_resync: Callback<()>) -> Option<Connection> {
     use wasm_bindgen::closure::Closure;
@@ -136,13 +145,7 @@ pub(super) fn follow(
         #[cfg(target_arch = "wasm32")]
         {
             let conn = StoredValue::new_local(connect(live, &q, on_resync));
-            on_cleanup(move || {
-                conn.update_value(|c| {
-                    if let Some(c) = c.take() {
-                        c.source.close();
-                    }
-                })
-            });
+            on_cleanup(move || conn.update_value(|c| drop(c.take())));
         }
         #[cfg(not(target_arch = "wasm32"))]
         let _ = q;
