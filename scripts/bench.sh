@@ -7,7 +7,14 @@
 # (1000), BENCH_AFTER_SECONDS (30), TEST_DATABASE_URL (PostgreSQL for the log writer figure;
 # skipped when none answers), BENCH_REDIS_URL (redis://127.0.0.1:6379; `off`, or a Redis that
 # does not answer, skips the rate-limited key's row and says so).
+#
+# `scripts/bench.sh metrics` measures only what the Prometheus metrics cost: a gateway with
+# them (the default) beside one with METRICS=off, latency and throughput in alternating blocks,
+# written to docs/benchmarks-metrics.{json,md} (BENCH_C1_SECONDS and BENCH_WRK_SECONDS apply).
 set -euo pipefail
+if [ "${1:-}" = metrics ]; then
+  export BENCH_ONLY=metrics
+fi
 cd "$(dirname "$0")/.."
 ./scripts/install-tools.sh --bench
 cargo build --release --features ssr --bin autorouter --bin autorouter-mock --bin autorouter-bench

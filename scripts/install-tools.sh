@@ -99,9 +99,9 @@ if [ "$WANT_TEST" = 1 ]; then
     say "installing CJK fonts"
     apt_install fonts-noto-cjk
   fi
-  # 6. The official OpenAI and Anthropic Python SDKs, pinned, for the SDK compatibility test.
-  if [ "$(cat .venv-sdk/pins 2>/dev/null)" != "$SDK_PINS" ] || ! .venv-sdk/bin/python -c "import openai, anthropic" 2>/dev/null; then
-    say "installing the OpenAI and Anthropic Python SDKs into .venv-sdk"
+  # 6. The official OpenAI, Anthropic and Google Python SDKs, pinned, for the SDK compatibility test.
+  if [ "$(cat .venv-sdk/pins 2>/dev/null)" != "$SDK_PINS" ] || ! .venv-sdk/bin/python -c "import openai, anthropic, google.genai" 2>/dev/null; then
+    say "installing the OpenAI, Anthropic and Google Python SDKs into .venv-sdk"
     if ! have python3 || ! python3 -c "import ensurepip" 2>/dev/null; then
       apt_install python3 python3-venv
     fi
@@ -120,5 +120,21 @@ if [ "$WANT_TEST" = 1 ]; then
     say "installing end2end npm packages"
     (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
     cp end2end/package-lock.json end2end/node_modules/.installed-lock
+  fi
+  # 8. Claude Code and Codex CLI, pinned, for the agents tests (about 800 MB: each is a native
+  #    binary in a platform package). They run without network; the tests keep them local.
+  AGENT_PINS="@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION @openai/codex@$CODEX_VERSION"
+  AGENTS_BIN=.tools/agents/node_modules/.bin
+  if [ "$(cat .tools/agents/pins 2>/dev/null)" != "$AGENT_PINS" ] \
+    || [ "$("$AGENTS_BIN/claude" --version 2>/dev/null | awk '{print $1}')" != "$CLAUDE_CODE_VERSION" ] \
+    || [ "$("$AGENTS_BIN/codex" --version 2>/dev/null | awk '{print $2}')" != "$CODEX_VERSION" ]; then
+    say "installing Claude Code $CLAUDE_CODE_VERSION and Codex CLI $CODEX_VERSION into .tools/agents"
+    rm -rf .tools/agents
+    mkdir -p .tools/agents
+    # shellcheck disable=SC2086
+    npm install --prefix .tools/agents --no-audit --no-fund --no-save --loglevel=error $AGENT_PINS
+    "$AGENTS_BIN/claude" --version
+    "$AGENTS_BIN/codex" --version
+    printf '%s' "$AGENT_PINS" > .tools/agents/pins
   fi
 fi

@@ -64,6 +64,11 @@ echo "cargo test took $(( $(date +%s) - test_started )) s"
 step "the official Python SDKs through the gateway (ignored by a plain cargo test)"
 AUTOROUTER_SDK_PYTHON="$PWD/.venv-sdk/bin/python" cargo test --features ssr --test it -- --ignored sdk:: "${skip_pg[@]}"
 
+step "Claude Code and Codex CLI through the gateway (ignored by a plain cargo test)"
+AUTOROUTER_CLAUDE="$PWD/.tools/agents/node_modules/.bin/claude" \
+AUTOROUTER_CODEX="$PWD/.tools/agents/node_modules/.bin/codex" \
+  cargo test --features ssr --test it -- --ignored agents:: "${skip_pg[@]}"
+
 step "browser tests on the release build (cargo leptos end-to-end --release, Chromium)"
 e2e_data=$(mktemp -d)
 trap 'rm -rf "$e2e_data"' EXIT

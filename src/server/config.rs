@@ -95,6 +95,10 @@ pub struct Config {
     pub sticky_max_sessions: usize,
     /// How often every upstream's model list is fetched (`MODELS_REFRESH_SECONDS`).
     pub models_refresh_secs: u64,
+    /// Prometheus metrics at `/metrics` (`METRICS`, on by default); off, nothing is counted.
+    pub metrics: bool,
+    /// When set, `/metrics` needs `Authorization: Bearer <token>` (`METRICS_TOKEN`).
+    pub metrics_token: Option<Secret<String>>,
     /// This instance's name on the live view (`INSTANCE_ID`; default hostname and pid).
     pub instance_id: String,
 }
@@ -338,8 +342,25 @@ impl Config {
         )
         .map_err(|e| invalid("BUDGET_TIMEZONE", e))?;
 
+        let metrics = match nonempty("METRICS").map(|v| v.trim().to_ascii_lowercase()) {
+            Some(v) if v == "on" => true,
+            Some(v) if v == "off" => false,
+            raw => parse_bool("METRICS", raw.as_deref(), true)?,
+        };
+        let metrics_token = match nonempty("METRICS_TOKEN").map(|t| t.trim().to_string()) {
+            Some(t) if t.len() < 16 => {
+                return Err(invalid(
+                    "METRICS_TOKEN",
+                    "must be at least 16 characters long",
+                ))
+            }
+            t => t.map(Secret::new),
+        };
+
         Ok(Config {
             listen,
+            metrics,
+            metrics_token,
             data_dir,
             database_url: Secret::new(database_url),
             database_kind,
@@ -549,6 +570,31 @@ mod tests {
             vec!["https://a.example", "http://localhost:5173"]
         );
         assert_eq!(c.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn metrics_are_on_unless_turned_off() {
+        assert!(config(&[]).unwrap().metrics);
+        for (raw, want) in [
+            ("on", true),
+            ("off", false),
+            ("OFF", false),
+            ("false", false),
+            ("1", true),
+        ] {
+            assert_eq!(config(&[("METRICS", raw)]).unwrap().metrics, want, "{raw}");
+        }
+        assert_eq!(config(&[("METRICS", "maybe")]).unwrap_err().var, "METRICS");
+        assert_eq!(
+            config(&[("METRICS_TOKEN", "short")]).unwrap_err().var,
+            "METRICS_TOKEN"
+        );
+        let c = config(&[("METRICS_TOKEN", "metrics-token-0123456789")]).unwrap();
+        assert_eq!(
+            c.metrics_token.as_ref().map(|t| t.expose().as_str()),
+            Some("metrics-token-0123456789")
+        );
+        assert!(!format!("{c:?}").contains("metrics-token-0123456789"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub(crate) mod guards;
 pub mod http;
 pub mod jobs;
 pub mod limits;
+pub(crate) mod metrics;
 pub(crate) mod periods;
 pub mod proxy;
 pub(crate) mod rest;

@@ -81,6 +81,11 @@ pub async fn build_state(
             .await
             .map_err(|e| StartupError::Limits(e.to_string()))?,
     };
+    let metrics = config.metrics.then(|| {
+        crate::server::proxy::request_metrics::RequestMetrics::new(
+            crate::server::metrics::Metrics::new(),
+        )
+    });
     let plane = Arc::new(DataPlane {
         clock: clock.clone(),
         db: db.clone(),
@@ -94,7 +99,10 @@ pub async fn build_state(
             crate::server::http::ssrf::SsrfPolicy { allow_private },
         ),
         keys: crate::server::proxy::key_auth::KeyVerifier::default(),
-        logs: crate::server::proxy::log_writer::LogWriter::spawn(db.clone()),
+        logs: crate::server::proxy::log_writer::LogWriter::spawn_counting(
+            db.clone(),
+            metrics.clone(),
+        ),
         breakers,
         health: crate::server::proxy::health::HealthBook::default(),
         balancer: crate::server::proxy::strategy::Balancer::new(),
@@ -108,8 +116,14 @@ pub async fn build_state(
             crate::server::proxy::sessions::RESPONSE_ROUTE_MS,
             config.sticky_max_sessions,
         ),
+        metrics,
         in_flight: Default::default(),
     });
+    if let Some(metrics) = &plane.metrics {
+        // Weak: the metrics live inside the plane they read.
+        let weak: std::sync::Weak<DataPlane> = Arc::downgrade(&plane);
+        metrics.metrics.attach(weak);
+    }
     let instance_id = config.instance_id.clone();
     let state = AppState::new(crate::server::service::Services {
         leptos_options,
@@ -138,10 +152,7 @@ pub async fn build_state(
         )
         .await
         .map_err(|e| StartupError::Routing(e.to_string()))?;
-    state
-        .plane
-        .logs
-        .set_prices(state.plane.routing.snapshot().prices.clone());
+    state.plane.routing_loaded();
     // Breakers and health carry over a restart (and come from other instances).
     state
         .plane
@@ -253,6 +264,7 @@ pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/", get(root_redirect))
         .route("/api/health", get(rest::health::health))
+        .route("/metrics", get(rest::metrics::metrics))
         .nest("/api/admin", admin)
         .nest("/api/ui", ui_functions)
         .route(
@@ -260,6 +272,12 @@ pub fn router(state: AppState) -> Router {
             any(crate::server::proxy::handler::proxy),
         )
         .route("/v1/{*path}", any(crate::server::proxy::handler::proxy))
+        // Google's own API (the Gemini format), through the same handler.
+        .route(
+            "/api/proxy/v1beta/{*path}",
+            any(crate::server::proxy::handler::proxy),
+        )
+        .route("/v1beta/{*path}", any(crate::server::proxy::handler::proxy))
         .route("/api", any(rest::not_found::api_not_found))
         .route("/api/{*rest}", any(rest::not_found::api_not_found))
         .merge(site_root_files(&state.leptos_options))

@@ -7,11 +7,14 @@ mod common;
 
 mod admin_api;
 mod admin_at_scale;
+mod agents;
 mod formats;
 mod foundation;
+mod gemini;
 mod limits;
 mod live;
 mod locales;
+mod metrics;
 mod openapi;
 mod prices;
 mod process;

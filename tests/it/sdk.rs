@@ -1,5 +1,6 @@
-//! The official OpenAI and Anthropic Python SDKs, unchanged, against the gateway and a mock
-//! upstream, including the limits' refusals, which each SDK raises as its own RateLimitError. They need a Python with those SDKs in `AUTOROUTER_SDK_PYTHON`, so they are
+//! The official OpenAI, Anthropic and Google (google-genai) Python SDKs, unchanged, against the
+//! gateway and mock upstreams, including the limits' refusals, which each SDK raises as its own
+//! RateLimitError. They need a Python with those SDKs in `AUTOROUTER_SDK_PYTHON`, so they are
 //! ignored by a plain `cargo test`; scripts/test.sh provides the interpreter (a venv with pinned
 //! SDK versions) and runs them with `--ignored`.
 use crate::common;
@@ -10,7 +11,7 @@ use serde_json::json;
 
 async fn run_sdks(backend: common::Backend) {
     let python = std::env::var("AUTOROUTER_SDK_PYTHON")
-        .expect("AUTOROUTER_SDK_PYTHON: a python with the openai and anthropic SDKs (scripts/test.sh sets it)");
+        .expect("AUTOROUTER_SDK_PYTHON: a python with the openai, anthropic and google-genai SDKs (scripts/test.sh sets it)");
     let app = TestApp::spawn_with(backend, &[("ALLOW_PRIVATE_UPSTREAMS", "true")]).await;
     let openai = MockUpstream::start().await;
     let anthropic = MockUpstream::start().await;
@@ -20,7 +21,22 @@ async fn run_sdks(backend: common::Backend) {
     let b = app
         .upstream(json!({"name": "an", "provider": "anthropic", "base_url": anthropic.base_url, "api_key": "sk-up-anthropic-1234567890"}))
         .await;
-    let (_, key) = app.key(&[&a, &b]).await;
+    let google = MockUpstream::start().await;
+    google.update(|k| k.require_auth = Some("AIza-up-google-1234567890".into()));
+    let g = app
+        .upstream(json!({"name": "go", "provider": "google", "base_url": format!("{}/v1beta", google.root_url()),
+                         "api_key": "AIza-up-google-1234567890", "allowed_models": ["gemini-*", "text-embedding-004"]}))
+        .await;
+    // Its model list, for `models.list`, fetched now rather than in the background.
+    let (status, found) = app
+        .admin_json(
+            reqwest::Method::POST,
+            &format!("/api/admin/upstreams/{g}/models/refresh"),
+            json!(null),
+        )
+        .await;
+    assert_eq!(status, 200, "{found}");
+    let (_, key) = app.key(&[&a, &b, &g]).await;
     let limited = |limits: serde_json::Value| {
         let (a, b) = (a.clone(), b.clone());
         let app = &app;
@@ -62,25 +78,44 @@ async fn run_sdks(backend: common::Backend) {
     );
     assert!(stdout.contains("sdk checks ok"), "{stdout}");
     // Every SDK call with a valid key was logged (the limits' four refusals among them); the
-    // two wrong keys were counted instead.
-    let logs = app.logs(14).await;
-    assert_eq!(logs.len(), 14);
+    // three wrong keys were counted instead.
+    let logs = app.logs(21).await;
+    assert_eq!(logs.len(), 21);
     assert_eq!(
         logs.iter().filter(|l| !l["refused_by"].is_null()).count(),
         4
     );
-    assert_eq!(app.state.plane.keys.refusals(), 2);
+    assert_eq!(app.state.plane.keys.refusals(), 3);
+    // Google's calls were metered from its `usageMetadata`: generate_content twice and the
+    // stream, 36 tokens each.
+    let gemini: Vec<_> = logs
+        .iter()
+        .filter(|l| {
+            l["path"].as_str().unwrap().contains(":generateContent")
+                || l["path"]
+                    .as_str()
+                    .unwrap()
+                    .contains(":streamGenerateContent")
+        })
+        .filter(|l| l["status_code"] == 200)
+        .collect();
+    assert_eq!(gemini.len(), 3, "{logs:?}");
+    assert!(gemini.iter().all(|l| l["total_tokens"] == 36), "{gemini:?}");
+    assert!(google
+        .received()
+        .iter()
+        .all(|r| r.header("x-goog-api-key") == Some("AIza-up-google-1234567890")));
     app.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs AUTOROUTER_SDK_PYTHON; scripts/test.sh runs it"]
-async fn openai_and_anthropic_sdks_work_unchanged_on_sqlite() {
+async fn openai_anthropic_and_google_sdks_work_unchanged_on_sqlite() {
     run_sdks(common::Backend::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs AUTOROUTER_SDK_PYTHON; scripts/test.sh runs it"]
-async fn openai_and_anthropic_sdks_work_unchanged_on_postgres() {
+async fn openai_anthropic_and_google_sdks_work_unchanged_on_postgres() {
     run_sdks(common::Backend::Postgres).await;
 }

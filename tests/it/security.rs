@@ -260,7 +260,6 @@ async fn client_keys_reach_only_the_documented_endpoints(app: &TestApp) {
         ("DELETE", "/v1/chat/completions/chatcmpl-other-tenant"),
         ("POST", "/v1/assistants"),
         ("POST", "/v1/vector_stores"),
-        ("GET", "/v1/responses/resp_other_tenant"),
         ("POST", "/v1/chat/../files"),
         ("POST", "/v1/chat/%2e%2e/files"),
         ("POST", "/v1/%2E%2E/%2E%2E/admin"),
@@ -284,6 +283,11 @@ async fn client_keys_reach_only_the_documented_endpoints(app: &TestApp) {
     let answer = body_json(&text);
     assert_eq!(answer["type"], "error");
     assert_eq!(answer["error"]["type"], "not_found_error");
+    // Another tenant's stored response: the gateway never saw this key make it.
+    let (status, text) =
+        raw_with_body(app, "GET", "/v1/responses/resp_other_tenant", &auth, "").await;
+    assert_eq!(status, 404, "{text:.400}");
+    assert_eq!(body_json(&text)["error"]["type"], "invalid_request_error");
     assert_eq!(mock.hits(), 0, "no refused request reached the upstream");
 
     // The documented ones still pass, and the gateway answers for a model by name.

@@ -1,4 +1,5 @@
-"""Drives the official OpenAI and Anthropic Python SDKs, unchanged, through the gateway.
+"""Drives the official OpenAI, Anthropic and Google (google-genai) Python SDKs, unchanged,
+through the gateway.
 
 Run by tests/sdk.rs with GATEWAY_BASE (http://127.0.0.1:PORT), GATEWAY_KEY (an sk-auto- key),
 GATEWAY_LIMITED_KEY (allowed one request a minute) and GATEWAY_SPENT_KEY (a daily budget of 0).
@@ -9,6 +10,9 @@ import sys
 
 import anthropic
 import openai
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types as genai_types
 
 BASE = os.environ["GATEWAY_BASE"]
 KEY = os.environ["GATEWAY_KEY"]
@@ -126,5 +130,46 @@ try:
     check(False, "anthropic request over a spent budget accepted")
 except anthropic.RateLimitError:
     checks += 1
+
+# Google's own SDK, as its documentation has it, pointed at the gateway: it calls `/v1/models/…`
+# (its default API version) with the key in `x-goog-api-key`.
+google = genai.Client(api_key=KEY, http_options=genai_types.HttpOptions(base_url=BASE))
+answer = google.models.generate_content(model="gemini-2.5-flash", contents="hi")
+check(answer.text == "Hello from mock", f"google generate_content: {answer}")
+check(answer.usage_metadata.total_token_count == 36, f"google usage: {answer.usage_metadata}")
+check(answer.usage_metadata.thoughts_token_count == 6, "google thoughts tokens")
+streamed = "".join(
+    chunk.text or "" for chunk in google.models.generate_content_stream(model="gemini-2.5-flash", contents="hi")
+)
+check(streamed == "tok0 tok1 tok2 tok3 tok4 ", f"google stream text: {streamed!r}")
+counted = google.models.count_tokens(model="gemini-2.5-flash", contents="hi")
+check(counted.total_tokens == 21, f"google count_tokens: {counted}")
+embedded = google.models.embed_content(model="text-embedding-004", contents=["a", "b"])
+check(
+    [len(e.values) for e in embedded.embeddings] == [3, 3], f"google embed_content: {embedded}"
+)
+listed = [m.name for m in google.models.list()]
+check("models/gemini-2.5-flash" in listed, f"google models.list: {listed}")
+check(not any(n.startswith("models/gpt") for n in listed), f"only Gemini-reachable models: {listed}")
+beta = genai.Client(
+    api_key=KEY, http_options=genai_types.HttpOptions(base_url=BASE, api_version="v1beta")
+)
+check(
+    beta.models.generate_content(model="gemini-2.5-flash", contents="hi").text == "Hello from mock",
+    "google v1beta generate_content",
+)
+try:
+    google.models.generate_content(model="gemini-no-such-model", contents="hi")
+    check(False, "google unknown model accepted")
+except genai_errors.ClientError as e:
+    check(e.code == 404 and e.status == "NOT_FOUND", f"google not found: {e.code} {e.status}")
+    check("gemini-no-such-model" in (e.message or ""), f"google not-found names the model: {e}")
+# Held in a name: a google-genai client closes its connection when it is collected.
+wrong = genai.Client(api_key="sk-auto-wrong", http_options=genai_types.HttpOptions(base_url=BASE))
+try:
+    wrong.models.generate_content(model="gemini-2.5-flash", contents="hi")
+    check(False, "google wrong key accepted")
+except genai_errors.ClientError as e:
+    check(e.code == 401 and e.status == "UNAUTHENTICATED", f"google wrong key: {e.code} {e.status}")
 
 print(f"sdk checks ok: {checks}")

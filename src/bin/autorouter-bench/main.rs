@@ -6,6 +6,7 @@ mod closed_loop;
 mod latency;
 mod limited;
 mod log_writer;
+mod metrics_cost;
 mod nginx;
 mod procs;
 mod report;
@@ -195,6 +196,24 @@ async fn main() {
         Command::new(release_binary(&root, "autorouter-mock"))
             .arg(format!("127.0.0.1:{mock_port}")),
     );
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("metrics") {
+        // Metrics on against METRICS=off, side by side, and nothing else.
+        let mock = format!("http://127.0.0.1:{mock_port}");
+        wait_ready(&reqwest::Client::new(), &format!("{mock}/v1/models")).await;
+        let cost =
+            metrics_cost::run(&root, &data_dir, &mock, c1_seconds, wrk_seconds, started_at).await;
+        let out = root.join("docs");
+        std::fs::write(
+            out.join("benchmarks-metrics.json"),
+            serde_json::to_string_pretty(&cost).unwrap() + "\n",
+        )
+        .unwrap();
+        let md = cost.markdown();
+        std::fs::write(out.join("benchmarks-metrics.md"), &md).unwrap();
+        println!("{md}");
+        let _ = std::fs::remove_dir_all(&data_dir);
+        return;
+    }
     let gw_port = free_port();
     let gateway = Proc::spawn("gateway", &mut gateway_command(&root, gw_port, &data_dir));
     let client = reqwest::Client::builder()

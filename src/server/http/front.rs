@@ -1,5 +1,6 @@
-//! The service every connection is served by. A proxied request (`/v1/*`, `/api/proxy/v1/*`)
-//! goes straight to the proxy (the `Direct` handler start-up gives it), with its id and span;
+//! The service every connection is served by. A proxied request (`/v1/*`, `/api/proxy/v1/*`,
+//! Google's `/v1beta/*`) goes straight to the proxy (the `Direct` handler start-up gives it),
+//! with its id and span;
 //! everything else goes through the axum router (pages, admin API, server functions, health).
 //! The router's middleware and route matching do nothing for a proxied request (the browser
 //! guard lets these paths through); when a router-wide layer must see proxied requests too
@@ -92,9 +93,9 @@ async fn serve_direct(
 /// The part of a proxied path below `/v1/`, when the direct path can take it: not empty (the
 /// router answers that) and without percent-escapes (the router decodes those, as before).
 fn direct_path(path: &str) -> Option<&str> {
-    let rest = path
-        .strip_prefix("/v1/")
-        .or_else(|| path.strip_prefix("/api/proxy/v1/"))?;
+    let rest = ["/v1/", "/api/proxy/v1/", "/v1beta/", "/api/proxy/v1beta/"]
+        .iter()
+        .find_map(|prefix| path.strip_prefix(prefix))?;
     (!rest.is_empty() && !rest.contains('%')).then_some(rest)
 }
 
@@ -109,6 +110,12 @@ mod tests {
             Some("chat/completions")
         );
         assert_eq!(direct_path("/api/proxy/v1/messages"), Some("messages"));
+        assert_eq!(
+            direct_path("/v1beta/models/gemini-2.5-flash:generateContent"),
+            Some("models/gemini-2.5-flash:generateContent")
+        );
+        assert_eq!(direct_path("/api/proxy/v1beta/models"), Some("models"));
+        assert_eq!(direct_path("/v1beta/"), None);
         assert_eq!(direct_path("/v1/"), None);
         assert_eq!(direct_path("/v1"), None);
         assert_eq!(direct_path("/v1/models/a%2Fb"), None);

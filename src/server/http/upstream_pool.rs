@@ -61,7 +61,7 @@ impl Origin {
         })
     }
 
-    #[cfg(test)]
+    /// `scheme://host[:port]`.
     pub(crate) fn as_str(&self) -> &str {
         &self.key
     }

@@ -233,6 +233,11 @@ impl Limiter {
         })
     }
 
+    /// Whether the counters are meant to be shared (`REDIS_URL` given), whatever Redis does now.
+    pub fn is_shared(&self) -> bool {
+        self.inner.shared.is_some()
+    }
+
     pub fn mode(&self) -> Mode {
         match &self.inner.shared {
             Some(shared) if shared.is_up() => Mode::Shared,

@@ -6,6 +6,7 @@ use super::breaker_store::BreakerStore;
 use super::health::HealthBook;
 use super::key_auth::KeyVerifier;
 use super::log_writer::LogWriter;
+use super::request_metrics::RequestMetrics;
 use super::routing_table::RoutingTable;
 use super::sessions::SessionBook;
 use super::strategy::Balancer;
@@ -48,6 +49,8 @@ pub struct DataPlane {
     /// Which upstream made each Responses object (by key and response id), so that
     /// `previous_response_id` and `/v1/responses/{id}` reach it.
     pub(crate) responses: SessionBook,
+    /// The Prometheus metrics, unless `METRICS=off` (the log writer counts into them).
+    pub(crate) metrics: Option<Arc<RequestMetrics>>,
     /// The requests in flight here, for the live view.
     pub(crate) in_flight: Arc<super::in_flight::InFlightBook>,
 }
@@ -61,11 +64,26 @@ impl DataPlane {
             .reload(&self.db, &self.cipher, &self.periods, now)
             .await;
         match reloaded {
-            Ok(()) => self.logs.set_prices(self.routing.snapshot().prices.clone()),
+            Ok(()) => self.routing_loaded(),
             Err(e) => {
                 tracing::error!(error = %e, "routing table reload failed; the previous snapshot stays in use")
             }
         }
+    }
+
+    /// A new routing snapshot is in place: the log writer prices and labels by it.
+    pub(crate) fn routing_loaded(&self) {
+        let snapshot = self.routing.snapshot();
+        self.logs.set_prices(snapshot.prices.clone());
+        if let Some(metrics) = &self.metrics {
+            metrics.set_models(&snapshot);
+        }
+    }
+
+    /// The `/metrics` text (`None` with `METRICS=off`): the counters so far, the gauges now,
+    /// in the OpenMetrics text format or Prometheus' classic one.
+    pub fn render_metrics(&self, openmetrics: bool) -> Option<String> {
+        self.metrics.as_ref().map(|m| m.metrics.render(openmetrics))
     }
 
     /// The price the next request for `model` is costed at, from the routing snapshot.

@@ -26,6 +26,15 @@ pub(crate) enum Endpoint {
     /// A POST path outside the table that an upstream the key may use opted in to
     /// (`extra_paths`); forwarded only to such upstreams.
     Extra,
+    /// Google's own API (`gemini::find`): `models/{model}:{action}`, the model in the path.
+    GenerateContent,
+    StreamGenerateContent,
+    CountTokens,
+    EmbedContent,
+    BatchEmbedContents,
+    /// `GET models` and `GET models/{model}` in Gemini's shape, answered by the gateway.
+    GeminiListModels,
+    GeminiGetModel,
     /// A stored Responses object (`/v1/responses/{id}...`): sent to the upstream that created
     /// it, for the key that created it.
     StoredResponse(ResponseOp),
@@ -146,6 +155,9 @@ impl Endpoint {
     /// The API format an upstream must speak to be sent this endpoint (none: answered by the
     /// gateway, or an upstream's own opt-in path).
     pub(crate) fn format(self) -> Option<Format> {
+        if self.gemini_action().is_some() {
+            return Some(Format::Gemini);
+        }
         TABLE
             .iter()
             .find(|(_, _, e, _)| *e == self)
@@ -160,6 +172,10 @@ impl Endpoint {
             Endpoint::Embeddings => ApiFormat::OpenAiEmbeddings,
             Endpoint::Responses => ApiFormat::OpenAiResponses,
             Endpoint::Messages => ApiFormat::AnthropicMessages,
+            Endpoint::GenerateContent
+            | Endpoint::StreamGenerateContent
+            | Endpoint::EmbedContent
+            | Endpoint::BatchEmbedContents => ApiFormat::Gemini,
             _ => ApiFormat::Other,
         }
     }
@@ -235,7 +251,7 @@ pub(crate) fn extra_path(method: &Method, raw_path: &str) -> Option<String> {
 
 /// The path's segments, decoded; refused when one would change the path's shape once an
 /// upstream decodes it.
-fn decode(raw_path: &str) -> Result<Vec<String>, Refusal> {
+pub(crate) fn decode(raw_path: &str) -> Result<Vec<String>, Refusal> {
     let mut decoded = Vec::with_capacity(4);
     for segment in raw_path.split('/') {
         let segment = percent_encoding::percent_decode_str(segment).collect::<Vec<u8>>();

@@ -9,6 +9,8 @@ use super::key_auth::KeyRejection;
 pub(crate) enum ErrorFormat {
     OpenAi,
     Anthropic,
+    /// Google's `{"error":{"code","message","status"}}` (the Gemini API's paths).
+    Google,
 }
 
 impl ErrorFormat {
@@ -156,9 +158,23 @@ impl ProxyError {
         }
     }
 
+    /// The status in the caller's format: Google answers a missing key 403 PERMISSION_DENIED
+    /// (and a wrong one 401 UNAUTHENTICATED); the others 401 for both.
+    pub(crate) fn status_for(&self, format: ErrorFormat) -> StatusCode {
+        match (format, self) {
+            (ErrorFormat::Google, ProxyError::Auth(KeyRejection::Missing)) => StatusCode::FORBIDDEN,
+            _ => self.status(),
+        }
+    }
+
     pub(crate) fn into_response_for(self, format: ErrorFormat) -> Response {
-        let status = self.status();
-        let message = self.to_string();
+        let status = self.status_for(format);
+        let message = match (format, &self) {
+            (ErrorFormat::Google, ProxyError::Auth(KeyRejection::Missing)) => {
+                "missing API key: send it as `x-goog-api-key: <key>`".to_string()
+            }
+            _ => self.to_string(),
+        };
         let body = match format {
             ErrorFormat::OpenAi => {
                 let (kind, code) = self.openai_kind();
@@ -166,6 +182,9 @@ impl ProxyError {
             }
             ErrorFormat::Anthropic => {
                 json!({ "type": "error", "error": { "type": self.anthropic_kind(), "message": message } })
+            }
+            ErrorFormat::Google => {
+                json!({ "error": { "code": status.as_u16(), "message": message, "status": google_status(status) } })
             }
         };
         let retry_after = self.retry_after_ms();
@@ -176,6 +195,24 @@ impl ProxyError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs(ms)));
         }
         response
+    }
+}
+
+/// Google's canonical status name for an HTTP status, as its APIs pair them.
+pub(crate) fn google_status(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 | 413 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        409 => "ABORTED",
+        429 => "RESOURCE_EXHAUSTED",
+        499 => "CANCELLED",
+        501 => "UNIMPLEMENTED",
+        502 | 503 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        s if s >= 500 => "INTERNAL",
+        _ => "FAILED_PRECONDITION",
     }
 }
 
@@ -209,6 +246,46 @@ mod tests {
 
     async fn body_of(r: Response) -> serde_json::Value {
         serde_json::from_slice(&axum::body::to_bytes(r.into_body(), 10_000).await.unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn google_errors_carry_code_message_and_status() {
+        for (error, code, status) in [
+            (
+                ProxyError::ModelNotFound("gemini-9".into()),
+                404,
+                "NOT_FOUND",
+            ),
+            (ProxyError::BadRequest("no".into()), 400, "INVALID_ARGUMENT"),
+            (
+                ProxyError::Auth(KeyRejection::Missing),
+                403,
+                "PERMISSION_DENIED",
+            ),
+            (
+                ProxyError::Auth(KeyRejection::Expired),
+                401,
+                "UNAUTHENTICATED",
+            ),
+            (
+                ProxyError::UpstreamsAtLimit { retry_after_ms: 10 },
+                429,
+                "RESOURCE_EXHAUSTED",
+            ),
+            (ProxyError::UpstreamUnavailable, 502, "UNAVAILABLE"),
+            (ProxyError::NoUpstream, 503, "UNAVAILABLE"),
+            (ProxyError::UpstreamTimeout, 504, "DEADLINE_EXCEEDED"),
+        ] {
+            let r = error.into_response_for(ErrorFormat::Google);
+            assert_eq!(r.status(), code);
+            let body = body_of(r).await;
+            assert_eq!(body["error"]["code"], code, "{body}");
+            assert_eq!(body["error"]["status"], status, "{body}");
+            assert!(body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()));
+            assert_eq!(body.as_object().unwrap().len(), 1);
+        }
     }
 
     #[tokio::test]

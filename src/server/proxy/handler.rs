@@ -1,4 +1,5 @@
-//! `/api/proxy/v1/*` and `/v1/*`: authenticate the client key, route by model, forward, meter, log.
+//! `/api/proxy/v1/*` and `/v1/*` (and Google's `/v1beta/*`): authenticate the client key, route
+//! by model, forward, meter, log.
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,8 +20,9 @@ use super::data_plane::DataPlane;
 use super::endpoints::{self, Endpoint};
 use super::errors::{ErrorFormat, ProxyError};
 use super::failover::{Attempt, FailureKind, History};
+use super::gemini::{self, PathRefusal};
 use super::headers::{client_response_headers, is_event_stream, upstream_request_headers};
-use super::key_auth::{presented_key, KeyRejection};
+use super::key_auth::{presented_google_key, presented_key, KeyRejection};
 use super::metered_body::{Meter, MeteredBody, OnResponseId, PendingLog};
 use super::request_body::{read_facts, RequestFacts};
 use super::routing_table::{KeyEntry, Snapshot, UpstreamEntry};
@@ -28,6 +30,7 @@ use super::sessions::{self, Session};
 use super::spend::{self, Bill, Ticket};
 use super::strategy::{Candidate, InFlight};
 use super::usage::ApiFormat;
+use crate::model::upstreams::Format;
 use crate::server::db::request_logs::LogRecord;
 use crate::server::http::request_id::RequestId;
 use crate::server::http::upstream_pool::{PooledBody, SendError};
@@ -82,7 +85,7 @@ impl Ctx {
             state.keys.count_refusal(*reason);
             return error.into_response_for(self.format);
         }
-        self.record.status_code = Some(error.status().as_u16() as i64);
+        self.record.status_code = Some(error.status_for(self.format).as_u16() as i64);
         self.record.error_message = Some(crate::server::text::cut_owned(&detail, MAX_LOGGED_ERROR));
         self.record.duration_ms = Some(self.started.elapsed().as_millis() as i64);
         let format = self.format;
@@ -113,33 +116,43 @@ pub(crate) async fn proxy_request(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
+    let google = gemini::surface(uri.path(), &method, &headers, uri.query());
+    // Never the query: Google's clients may carry the key in it.
+    let prefix = google.map_or("v1", gemini::Version::as_str);
     let ctx = Ctx {
         record: Box::new(LogRecord {
             request_id,
             method: method.to_string(),
             path: format!(
-                "/v1/{}",
+                "/{prefix}/{}",
                 crate::server::text::cut_owned(&path, MAX_LOGGED_PATH)
             ),
             created_at: state.clock.now_ms(),
             ..LogRecord::default()
         }),
         started: Instant::now(),
-        format: ErrorFormat::for_path(&path),
+        format: match google {
+            Some(_) => ErrorFormat::Google,
+            None => ErrorFormat::for_path(&path),
+        },
         peer: crate::server::http::client_ip::peer_of(&parts.extensions),
         key_ticket: None,
         limit_headers: None,
     };
-    handle(state, ctx, path, method, uri, headers, body).await
+    match google {
+        Some(version) => handle_gemini(state, ctx, version, method, uri, headers, body).await,
+        None => handle(state, ctx, path, method, uri, headers, body).await,
+    }
 }
 
 async fn authenticate(
     state: &DataPlane,
     snapshot: &Snapshot,
+    presented: Option<&str>,
     headers: &HeaderMap,
     peer: std::net::IpAddr,
 ) -> Result<Arc<KeyEntry>, ProxyError> {
-    let presented = presented_key(headers).ok_or(ProxyError::Auth(KeyRejection::Missing))?;
+    let presented = presented.ok_or(ProxyError::Auth(KeyRejection::Missing))?;
     let source =
         || crate::server::http::client_ip::client_ip(peer, headers, &state.limits.trusted_proxies);
     let key = state
@@ -203,7 +216,15 @@ async fn handle(
     body: Body,
 ) -> Response {
     let snapshot = state.routing.snapshot();
-    let key = match authenticate(&state, &snapshot, &headers, ctx.peer).await {
+    let key = match authenticate(
+        &state,
+        &snapshot,
+        presented_key(&headers),
+        &headers,
+        ctx.peer,
+    )
+    .await
+    {
         Ok(k) => k,
         Err(e) => return ctx.fail(&state, e),
     };
@@ -273,17 +294,7 @@ async fn handle(
         Some(path) => snapshot.extra_path_candidates(&key, &model, path),
     };
     if candidates.is_empty() {
-        // Say which it is: no upstream serves the model, or none serves it in this format.
-        let error = match format {
-            Some(f) if !snapshot.candidates(&key, &model, None).is_empty() => {
-                ProxyError::FormatNotServed {
-                    format: f.as_str(),
-                    model,
-                }
-            }
-            _ => ProxyError::ModelNotFound(model),
-        };
-        return ctx.fail(&state, error);
+        return ctx.fail(&state, no_candidate(&snapshot, &key, model, format));
     }
     let format = endpoint.api_format();
     // Only an OpenAI chat stream is rewritten: asked for its usage. (A body whose members the
@@ -321,29 +332,13 @@ async fn handle(
         format,
         wants_stream,
         strip_usage_chunk,
+        gemini: None,
     };
     attempt_in_order(state, ctx, &candidates, &snapshot, request).await
 }
 
-/// The request body, refused early when its declared length is over the limit.
-async fn read_limited_body(
-    state: &DataPlane,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Bytes, ProxyError> {
-    let limit = state.limits.max_body_bytes;
-    let declared = headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(ProxyError::TooLarge(limit));
-    }
-    read_body(body, limit, declared).await
-}
-
-/// A limited key's admission: its ticket and rate-limit headers go on `ctx`; a refusal is
-/// recorded with its reason.
+/// Admits a limited key (its rate, tokens, concurrency and budgets), keeping its ticket and
+/// rate-limit headers in `ctx`; an unlimited key costs nothing here.
 async fn admit_key(
     state: &DataPlane,
     ctx: &mut Ctx,
@@ -368,6 +363,154 @@ async fn admit_key(
             Err(error)
         }
     }
+}
+
+/// Why no upstream takes the request: none serves the model, or none serves it in this format.
+fn no_candidate(
+    snapshot: &Snapshot,
+    key: &KeyEntry,
+    model: String,
+    format: Option<Format>,
+) -> ProxyError {
+    match format {
+        Some(f) if !snapshot.candidates(key, &model, None).is_empty() => {
+            ProxyError::FormatNotServed {
+                format: f.as_str(),
+                model,
+            }
+        }
+        _ => ProxyError::ModelNotFound(model),
+    }
+}
+
+/// A call to Google's own API: the key from `x-goog-api-key` or `key=`, the model from the
+/// path, the answer metered from `usageMetadata`; only upstreams that speak `gemini` take it.
+#[allow(clippy::too_many_arguments)]
+async fn handle_gemini(
+    state: Arc<DataPlane>,
+    mut ctx: Ctx,
+    version: gemini::Version,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let snapshot = state.routing.snapshot();
+    let presented = presented_google_key(&headers, uri.query());
+    let key = match authenticate(&state, &snapshot, presented.as_deref(), &headers, ctx.peer).await
+    {
+        Ok(k) => k,
+        Err(e) => return ctx.fail(&state, e),
+    };
+    drop(presented);
+    ctx.record.api_key_id = Some(key.id.clone());
+
+    let raw_path = gemini::below_version(uri.path());
+    let call = match gemini::find(&method, raw_path) {
+        Ok(call) => call,
+        Err(PathRefusal::BadModel) => {
+            let error = ProxyError::BadRequest("the path does not name a valid model".into());
+            return ctx.fail(&state, error);
+        }
+        Err(PathRefusal::Path(refusal)) => {
+            tracing::info!(?refusal, %method, "path outside Google's endpoints");
+            let path = crate::server::text::cut_owned(raw_path, 200);
+            let error =
+                ProxyError::UnknownEndpoint(format!("{method} /{}/{path}", version.as_str()));
+            return ctx.fail(&state, error);
+        }
+    };
+    let reachable = || {
+        snapshot
+            .listable_models_speaking(&key, Some(Format::Gemini))
+            .into_iter()
+            .map(|(id, _)| id)
+    };
+    let (endpoint, model) = match (call.endpoint, call.model) {
+        (Endpoint::GeminiListModels, _) => {
+            let list = axum::Json(gemini::models_list(reachable())).into_response();
+            return answer_locally(&state, ctx, list);
+        }
+        (Endpoint::GeminiGetModel, Some(model)) => {
+            return match reachable().find(|id| *id == model) {
+                Some(id) => answer_locally(
+                    &state,
+                    ctx,
+                    axum::Json(gemini::model_object(&id)).into_response(),
+                ),
+                None => ctx.fail(&state, ProxyError::ModelNotFound(model)),
+            };
+        }
+        (endpoint, Some(model)) => (endpoint, model),
+        (_, None) => return ctx.fail(&state, ProxyError::UnknownEndpoint(format!("{method}"))),
+    };
+    let Some(action) = endpoint.gemini_action() else {
+        return ctx.fail(&state, ProxyError::UnknownEndpoint(format!("{method}")));
+    };
+    ctx.record.model_requested = Some(model.clone());
+    if !key.may_use(&model) {
+        ctx.record.refused_by = Some("model_not_allowed".into());
+        return ctx.fail(&state, ProxyError::ModelNotFound(model));
+    }
+
+    let limit = state.limits.max_body_bytes;
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return ctx.fail(&state, ProxyError::TooLarge(limit));
+    }
+    let body = match read_body(body, limit, declared).await {
+        Ok(b) => b,
+        Err(e) => return ctx.fail(&state, e),
+    };
+    if let Err(error) = admit_key(&state, &mut ctx, &key, &snapshot).await {
+        return ctx.fail(&state, error);
+    }
+    let candidates = snapshot.candidates(&key, &model, Some(Format::Gemini));
+    if candidates.is_empty() {
+        return ctx.fail(
+            &state,
+            no_candidate(&snapshot, &key, model, Some(Format::Gemini)),
+        );
+    }
+    let session = sessions::session_of(&key.id, &headers, None);
+    ctx.record.session_id = session.map(|s| s.short());
+    let request = Outgoing {
+        session,
+        follows: None,
+        creates_response: false,
+        key_id: key.id.clone(),
+        body,
+        model,
+        path: Cow::Borrowed(action),
+        query: gemini::forwarded_query(endpoint, uri.query()),
+        method,
+        headers,
+        format: endpoint.api_format(),
+        wants_stream: endpoint == Endpoint::StreamGenerateContent,
+        strip_usage_chunk: false,
+        gemini: Some(version),
+    };
+    attempt_in_order(state, ctx, &candidates, &snapshot, request).await
+}
+
+/// The request body, refused early when its declared length is over the limit.
+async fn read_limited_body(
+    state: &DataPlane,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, ProxyError> {
+    let limit = state.limits.max_body_bytes;
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ProxyError::TooLarge(limit));
+    }
+    read_body(body, limit, declared).await
 }
 
 /// A stored Responses object and what is done with it.
@@ -426,6 +569,7 @@ async fn stored_response(
         format: ApiFormat::Other,
         wants_stream: false,
         strip_usage_chunk: false,
+        gemini: None,
     };
     attempt_in_order(state, ctx, &[upstream], &snapshot, request).await
 }
@@ -494,6 +638,9 @@ struct Outgoing {
     format: ApiFormat,
     wants_stream: bool,
     strip_usage_chunk: bool,
+    /// A call to Google's own API, in this version: `path` is its action, the model goes in the
+    /// upstream's path (never in the body), the upstream's key in `x-goog-api-key`.
+    gemini: Option<gemini::Version>,
 }
 
 /// Past this size a body whose `model` the splice cannot find is not parsed into a tree to
@@ -503,7 +650,7 @@ const MAX_TREE_BYTES: usize = 4 << 20;
 impl Outgoing {
     /// The body for one upstream: unchanged unless the model is redirected.
     fn body_for(&self, sent_model: &str) -> Result<Bytes, String> {
-        if sent_model == self.model {
+        if sent_model == self.model || self.gemini.is_some() {
             return Ok(self.body.clone());
         }
         match body_edit::with_model(&self.body, sent_model) {
@@ -657,7 +804,7 @@ async fn attempt_in_order(
             .balancer
             .start(&upstream.id)
             .listed(enter_live_view(&state, &ctx, upstream, &out, now));
-        match send_once(&state, upstream, &out, body).await {
+        match send_once(&state, upstream, &out, &sent_model, body).await {
             Outcome::Answered(response) => {
                 let now = state.clock.now_ms();
                 state
@@ -793,19 +940,29 @@ async fn send_once(
     state: &DataPlane,
     upstream: &UpstreamEntry,
     out: &Outgoing,
+    sent_model: &str,
     body: Bytes,
 ) -> Outcome {
     let target = match &upstream.target {
         Ok(target) => target,
         Err(e) => return Outcome::Failed(FailureKind::Connect, None, e.to_string()),
     };
-    let uri = match target.uri(&out.path, out.query.as_deref()) {
+    let uri = match out.gemini {
+        Some(version) => target.gemini_uri(
+            &gemini::upstream_path(version, sent_model, &out.path),
+            out.query.as_deref(),
+        ),
+        None => target.uri(&out.path, out.query.as_deref()),
+    };
+    let uri = match uri {
         Ok(uri) => uri,
         Err(e) => return Outcome::Failed(FailureKind::Connect, None, e.to_string()),
     };
     let mut headers = upstream_request_headers(&out.headers);
-    if let Some(credential) = &upstream.credential {
-        credential.apply(&mut headers, true);
+    match (&upstream.credential, out.gemini) {
+        (Some(credential), Some(_)) => credential.apply_gemini(&mut headers),
+        (Some(credential), None) => credential.apply(&mut headers, true),
+        (None, _) => {}
     }
     let timeout = Duration::from_millis(upstream.timeout_ms);
     let mut request = hyper::Request::new(Full::new(body));
@@ -871,6 +1028,8 @@ fn stream_back(
     ctx.record.is_stream = sse || out.wants_stream;
     let meter = if sse {
         Meter::sse(out.format, out.strip_usage_chunk)
+    } else if out.gemini.is_some() && out.wants_stream {
+        Meter::json_array()
     } else {
         Meter::json(out.format)
     };

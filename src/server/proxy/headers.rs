@@ -15,14 +15,22 @@ const FROM_CLIENT: &[&str] = &[
     "anthropic-beta",
     "anthropic-dangerous-direct-browser-access",
     "openai-beta",
-    // Coding agents' session and client identification (Claude Code, Codex CLI).
+    // Coding agents' session and client identification (Claude Code, Codex CLI). Codex 0.171
+    // sends `session-id`, `thread-id`, `x-client-request-id` and `x-codex-*` (window, turn
+    // metadata, beta features); older versions sent `session_id`.
     "x-app",
     "x-claude-code-session-id",
     "session_id",
+    "session-id",
+    "thread-id",
+    "x-client-request-id",
     "originator",
+    // The google-genai SDKs' own telemetry (never `x-goog-api-key`: the gateway's key).
+    "x-goog-api-client",
 ];
-/// The official SDKs' own telemetry (`x-stainless-lang`, `x-stainless-retry-count`, ...).
-const FROM_CLIENT_PREFIXES: &[&str] = &["x-stainless-"];
+/// The official SDKs' own telemetry (`x-stainless-lang`, `x-stainless-retry-count`, ...) and
+/// Codex's per-turn headers.
+const FROM_CLIENT_PREFIXES: &[&str] = &["x-stainless-", "x-codex-"];
 
 /// Upstream headers a client receives (`content-length` too when the body passes unchanged).
 const FROM_UPSTREAM: &[&str] = &[
@@ -117,6 +125,9 @@ mod tests {
             ("anthropic-beta", "tools-2024"),
             ("anthropic-version", "2023-06-01"),
             ("x-stainless-lang", "python"),
+            ("x-goog-api-key", "sk-auto-x"),
+            ("x-goog-user-project", "other-tenant"),
+            ("x-goog-api-client", "google-genai-sdk/3.6.1"),
             ("content-type", "application/json"),
         ] {
             h.append(HeaderName::from_static(k), v.parse().unwrap());
@@ -129,9 +140,26 @@ mod tests {
                 "anthropic-beta",
                 "anthropic-version",
                 "x-stainless-lang",
+                "x-goog-api-client",
                 "content-type"
             ]
         );
+    }
+
+    #[test]
+    fn codex_headers_go_up() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("session-id", "019a"),
+            ("thread-id", "019a"),
+            ("x-client-request-id", "019a"),
+            ("x-codex-window-id", "019a:0"),
+            ("x-codex-turn-metadata", "{}"),
+            ("originator", "codex_exec"),
+        ] {
+            h.append(HeaderName::from_static(k), v.parse().unwrap());
+        }
+        assert_eq!(upstream_request_headers(&h).len(), 6);
     }
 
     #[test]

@@ -40,6 +40,25 @@ pub(crate) enum KeyRejection {
     Expired,
 }
 
+impl KeyRejection {
+    pub(crate) const ALL: [KeyRejection; 4] = [
+        KeyRejection::Missing,
+        KeyRejection::Invalid,
+        KeyRejection::Disabled,
+        KeyRejection::Expired,
+    ];
+
+    /// The metrics' name for the reason.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            KeyRejection::Missing => "missing",
+            KeyRejection::Invalid => "invalid",
+            KeyRejection::Disabled => "disabled",
+            KeyRejection::Expired => "expired",
+        }
+    }
+}
+
 /// The presented key: `Authorization: Bearer` (OpenAI SDKs) or `x-api-key` (Anthropic SDKs).
 pub(crate) fn presented_key(headers: &HeaderMap) -> Option<&str> {
     crate::server::http::bearer::bearer_token(headers).or_else(|| {
@@ -49,6 +68,23 @@ pub(crate) fn presented_key(headers: &HeaderMap) -> Option<&str> {
             .map(str::trim)
             .filter(|v| !v.is_empty())
     })
+}
+
+/// The key a caller of Google's API presents: `x-goog-api-key` (the google-genai SDKs), the
+/// `key` query parameter (curl examples, REST clients), or the other formats' headers.
+pub(crate) fn presented_google_key<'a>(
+    headers: &'a HeaderMap,
+    query: Option<&str>,
+) -> Option<std::borrow::Cow<'a, str>> {
+    let header = headers
+        .get("x-goog-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    header
+        .map(std::borrow::Cow::Borrowed)
+        .or_else(|| super::gemini::key_in_query(query).map(std::borrow::Cow::Owned))
+        .or_else(|| presented_key(headers).map(std::borrow::Cow::Borrowed))
 }
 
 pub struct KeyVerifier {
@@ -69,6 +105,8 @@ pub struct KeyVerifier {
     refusals: AtomicU64,
     refusals_logged: AtomicU64,
     last_summary_ms: AtomicI64,
+    /// The same refusals by reason (`KeyRejection::ALL`'s order), for the metrics.
+    refusals_by_reason: [AtomicU64; 4],
 }
 
 impl Default for KeyVerifier {
@@ -85,6 +123,7 @@ impl Default for KeyVerifier {
             refusals: AtomicU64::new(0),
             refusals_logged: AtomicU64::new(0),
             last_summary_ms: AtomicI64::new(0),
+            refusals_by_reason: Default::default(),
         }
     }
 }
@@ -331,6 +370,7 @@ impl KeyVerifier {
     /// row (anyone can send them); at most once a minute a line sums them up.
     pub(crate) fn count_refusal(&self, reason: KeyRejection) {
         let total = self.refusals.fetch_add(1, Ordering::Relaxed) + 1;
+        self.refusals_by_reason[reason as usize].fetch_add(1, Ordering::Relaxed);
         tracing::debug!(%reason, "request refused: no valid API key");
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -354,6 +394,17 @@ impl KeyVerifier {
     /// Requests refused for want of a valid key since start.
     pub fn refusals(&self) -> u64 {
         self.refusals.load(Ordering::Relaxed)
+    }
+
+    /// Requests refused for want of a valid key since start, by reason.
+    pub(crate) fn refusals_by_reason(&self) -> Vec<(&'static str, u64)> {
+        KeyRejection::ALL
+            .iter()
+            .map(|&r| {
+                let n = self.refusals_by_reason[r as usize].load(Ordering::Relaxed);
+                (r.as_str(), n)
+            })
+            .collect()
     }
 
     /// Key checks refused because their source had spent its bcrypt allowance.
@@ -590,5 +641,32 @@ mod tests {
         assert_eq!(presented_key(&h), Some("sk-auto-a"));
         h.insert("authorization", "Bearer sk-auto-b".parse().unwrap());
         assert_eq!(presented_key(&h), Some("sk-auto-b"));
+    }
+
+    #[test]
+    fn google_clients_send_x_goog_api_key_or_the_key_parameter() {
+        let mut h = HeaderMap::new();
+        assert_eq!(presented_google_key(&h, None), None);
+        assert_eq!(
+            presented_google_key(&h, Some("alt=sse&key=sk-auto-q")).as_deref(),
+            Some("sk-auto-q")
+        );
+        h.insert("authorization", "Bearer sk-auto-b".parse().unwrap());
+        assert_eq!(
+            presented_google_key(&h, Some("alt=sse")).as_deref(),
+            Some("sk-auto-b")
+        );
+        assert_eq!(
+            presented_google_key(&h, Some("key=sk-auto-q")).as_deref(),
+            Some("sk-auto-q")
+        );
+        h.insert("x-goog-api-key", " sk-auto-g ".parse().unwrap());
+        assert_eq!(
+            presented_google_key(&h, Some("key=sk-auto-q")).as_deref(),
+            Some("sk-auto-g")
+        );
+        // The other paths do not read Google's header.
+        h.remove("authorization");
+        assert_eq!(presented_key(&h), None);
     }
 }

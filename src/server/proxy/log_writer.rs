@@ -11,6 +11,7 @@ use sqlx::AnyConnection;
 
 use parking_lot::RwLock;
 
+use super::request_metrics::RequestMetrics;
 use crate::model::prices::{cost_nanos, PriceTable};
 use crate::server::db::request_logs::{insert_batch_with_ids, LogRecord, LogRow};
 use crate::server::db::Database;
@@ -44,11 +45,23 @@ pub struct LogWriter {
 
 impl LogWriter {
     pub fn spawn(db: Database) -> Arc<Self> {
+        Self::spawn_counting(db, None)
+    }
+
+    /// Starts the writer's task. With `metrics`, each record is counted there too, once priced.
+    pub(crate) fn spawn_counting(db: Database, metrics: Option<Arc<RequestMetrics>>) -> Arc<Self> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let written = Arc::new(AtomicU64::new(0));
         let prices: Prices = Arc::default();
         let (live, _) = broadcast::channel(LIVE_BATCHES);
-        tokio::spawn(run(rx, db, written.clone(), prices.clone(), live.clone()));
+        tokio::spawn(run(
+            rx,
+            db,
+            written.clone(),
+            prices.clone(),
+            metrics,
+            live.clone(),
+        ));
         Arc::new(Self {
             tx,
             dropped: AtomicU64::new(0),
@@ -93,6 +106,15 @@ impl LogWriter {
 
     pub fn written(&self) -> u64 {
         self.written.load(Ordering::Relaxed)
+    }
+
+    /// Records (and flush requests) waiting for the writer.
+    pub(crate) fn queue_depth(&self) -> u64 {
+        (self.tx.max_capacity() - self.tx.capacity()) as u64
+    }
+
+    pub(crate) fn queue_capacity(&self) -> u64 {
+        self.tx.max_capacity() as u64
     }
 }
 
@@ -167,8 +189,7 @@ async fn write(
 
 /// Costs the rows the proxy did not (it prices only what a budget or quota must be charged):
 /// by the model sent, at the upstream's multiplier. A model without a price keeps no cost.
-fn price(batch: &mut [LogRecord], prices: &Prices) {
-    let prices = prices.read().clone();
+fn price(batch: &mut [LogRecord], prices: &PriceTable) {
     for r in batch.iter_mut().filter(|r| r.cost_nanos.is_none()) {
         let Some(price) = r.priced_model().and_then(|m| prices.lookup(m)) else {
             continue;
@@ -181,13 +202,38 @@ fn price(batch: &mut [LogRecord], prices: &Prices) {
     }
 }
 
+/// Prices the batch, counts it for the metrics, and stores it.
+async fn store(
+    conn: &mut Connection,
+    batch: &mut Vec<LogRecord>,
+    written: &AtomicU64,
+    prices: &Prices,
+    metrics: Option<&RequestMetrics>,
+    live: &broadcast::Sender<WrittenRows>,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    let prices = prices.read().clone();
+    price(batch, &prices);
+    let Some(metrics) = metrics else {
+        return write(conn, batch, written, live).await;
+    };
+    metrics.count(batch, &prices);
+    let started = std::time::Instant::now();
+    write(conn, batch, written, live).await;
+    metrics.metrics.observe_log_batch(started.elapsed());
+}
+
 async fn run(
     mut rx: mpsc::Receiver<Msg>,
     db: Database,
     written: Arc<AtomicU64>,
     prices: Prices,
+    metrics: Option<Arc<RequestMetrics>>,
     live: broadcast::Sender<WrittenRows>,
 ) {
+    let metrics = metrics.as_deref();
     let mut conn = Connection { db, conn: None };
     let mut batch: Vec<LogRecord> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
@@ -206,8 +252,7 @@ async fn run(
                 }
             }
             let full = batch.len() == MAX_BATCH;
-            price(&mut batch, &prices);
-            write(&mut conn, &mut batch, &written, &live).await;
+            store(&mut conn, &mut batch, &written, &prices, metrics, &live).await;
             if !full {
                 break;
             }
@@ -216,8 +261,7 @@ async fn run(
             let _ = done.send(());
         }
     }
-    price(&mut batch, &prices);
-    write(&mut conn, &mut batch, &written, &live).await;
+    store(&mut conn, &mut batch, &written, &prices, metrics, &live).await;
 }
 
 fn take(msg: Msg, batch: &mut Vec<LogRecord>, flushes: &mut Vec<oneshot::Sender<()>>) {

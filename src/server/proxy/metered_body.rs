@@ -36,6 +36,12 @@ pub(crate) enum Meter {
         held: usize,
         overflow: bool,
     },
+    /// Google's stream without `alt=sse`: one JSON array read element by element as it passes.
+    JsonArray {
+        reader: super::json_stream::ArrayElements,
+        usage: Option<super::usage::Usage>,
+        first_content: bool,
+    },
 }
 
 impl Meter {
@@ -55,8 +61,31 @@ impl Meter {
         }
     }
 
+    /// Gemini's JSON-array stream.
+    pub(crate) fn json_array() -> Self {
+        Meter::JsonArray {
+            reader: Default::default(),
+            usage: None,
+            first_content: false,
+        }
+    }
+
     fn feed(&mut self, chunk: Bytes) -> Bytes {
         match self {
+            Meter::JsonArray {
+                reader,
+                usage,
+                first_content,
+            } => {
+                reader.feed(&chunk, &mut |element| {
+                    let (read, content) = super::usage::gemini_chunk(element, !*first_content);
+                    *first_content |= content;
+                    if read.is_some() {
+                        *usage = read;
+                    }
+                });
+                chunk
+            }
             Meter::Sse { tracker, stripper } => {
                 tracker.feed(&chunk);
                 match stripper {
@@ -97,6 +126,7 @@ impl Meter {
     fn first_content_seen(&self) -> bool {
         match self {
             Meter::Sse { tracker, .. } => tracker.first_content_seen(),
+            Meter::JsonArray { first_content, .. } => *first_content,
             Meter::Json { .. } => false,
         }
     }
@@ -105,7 +135,7 @@ impl Meter {
     fn streamed_response_id(&self) -> Option<&str> {
         match self {
             Meter::Sse { tracker, .. } => tracker.response_id(),
-            Meter::Json { .. } => None,
+            Meter::Json { .. } | Meter::JsonArray { .. } => None,
         }
     }
 
@@ -115,12 +145,14 @@ impl Meter {
             Meter::Sse { tracker, .. } => tracker.response_id().map(str::to_string),
             Meter::Json { chunks, .. } if chunks.len() == 1 => response_id_from_json(&chunks[0]),
             Meter::Json { chunks, .. } => response_id_from_json(&chunks.concat()),
+            Meter::JsonArray { .. } => None,
         }
     }
 
     fn usage(&self) -> Option<super::usage::Usage> {
         match self {
             Meter::Sse { tracker, .. } => tracker.usage(),
+            Meter::JsonArray { usage, .. } => *usage,
             Meter::Json { format, chunks, .. } if chunks.len() == 1 => {
                 usage_from_json(*format, &chunks[0])
             }

@@ -13,7 +13,12 @@ pub(crate) struct Credential {
     provider: Provider,
     name: HeaderName,
     value: HeaderValue,
+    /// The bare key, for Google's own API (`x-goog-api-key`), whatever the provider: an API key
+    /// in `Authorization: Bearer` is refused there (it expects OAuth tokens in that header).
+    bare: HeaderValue,
 }
+
+pub(crate) const GOOG_API_KEY: &str = "x-goog-api-key";
 
 impl Credential {
     /// `None` when the key cannot be sent in a header (a control character, say): such an
@@ -30,11 +35,19 @@ impl Credential {
             ),
         };
         value.set_sensitive(true);
+        let mut bare = HeaderValue::from_str(key).ok()?;
+        bare.set_sensitive(true);
         Some(Credential {
             provider,
             name,
             value,
+            bare,
         })
+    }
+
+    /// Sets the credentials of a call to Google's own API (the Gemini format).
+    pub(crate) fn apply_gemini(&self, headers: &mut HeaderMap) {
+        headers.insert(HeaderName::from_static(GOOG_API_KEY), self.bare.clone());
     }
 
     /// Sets the credentials. `keep_client_version`: an `anthropic-version` already in `headers`
@@ -96,5 +109,16 @@ mod tests {
         assert!(Credential::new(Provider::Openai, "sk-\nInjected: 1").is_none());
         assert!(Credential::new(Provider::Openai, "sk-\r\nInjected: 1").is_none());
         assert!(Credential::new(Provider::Anthropic, "sk-\0").is_none());
+    }
+
+    #[test]
+    fn gemini_calls_carry_the_bare_key_in_x_goog_api_key() {
+        let credential = Credential::new(Provider::Google, "AIza-secret").unwrap();
+        let mut h = HeaderMap::new();
+        credential.apply_gemini(&mut h);
+        assert_eq!(h[GOOG_API_KEY], "AIza-secret");
+        assert!(h[GOOG_API_KEY].is_sensitive());
+        assert!(h.get("authorization").is_none());
+        assert!(!format!("{credential:?}").contains("AIza-secret"));
     }
 }

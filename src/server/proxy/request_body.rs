@@ -31,7 +31,7 @@ pub(crate) struct RequestFacts {
     pub model: String,
     pub stream: bool,
     /// What names the agent session the request belongs to, when the body says: Claude Code's
-    /// `session_…` inside `metadata.user_id`, or Codex's `prompt_cache_key`.
+    /// session inside `metadata.user_id`, or Codex's `prompt_cache_key`.
     pub session: Option<String>,
     /// A Responses request's `previous_response_id`: it goes where that response was made.
     pub previous_response: Option<String>,
@@ -62,21 +62,41 @@ struct MetadataProbe {
 /// Longest session name the gateway keeps (a UUID is 36 bytes).
 const MAX_SESSION_BYTES: usize = 256;
 
-/// The session a body names: the part of Claude Code's `metadata.user_id`
-/// (`user_…_account_…_session_<uuid>`) after `session_`, else Codex's `prompt_cache_key`.
+/// The session a body names: Claude Code's inside `metadata.user_id`, else Codex's
+/// `prompt_cache_key`.
 fn session_in(probe: &Probe) -> Option<String> {
     let claude = probe
         .metadata
         .as_ref()
         .and_then(|m| m.user_id.as_ref())
         .and_then(Value::as_str)
-        .and_then(|u| u.rsplit_once("session_").map(|(_, s)| s));
+        .and_then(claude_session);
     let codex = probe.prompt_cache_key.as_ref().and_then(Value::as_str);
     claude
+        .as_deref()
         .or(codex)
         .map(str::trim)
         .filter(|s| !s.is_empty() && s.len() <= MAX_SESSION_BYTES)
         .map(String::from)
+}
+
+/// The session in Claude Code's `metadata.user_id`: current versions (2.1) send a JSON object
+/// in that string (`{"device_id":…,"account_uuid":…,"session_id":"<uuid>"}`), older ones
+/// `user_<hash>_account_<uuid>_session_<uuid>`.
+fn claude_session(user_id: &str) -> Option<String> {
+    if user_id.trim_start().starts_with('{') {
+        #[derive(Deserialize)]
+        struct UserId {
+            #[serde(default)]
+            session_id: Option<Value>,
+        }
+        let parsed: UserId = serde_json::from_str(user_id).ok()?;
+        return match parsed.session_id? {
+            Value::String(s) => Some(s),
+            _ => None,
+        };
+    }
+    user_id.rsplit_once("session_").map(|(_, s)| s.to_string())
 }
 
 pub(crate) fn read_facts(body: &[u8]) -> Result<RequestFacts, BodyError> {
@@ -156,6 +176,17 @@ mod tests {
     fn sessions_are_read_from_claude_code_and_codex_bodies() {
         let claude = r#"{"model":"claude-sonnet-4","metadata":{"user_id":"user_ab12_account_9f_session_6a1e-42"}}"#;
         assert_eq!(facts(claude).unwrap().session.as_deref(), Some("6a1e-42"));
+        // What Claude Code 2.1 sends: a JSON object inside the string.
+        let claude_json = r#"{"model":"claude-sonnet-4-5","metadata":{"user_id":"{\"device_id\":\"d23c\",\"account_uuid\":\"\",\"session_id\":\"082c28a7-506a\"}"}}"#;
+        assert_eq!(
+            facts(claude_json).unwrap().session.as_deref(),
+            Some("082c28a7-506a")
+        );
+        let no_session =
+            r#"{"model":"m","metadata":{"user_id":"{\"device_id\":\"d23c\",\"session_id\":7}"}}"#;
+        assert_eq!(facts(no_session).unwrap().session, None);
+        let not_json = r#"{"model":"m","metadata":{"user_id":"{session_x"}}"#;
+        assert_eq!(facts(not_json).unwrap().session, None);
         let codex = r#"{"model":"gpt-5-codex","prompt_cache_key":"019a-77","input":[]}"#;
         assert_eq!(facts(codex).unwrap().session.as_deref(), Some("019a-77"));
         assert_eq!(

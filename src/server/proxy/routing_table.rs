@@ -241,13 +241,23 @@ impl Snapshot {
     /// their patterns let them serve, their exact allowed names and their redirects, less what
     /// the key's allow-list excludes (globs cannot be listed).
     pub(crate) fn listable_models(&self, key: &KeyEntry) -> Vec<(String, String)> {
+        self.listable_models_speaking(key, None)
+    }
+
+    /// Like `listable_models`, from the upstreams that speak `format` only (any when `None`):
+    /// what the key can reach over that API.
+    pub(crate) fn listable_models_speaking(
+        &self,
+        key: &KeyEntry,
+        format: Option<Format>,
+    ) -> Vec<(String, String)> {
         let mut names: BTreeMap<String, String> = BTreeMap::new();
         for u in key
             .upstream_ids
             .iter()
             .filter_map(|id| self.upstreams.get(id))
         {
-            if !u.is_active {
+            if !u.is_active || format.is_some_and(|f| !u.speaks.contains(&f)) {
                 continue;
             }
             let owner = u.provider.as_str().to_string();

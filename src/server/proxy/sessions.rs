@@ -98,6 +98,11 @@ impl SessionBook {
         }
     }
 
+    /// How many sessions this instance remembers (idle ones included until they are dropped).
+    pub(crate) fn len(&self) -> usize {
+        self.entries.lock().len()
+    }
+
     /// The upstream that served `session` last, if it was seen within the idle time: from this
     /// instance's memory while it is recent enough, else from the shared store.
     pub(crate) async fn upstream_of(
@@ -170,11 +175,6 @@ impl SessionBook {
                 shared_ms,
             },
         );
-    }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.entries.lock().len()
     }
 }
 

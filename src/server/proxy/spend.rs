@@ -207,7 +207,8 @@ fn rate_headers(checks: &[Check], quotas: &[Quota], format: ErrorFormat, now_ms:
             }
         };
         match format {
-            ErrorFormat::OpenAi => {
+            // Google's API defines none: the OpenAI names are the ones clients know.
+            ErrorFormat::OpenAi | ErrorFormat::Google => {
                 put(format!("x-ratelimit-limit-{what}"), quota.limit.to_string());
                 put(
                     format!("x-ratelimit-remaining-{what}"),

@@ -156,8 +156,8 @@ impl Balancer {
         }
     }
 
-    #[cfg(test)]
-    fn in_flight(&self, id: &str) -> u64 {
+    /// Requests in flight on `id` now (the metrics' gauge, and the tests).
+    pub(crate) fn in_flight(&self, id: &str) -> u64 {
         self.in_flight
             .read()
             .get(id)

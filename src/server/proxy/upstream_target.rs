@@ -26,6 +26,32 @@ pub struct UpstreamTarget {
     origin: Origin,
     /// The base URL's path without its trailing slashes (`""` for a bare host).
     path: String,
+    /// Where Google's own API sits below the origin: the path less a trailing `/openai` (Google's
+    /// OpenAI-compatible endpoint) and then a trailing version (`/v1beta`, `/v1`, ...), so
+    /// `…/v1beta/openai`, `…/v1beta` and a bare host all reach `{root}/{version}/models/…`.
+    gemini_root: String,
+}
+
+/// `v1`, `v1beta`, `v1alpha`, `v2beta1`: an API version segment.
+fn is_version(segment: &str) -> bool {
+    let Some(rest) = segment.strip_prefix('v') else {
+        return false;
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let tail = &rest[digits..];
+    digits > 0
+        && ["", "alpha", "beta"].iter().any(|t| {
+            tail.strip_prefix(t)
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
+}
+
+fn gemini_root(path: &str) -> String {
+    let path = path.strip_suffix("/openai").unwrap_or(path);
+    match path.rsplit_once('/') {
+        Some((root, last)) if is_version(last) => root.to_string(),
+        _ => path.to_string(),
+    }
 }
 
 impl UpstreamTarget {
@@ -39,9 +65,11 @@ impl UpstreamTarget {
             Some(port) => format!("{host}:{port}"),
             None => host.to_string(),
         };
+        let path = url.path().trim_end_matches('/').to_string();
         Ok(Self {
             origin: Origin::new(url.scheme(), &authority)?,
-            path: url.path().trim_end_matches('/').to_string(),
+            gemini_root: gemini_root(&path),
+            path,
         })
     }
 
@@ -58,6 +86,22 @@ impl UpstreamTarget {
         s.push_str(&self.path);
         s.push('/');
         s.push_str(path);
+        if let Some(q) = query {
+            s.push('?');
+            s.push_str(q);
+        }
+        Ok(Uri::try_from(s)?)
+    }
+
+    /// The request target of a call to Google's own API: `{gemini root}/{path}?{query}`, the
+    /// path being `{version}/models/{model}:{action}` as the gateway built it.
+    pub fn gemini_uri(&self, path: &str, query: Option<&str>) -> Result<Uri, TargetError> {
+        let mut s = String::with_capacity(
+            self.gemini_root.len() + path.len() + 2 + query.map_or(0, str::len),
+        );
+        s.push_str(&self.gemini_root);
+        s.push('/');
+        s.push_str(path.trim_start_matches('/'));
         if let Some(q) = query {
             s.push('?');
             s.push_str(q);
@@ -104,6 +148,44 @@ mod tests {
             uri("HTTPS://API.Example.com:443/v1", "models", None),
             "https://api.example.com/v1/models"
         );
+    }
+
+    #[test]
+    fn google_s_own_api_is_reached_from_any_of_its_base_urls() {
+        let gemini = |base: &str| {
+            let target = UpstreamTarget::parse(base).unwrap();
+            let uri = target
+                .gemini_uri(
+                    "v1beta/models/gemini-2.5-flash:generateContent",
+                    Some("alt=sse"),
+                )
+                .unwrap();
+            format!("{}{uri}", target.origin().as_str())
+        };
+        let native =
+            "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent?alt=sse";
+        for base in [
+            "https://generativelanguage.googleapis.com/v1beta/openai",
+            "https://generativelanguage.googleapis.com/v1beta/openai/",
+            "https://generativelanguage.googleapis.com/v1beta",
+            "https://generativelanguage.googleapis.com/v1",
+            "https://generativelanguage.googleapis.com",
+            "https://generativelanguage.googleapis.com/",
+        ] {
+            assert_eq!(gemini(base), native, "{base}");
+        }
+        // A relay's own prefix is kept.
+        assert_eq!(
+            gemini("https://relay.example.com/google/v1beta"),
+            "https://relay.example.com/google/v1beta/models/gemini-2.5-flash:generateContent?alt=sse"
+        );
+        assert_eq!(
+            gemini("https://relay.example.com/gemini"),
+            "https://relay.example.com/gemini/v1beta/models/gemini-2.5-flash:generateContent?alt=sse"
+        );
+        assert!(is_version("v1") && is_version("v1beta") && is_version("v1beta1"));
+        assert!(is_version("v2alpha") && !is_version("version") && !is_version("v"));
+        assert!(!is_version("openai") && !is_version("v1x"));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Token usage of proxied OpenAI/Anthropic responses, read from JSON and SSE bodies in flight.
+//! Token usage of proxied OpenAI/Anthropic/Gemini responses, read from JSON and SSE bodies in
+//! flight.
 
 use std::mem;
 
@@ -75,6 +76,34 @@ impl Usage {
     }
 }
 
+impl Usage {
+    /// Gemini's `promptTokenCount` already holds the cached input (`cachedContentTokenCount`),
+    /// as OpenAI's does; tool-use prompt tokens are input too. `candidatesTokenCount` leaves
+    /// out the thinking (`thoughtsTokenCount`), which is billed as output: both make
+    /// `completion_tokens`, and the thinking is `reasoning_tokens`.
+    fn from_gemini(u: &UsageCounts) -> Usage {
+        let prompt = u
+            .prompt_token_count
+            .unwrap_or(0)
+            .saturating_add(u.tool_use_prompt_token_count.unwrap_or(0));
+        let thoughts = u.thoughts_token_count.unwrap_or(0);
+        let completion = u
+            .candidates_token_count
+            .unwrap_or(0)
+            .saturating_add(thoughts);
+        Usage {
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            total_tokens: u
+                .total_tokens
+                .unwrap_or_else(|| prompt.saturating_add(completion)),
+            cached_tokens: u.cached_content_token_count.unwrap_or(0),
+            reasoning_tokens: thoughts,
+            ..Usage::default()
+        }
+    }
+}
+
 /// Anthropic reports its counts piecemeal over a stream, so they are kept raw and re-mapped after
 /// every update.
 #[derive(Debug, Default, Clone, Copy)]
@@ -107,6 +136,8 @@ pub enum ApiFormat {
     OpenAiResponses,
     OpenAiEmbeddings,
     AnthropicMessages,
+    /// Google's `generateContent` family: `usageMetadata` on every answer and stream chunk.
+    Gemini,
     Other,
 }
 
@@ -119,6 +150,11 @@ pub enum ApiFormat {
 pub fn usage_from_json(format: ApiFormat, body: &[u8]) -> Option<Usage> {
     if format == ApiFormat::Other {
         return None;
+    }
+    if format == ApiFormat::Gemini {
+        let u: UsageCounts =
+            serde_json::from_slice(top_level_field(body, "usageMetadata")?).ok()?;
+        return Some(Usage::from_gemini(&u));
     }
     let u: &UsageCounts = &serde_json::from_slice(top_level_field(body, "usage")?).ok()?;
     Some(match format {
@@ -223,6 +259,13 @@ impl TrackerState {
             }
             ApiFormat::OpenAiResponses => self.on_responses_event(data),
             ApiFormat::AnthropicMessages => self.on_anthropic_event(data),
+            ApiFormat::Gemini => {
+                let (usage, content) = gemini_chunk(data, !self.first_content);
+                self.first_content |= content;
+                if usage.is_some() {
+                    self.usage = usage;
+                }
+            }
             ApiFormat::Other => {}
         }
     }
@@ -692,6 +735,46 @@ fn chat_chunk_has_content(data: &[u8]) -> bool {
                 .any(non_empty)
             })
     })
+}
+
+/// One Gemini answer or stream chunk (`GenerateContentResponse`): its `usageMetadata`, and,
+/// when `probe_content`, whether it carries generated content. Every chunk repeats the counts
+/// so far, so the last one read is the answer's usage.
+pub(crate) fn gemini_chunk(data: &[u8], probe_content: bool) -> (Option<Usage>, bool) {
+    #[derive(Deserialize)]
+    struct Chunk {
+        candidates: Option<Vec<Candidate>>,
+    }
+    #[derive(Deserialize)]
+    struct Candidate {
+        content: Option<Content>,
+    }
+    #[derive(Deserialize)]
+    struct Content {
+        parts: Option<Vec<Value>>,
+    }
+    let content = probe_content
+        && serde_json::from_slice::<Chunk>(data).is_ok_and(|c| {
+            c.candidates.unwrap_or_default().iter().any(|candidate| {
+                candidate
+                    .content
+                    .as_ref()
+                    .and_then(|c| c.parts.as_ref())
+                    .is_some_and(|parts| {
+                        // A part with empty text carries nothing; any other part (text,
+                        // function call, inline data) is output.
+                        parts.iter().any(|p| match p.get("text") {
+                            Some(Value::String(t)) => !t.is_empty(),
+                            _ => p.as_object().is_some_and(|o| !o.is_empty()),
+                        })
+                    })
+            })
+        });
+    let usage = find(data, b"\"usageMetadata\"")
+        .is_some()
+        .then(|| usage_from_json(ApiFormat::Gemini, data))
+        .flatten();
+    (usage, content)
 }
 
 #[cfg(test)]
@@ -1525,5 +1608,67 @@ data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"a
                 assert_eq!(cost_nanos(&price, &streamed, MULTIPLIER_ONE_PPM), expected);
             }
         }
+    }
+
+    const GEMINI_ANSWER: &str = r#"{"candidates":[{"content":{"parts":[{"text":"Hi there, \"usageMetadata\":{}"}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":1200,"candidatesTokenCount":40,"totalTokenCount":1290,"cachedContentTokenCount":1024,"promptTokensDetails":[{"modality":"TEXT","tokenCount":1200}],"thoughtsTokenCount":50},"modelVersion":"gemini-2.5-flash","responseId":"abc"}"#;
+
+    const GEMINI_EXPECTED: Usage = Usage {
+        prompt_tokens: 1200,
+        completion_tokens: 90,
+        total_tokens: 1290,
+        cached_tokens: 1024,
+        reasoning_tokens: 50,
+        cache_creation_tokens: 0,
+        cache_read_tokens: 0,
+        cache_creation_1h_tokens: 0,
+    };
+
+    #[test]
+    fn json_gemini_counts_thoughts_as_output_and_cache_inside_the_prompt() {
+        assert_eq!(
+            usage_from_json(ApiFormat::Gemini, GEMINI_ANSWER.as_bytes()),
+            Some(GEMINI_EXPECTED)
+        );
+        // Tool-use prompt tokens are input; a missing total is the sum.
+        let tools = br#"{"usageMetadata":{"promptTokenCount":10,"toolUsePromptTokenCount":5,"candidatesTokenCount":3}}"#;
+        let u = usage_from_json(ApiFormat::Gemini, tools).unwrap();
+        assert_eq!(
+            (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+            (15, 3, 18)
+        );
+        assert_eq!(
+            usage_from_json(ApiFormat::Gemini, br#"{"embedding":{"values":[0.1]}}"#),
+            None
+        );
+        // The other formats' `usage` is not Gemini's.
+        assert_eq!(
+            usage_from_json(ApiFormat::Gemini, br#"{"usage":{"prompt_tokens":1}}"#),
+            None
+        );
+    }
+
+    #[test]
+    fn sse_gemini_last_usage_wins_at_every_split() {
+        let chunk = |text: &str, candidates: u32, thoughts: u32| {
+            format!(
+                "data: {{\"candidates\":[{{\"content\":{{\"parts\":[{{\"text\":{}}}],\"role\":\"model\"}},\"index\":0}}],\"usageMetadata\":{{\"promptTokenCount\":1200,\"candidatesTokenCount\":{candidates},\"totalTokenCount\":{},\"cachedContentTokenCount\":1024,\"thoughtsTokenCount\":{thoughts}}},\"modelVersion\":\"gemini-2.5-flash\"}}\n\n",
+                json!(text),
+                1200 + candidates + thoughts
+            )
+        };
+        let stream = [
+            chunk("", 0, 50),
+            chunk("Hel", 20, 50),
+            chunk("lo wörld", 40, 50),
+        ]
+        .concat();
+        assert_usage_every_chunking(ApiFormat::Gemini, &stream, GEMINI_EXPECTED);
+        let first = chunk("", 0, 50);
+        let tracker = track(ApiFormat::Gemini, &[first.as_bytes()]);
+        assert!(
+            !tracker.first_content_seen(),
+            "an empty text part is not content"
+        );
+        assert_eq!(tracker.usage().unwrap().completion_tokens, 50);
     }
 }

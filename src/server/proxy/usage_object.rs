@@ -18,6 +18,8 @@ use serde::Deserialize;
 /// The counts a usage object may carry, across OpenAI's Chat/Completions/Embeddings, OpenAI's
 /// Responses and Anthropic's Messages formats. `None` marks a count absent or not a number.
 /// Anthropic's `cache_creation` object (the writes by TTL) is read like a `*_details` one.
+/// Gemini's `usageMetadata` counts are its own members (`promptTokenCount`, ...), except
+/// `totalTokenCount`, which is read as `total_tokens`.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct UsageCounts {
     pub prompt_tokens: Option<i64>,
@@ -32,6 +34,11 @@ pub(crate) struct UsageCounts {
     pub input_tokens_details: Details,
     pub output_tokens_details: Details,
     pub cache_creation: Details,
+    pub prompt_token_count: Option<i64>,
+    pub candidates_token_count: Option<i64>,
+    pub cached_content_token_count: Option<i64>,
+    pub thoughts_token_count: Option<i64>,
+    pub tool_use_prompt_token_count: Option<i64>,
 }
 
 /// A `*_details` (or `cache_creation`) object's counts; all absent when the member is missing
@@ -107,6 +114,11 @@ impl<'de> Visitor<'de> for CountsVisitor {
                 Key::OutputTokens => &mut c.output_tokens,
                 Key::CacheCreationInputTokens => &mut c.cache_creation_input_tokens,
                 Key::CacheReadInputTokens => &mut c.cache_read_input_tokens,
+                Key::PromptTokenCount => &mut c.prompt_token_count,
+                Key::CandidatesTokenCount => &mut c.candidates_token_count,
+                Key::CachedContentTokenCount => &mut c.cached_content_token_count,
+                Key::ThoughtsTokenCount => &mut c.thoughts_token_count,
+                Key::ToolUsePromptTokenCount => &mut c.tool_use_prompt_token_count,
                 Key::PromptTokensDetails => {
                     c.prompt_tokens_details = details(map.next_value()?);
                     continue;
@@ -270,6 +282,11 @@ enum Key {
     OutputTokens,
     CacheCreationInputTokens,
     CacheReadInputTokens,
+    PromptTokenCount,
+    CandidatesTokenCount,
+    CachedContentTokenCount,
+    ThoughtsTokenCount,
+    ToolUsePromptTokenCount,
     PromptTokensDetails,
     CompletionTokensDetails,
     InputTokensDetails,
@@ -306,6 +323,12 @@ impl<'de> Visitor<'de> for KeyVisitor {
             "output_tokens" => Key::OutputTokens,
             "cache_creation_input_tokens" => Key::CacheCreationInputTokens,
             "cache_read_input_tokens" => Key::CacheReadInputTokens,
+            "promptTokenCount" => Key::PromptTokenCount,
+            "candidatesTokenCount" => Key::CandidatesTokenCount,
+            "cachedContentTokenCount" => Key::CachedContentTokenCount,
+            "thoughtsTokenCount" => Key::ThoughtsTokenCount,
+            "toolUsePromptTokenCount" => Key::ToolUsePromptTokenCount,
+            "totalTokenCount" => Key::TotalTokens,
             "prompt_tokens_details" => Key::PromptTokensDetails,
             "completion_tokens_details" => Key::CompletionTokensDetails,
             "input_tokens_details" => Key::InputTokensDetails,
@@ -366,6 +389,11 @@ mod tests {
             input_tokens_details: tree_details(&obj, "input_tokens_details"),
             output_tokens_details: tree_details(&obj, "output_tokens_details"),
             cache_creation: tree_details(&obj, "cache_creation"),
+            prompt_token_count: tree_count(&obj, "promptTokenCount"),
+            candidates_token_count: tree_count(&obj, "candidatesTokenCount"),
+            cached_content_token_count: tree_count(&obj, "cachedContentTokenCount"),
+            thoughts_token_count: tree_count(&obj, "thoughtsTokenCount"),
+            tool_use_prompt_token_count: tree_count(&obj, "toolUsePromptTokenCount"),
         })
     }
 
@@ -405,6 +433,29 @@ mod tests {
         assert_eq!(c.input_tokens_details.cached_tokens, Some(4));
         assert_eq!(c.output_tokens_details.reasoning_tokens, Some(64));
         assert_eq!(c.total_tokens, Some(123));
+
+        let gemini = r#"{"promptTokenCount":1200,"candidatesTokenCount":40,"totalTokenCount":1290,
+            "cachedContentTokenCount":1024,"thoughtsTokenCount":50,"toolUsePromptTokenCount":0,
+            "promptTokensDetails":[{"modality":"TEXT","tokenCount":1200}],"trafficType":"ON_DEMAND"}"#;
+        let c = counts(gemini).unwrap();
+        assert_eq!(
+            (
+                c.prompt_token_count,
+                c.candidates_token_count,
+                c.total_tokens,
+                c.cached_content_token_count,
+                c.thoughts_token_count,
+                c.tool_use_prompt_token_count
+            ),
+            (
+                Some(1200),
+                Some(40),
+                Some(1290),
+                Some(1024),
+                Some(50),
+                Some(0)
+            )
+        );
     }
 
     #[test]
@@ -431,6 +482,8 @@ mod tests {
             r#"{"prompt\u005ftokens":11,"input_tokens":1e2}"#,
             r#"{"prompt_tokens":1,"extra":{"a":[1,2,{"b":null}],"c":"\"}"}}"#,
             r#"{ "input_tokens" : 3 , "output_tokens" : 4 }"#,
+            r#"{"promptTokenCount":"9","candidatesTokenCount":-2,"thoughtsTokenCount":1.5}"#,
+            r#"{"cachedContentTokenCount":4,"cachedContentTokenCount":null,"toolUsePromptTokenCount":[1]}"#,
         ];
         for case in cases {
             let read = counts(case);

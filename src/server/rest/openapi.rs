@@ -217,6 +217,20 @@ impl Modify for SecuritySchemes {
                 "A client key, `x-api-key: sk-auto-...` (Anthropic SDKs).",
             ))),
         );
+        components.add_security_scheme(
+            "clientGoogApiKey",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "x-goog-api-key",
+                "A client key, `x-goog-api-key: sk-auto-...` (Google's google-genai SDKs), on Google's paths.",
+            ))),
+        );
+        components.add_security_scheme(
+            "clientKeyQuery",
+            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+                "key",
+                "A client key as the `key` query parameter, on Google's paths; it is never logged nor forwarded.",
+            ))),
+        );
     }
 }
 
@@ -329,14 +343,15 @@ response_component!(
 response_component!(
     ProxyError,
     ResponseBuilder::new()
-        .description("An error in the calling SDK's own format: Anthropic's on `/v1/messages...`, OpenAI's elsewhere. 401 bad client key, 400 bad body or no `model`, 404 no upstream serves the model, 413 body too large, 502 upstream failed, 503 no upstream available, 504 upstream timeout.")
+        .description("An error in the calling SDK's own format: Anthropic's on `/v1/messages...`, Google's on Google's paths, OpenAI's elsewhere. 401 bad client key (Google: 403 when none is sent), 400 bad body or no `model`, 404 no upstream serves the model, 413 body too large, 502 upstream failed, 503 no upstream available, 504 upstream timeout.")
         .content(
             "application/json",
             ContentBuilder::new()
                 .schema(Some(
                     OneOfBuilder::new()
                         .item(Ref::from_schema_name("OpenAiError"))
-                        .item(Ref::from_schema_name("AnthropicError")),
+                        .item(Ref::from_schema_name("AnthropicError"))
+                        .item(Ref::from_schema_name("GoogleError")),
                 ))
                 .build(),
         )
@@ -347,19 +362,44 @@ response_component!(
 /// errors as bytes, so there are no types to generate these from: they are built here.
 struct Proxy;
 
-const PROXY_DESCRIPTION: &str = "Authenticates the client key, picks an upstream by the JSON body's `model` (among those the key may use, lowest priority number first, by weight within a tier), applies `model_redirects`, and forwards the request as-is to `{base_url}/{path}` with the upstream's own key; the answer, streamed or not, comes back byte for byte. There is no translation between provider formats. Only the documented endpoints are forwarded (chat/completions, completions, embeddings, responses, responses/input_tokens, moderations, images/generations, audio/speech, messages, messages/count_tokens, each by POST), plus the POST paths an upstream the key may use lists in `extra_paths`; `GET /v1/models` and `GET /v1/models/{model}` are answered by the gateway from the models the key may use. Anything else, and any path with a `.` or `..` segment (raw or encoded), answers 404 in the caller's format. The body must be a JSON object with a `model`. Errors come in the caller's format: Anthropic's on `messages...`, OpenAI's elsewhere.";
+const PROXY_DESCRIPTION: &str = "Authenticates the client key, picks an upstream by the JSON body's `model` (among those the key may use, lowest priority number first, by weight within a tier), applies `model_redirects`, and forwards the request as-is to `{base_url}/{path}` with the upstream's own key; the answer, streamed or not, comes back byte for byte. There is no translation between provider formats. Only the documented endpoints are forwarded (chat/completions, completions, embeddings, responses, responses/input_tokens, moderations, images/generations, audio/speech, messages, messages/count_tokens, each by POST), plus the POST paths an upstream the key may use lists in `extra_paths`; `GET /v1/models` and `GET /v1/models/{model}` are answered by the gateway from the models the key may use. Anything else, and any path with a `.` or `..` segment (raw or encoded), answers 404 in the caller's format. The body must be a JSON object with a `model`. Errors come in the caller's format: Anthropic's on `messages...`, OpenAI's elsewhere. Google's own calls below `/v1/` (`POST models/{model}:{action}`, and `GET models` with `x-goog-api-key` or `key=`) are served as on `/v1beta/{path}`, with Google's version `v1`.";
+
+const GEMINI_DESCRIPTION: &str = "Google's native Gemini API. Authenticates the client key (`x-goog-api-key`, the `key` query parameter, or the other formats' headers), reads the model from the path, and forwards `POST models/{model}:generateContent`, `:streamGenerateContent` (with `alt=sse`: SSE, else Google's JSON array), `:countTokens`, `:embedContent` and `:batchEmbedContents` to upstreams that speak the `gemini` format (Google upstreams by default), at `{root}/{version}/models/{model}:{action}` where `{root}` is the base URL less a trailing `/openai` and version, with the upstream's key in `x-goog-api-key`. Only `alt=sse` of the query goes upstream. `GET models` and `GET models/{model}` are answered by the gateway in Gemini's shape from the models the key reaches over Gemini. Anything else answers 404; a model name other than letters, digits, `-`, `.` and `_` answers 400. Errors come in Google's format, `{\"error\": {\"code\", \"message\", \"status\"}}`; usage is read from `usageMetadata`.";
 
 impl Modify for Proxy {
     fn modify(&self, doc: &mut Document) {
-        for (path, suffix, alias) in [
-            ("/v1/{path}", "V1", ""),
+        for (path, suffix, alias, gemini) in [
+            ("/v1/{path}", "V1", "", false),
             (
                 "/api/proxy/v1/{path}",
                 "Api",
                 " This path is an alias of `/v1/{path}`.",
+                false,
+            ),
+            ("/v1beta/{path}", "V1beta", "", true),
+            (
+                "/api/proxy/v1beta/{path}",
+                "ApiV1beta",
+                " This path is an alias of `/v1beta/{path}`.",
+                true,
             ),
         ] {
-            let description = format!("{PROXY_DESCRIPTION}{alias}");
+            let base = if gemini {
+                GEMINI_DESCRIPTION
+            } else {
+                PROXY_DESCRIPTION
+            };
+            let description = format!("{base}{alias}");
+            let securities: &[&str] = if gemini {
+                &[
+                    "clientGoogApiKey",
+                    "clientKeyQuery",
+                    "clientBearer",
+                    "clientApiKey",
+                ]
+            } else {
+                &["clientBearer", "clientApiKey"]
+            };
             let operation = |method: &str, summary: &str| {
                 OperationBuilder::new()
                     .tag("proxy")
@@ -368,10 +408,25 @@ impl Modify for Proxy {
                     .description(Some(description.clone()))
                     .response("200", passed_through())
                     .response("default", Ref::from_response_name("ProxyError"))
-                    .securities(Some([
-                        SecurityRequirement::new("clientBearer", NO_SCOPES),
-                        SecurityRequirement::new("clientApiKey", NO_SCOPES),
-                    ]))
+                    .securities(Some(
+                        securities
+                            .iter()
+                            .map(|name| SecurityRequirement::new(*name, NO_SCOPES)),
+                    ))
+            };
+            let examples: &[&str] = if gemini {
+                &[
+                    "models/gemini-2.5-flash:generateContent",
+                    "models/gemini-2.5-flash:streamGenerateContent",
+                    "models",
+                ]
+            } else {
+                &["chat/completions", "messages", "embeddings", "models"]
+            };
+            let body = if gemini {
+                gemini_body()
+            } else {
+                provider_body()
             };
             let item = PathItemBuilder::new()
                 .parameters(Some([ParameterBuilder::new()
@@ -380,12 +435,9 @@ impl Modify for Proxy {
                     .required(Required::True)
                     .description(Some("The rest of the provider path; may contain slashes."))
                     .schema(Some(
-                        ObjectBuilder::new().schema_type(Type::String).examples([
-                            "chat/completions",
-                            "messages",
-                            "embeddings",
-                            "models",
-                        ]),
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .examples(examples.iter().copied()),
                     ))
                     .build()]))
                 .operation(
@@ -398,7 +450,7 @@ impl Modify for Proxy {
                         "Post",
                         "Proxy a provider request (e.g. `chat/completions`, `messages`)",
                     )
-                    .request_body(Some(provider_body())),
+                    .request_body(Some(body)),
                 )
                 .build();
             doc.paths.paths.insert(path.into(), item);
@@ -467,10 +519,53 @@ impl Modify for Proxy {
                 )
                 .into(),
         );
+        schemas.insert(
+            "GoogleError".into(),
+            ObjectBuilder::new()
+                .description(Some("Proxy errors on Google's paths."))
+                .required("error")
+                .property(
+                    "error",
+                    ObjectBuilder::new()
+                        .required("code")
+                        .required("message")
+                        .required("status")
+                        .property("code", ObjectBuilder::new().schema_type(Type::Integer))
+                        .property("message", string())
+                        .property(
+                            "status",
+                            string().examples([
+                                "INVALID_ARGUMENT",
+                                "UNAUTHENTICATED",
+                                "PERMISSION_DENIED",
+                                "NOT_FOUND",
+                                "RESOURCE_EXHAUSTED",
+                                "UNAVAILABLE",
+                                "DEADLINE_EXCEEDED",
+                            ]),
+                        ),
+                )
+                .into(),
+        );
     }
 }
 
 const NO_SCOPES: [&str; 0] = [];
+
+/// A Gemini request body: the model is in the path, not here.
+fn gemini_body() -> RequestBody {
+    RequestBodyBuilder::new()
+        .required(Some(Required::False))
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(ObjectBuilder::new().description(Some(
+                    "Google's own request body (`contents`, `generationConfig`, ...).",
+                ))))
+                .build(),
+        )
+        .build()
+}
 
 /// The upstream's answer as the proxy passes it through.
 fn passed_through() -> Response {

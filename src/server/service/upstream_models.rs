@@ -7,12 +7,13 @@ use serde_json::Value;
 
 use super::upstreams::load;
 use super::{db_error, Services};
-use crate::model::upstreams::{DiscoveredModels, Provider};
+use crate::model::upstreams::{DiscoveredModels, Format, Provider};
 use crate::server::db::upstream_models as repo;
 use crate::server::db::upstreams::{self as upstream_repo, UpstreamRow};
 use crate::server::error::ApiError;
 use crate::server::http::ssrf::{validate_url, SsrfPolicy};
-use crate::server::proxy::provider_auth::apply_upstream_auth;
+use crate::server::proxy::provider_auth::{apply_upstream_auth, Credential};
+use crate::server::proxy::upstream_target::UpstreamTarget;
 use crate::server::timefmt::to_rfc3339;
 
 /// Fetches name themselves, so an upstream's operator (and the test mock) can tell them from
@@ -24,13 +25,14 @@ const MAX_MODELS: usize = 2_000;
 const MAX_MODEL_LEN: usize = 200;
 
 /// The model ids in a list answer: OpenAI's and Anthropic's `data[].id`, Gemini's
-/// `models[].name` (without `models/`).
+/// `models[].name` (both without `models/`, which Google's OpenAI-compatible list adds too).
 fn ids_in(body: &Value) -> Vec<String> {
     let openai = body["data"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|m| m["id"].as_str());
+        .filter_map(|m| m["id"].as_str())
+        .map(|n| n.strip_prefix("models/").unwrap_or(n));
     let gemini = body["models"]
         .as_array()
         .into_iter()
@@ -65,7 +67,16 @@ async fn fetch(state: &Services, row: &UpstreamRow) -> Result<Vec<String>, Strin
         .decrypt(&row.api_key_encrypted)
         .map_err(|_| "cannot decrypt the upstream's key".to_string())?;
     let mut headers = axum::http::HeaderMap::new();
-    apply_upstream_auth(provider, &key, &mut headers, false);
+    // A Google upstream that speaks its own API is asked there (every model, in one page of
+    // at most 1000), with its key as that API takes it.
+    let native = provider == Provider::Google && row.speaks(provider).contains(&Format::Gemini);
+    if native {
+        if let Some(credential) = Credential::new(provider, &key) {
+            credential.apply_gemini(&mut headers);
+        }
+    } else {
+        apply_upstream_auth(provider, &key, &mut headers, false);
+    }
     headers.insert(
         axum::http::header::USER_AGENT,
         axum::http::HeaderValue::from_static(DISCOVERY_AGENT),
@@ -76,6 +87,13 @@ async fn fetch(state: &Services, row: &UpstreamRow) -> Result<Vec<String>, Strin
         axum::http::HeaderValue::from_static("close"),
     );
     let url = match provider {
+        Provider::Google if native => {
+            let target = UpstreamTarget::parse(base).map_err(|e| e.to_string())?;
+            let uri = target
+                .gemini_uri("v1beta/models", Some("pageSize=1000"))
+                .map_err(|e| e.to_string())?;
+            format!("{}{uri}", target.origin().as_str())
+        }
         Provider::Anthropic => format!("{base}/models?limit=1000"),
         _ => format!("{base}/models"),
     };
@@ -180,6 +198,8 @@ mod tests {
         assert_eq!(ids_in(&anthropic), ["claude-sonnet-4"]);
         let gemini = serde_json::json!({"models": [{"name": "models/gemini-2.5-pro"}, {"name": "models/gemini-2.5-flash"}]});
         assert_eq!(ids_in(&gemini), ["gemini-2.5-flash", "gemini-2.5-pro"]);
+        let compatible = serde_json::json!({"object": "list", "data": [{"id": "models/gemini-2.5-flash", "object": "model", "owned_by": "google"}]});
+        assert_eq!(ids_in(&compatible), ["gemini-2.5-flash"]);
         assert!(ids_in(&serde_json::json!({"error": "x"})).is_empty());
     }
 }

@@ -1,8 +1,10 @@
 //! Mock AI-provider upstream for integration tests.
 //!
 //! A real HTTP server on `127.0.0.1:0` that speaks the OpenAI (`/v1/models`,
-//! `/v1/chat/completions`, `/v1/responses`, `/v1/embeddings`) and Anthropic (`/v1/messages`)
-//! wire formats, records every request it receives, and can be steered through [`Knobs`] or
+//! `/v1/chat/completions`, `/v1/responses`, `/v1/embeddings`), Anthropic (`/v1/messages`) and
+//! Gemini (`/v1beta/models/{model}:generateContent`, `:streamGenerateContent` as SSE with
+//! `alt=sse` and as a JSON array without, `:countTokens`, `:embedContent`,
+//! `:batchEmbedContents`, `GET /v1beta/models`; also below `/v1/`) wire formats, records every request it receives, and can be steered through [`Knobs`] or
 //! per-request `x-mock-*` headers (status, latency, chunk delay, event count, abrupt drop).
 //!
 //! Every body the mock sends is produced by the public `*_json` / `*_events` functions below, so
@@ -50,6 +52,12 @@ pub const RESPONSES_USAGE_JSON: &str = r#"{"input_tokens":13,"output_tokens":5,"
 pub const EMBEDDINGS_USAGE_JSON: &str = r#"{"prompt_tokens":8,"total_tokens":8}"#;
 /// Usage object of a non-stream `/v1/messages` answer.
 pub const MESSAGES_USAGE_JSON: &str = r#"{"input_tokens":25,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":15}"#;
+/// `usageMetadata` of a Gemini answer and of a stream's last chunk.
+pub const GEMINI_USAGE_JSON: &str = r#"{"promptTokenCount":21,"candidatesTokenCount":9,"totalTokenCount":36,"cachedContentTokenCount":4,"thoughtsTokenCount":6,"promptTokensDetails":[{"modality":"TEXT","tokenCount":21}]}"#;
+/// `totalTokens` of a Gemini `countTokens` answer.
+pub const GEMINI_COUNT_TOKENS: u64 = 21;
+/// Models listed by `GET /v1beta/models` when `Knobs::models` is empty.
+pub const DEFAULT_GEMINI_MODELS: [&str; 2] = ["gemini-2.5-flash", "text-embedding-004"];
 /// Usage object inside the stream's `message_start` event.
 pub const MESSAGES_START_USAGE_JSON: &str = r#"{"input_tokens":25,"cache_creation_input_tokens":3,"cache_read_input_tokens":7,"output_tokens":1}"#;
 
@@ -71,13 +79,18 @@ pub struct Knobs {
     /// then cuts instead of ending the body cleanly, N > E has no effect.
     pub drop_after_events: Option<usize>,
     /// Expected upstream key: OpenAI paths want `authorization: Bearer <key>`, `/v1/messages`
-    /// wants `x-api-key: <key>`; missing or wrong -> 401 in the provider's format.
+    /// wants `x-api-key: <key>`, Gemini paths `x-goog-api-key: <key>`; missing or wrong -> 401
+    /// in the provider's format. (Gemini paths always refuse a `key` query parameter and an
+    /// `authorization` header, as Google refuses an API key there.)
     pub require_auth: Option<String>,
     /// Ids listed by `GET /v1/models`; empty means [`DEFAULT_MODELS`].
     pub models: Vec<String>,
     /// Give each `/v1/responses` answer its own id (`resp_<port>_<n>`) instead of `resp_mock`,
     /// so a test can tell which upstream made a response.
     pub unique_response_ids: bool,
+    /// Answer streamed `/v1/messages` and `/v1/responses` turns as a coding agent expects
+    /// (full event sequences, a scripted tool call): see "Coding agents" below.
+    pub agent: Option<AgentScript>,
 }
 
 /// One request as the mock received it.
@@ -453,6 +466,7 @@ impl AsyncWrite for TrackedIo {
 enum Flavor {
     OpenAi,
     Anthropic,
+    Google,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -465,17 +479,53 @@ enum Route {
     Messages,
     /// `POST /v1/rerank`: a path outside the gateway's table, reached only by an opt-in.
     Rerank,
+    /// `POST /v1/messages/count_tokens` (Claude Code counts before it compacts).
+    CountTokens,
+    /// Gemini's `models/{model}:{action}` (below `/v1beta/` or `/v1/`), and its model list.
+    Gemini(GeminiAction),
+    GeminiModels,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GeminiAction {
+    Generate,
+    Stream,
+    CountTokens,
+    Embed,
+    BatchEmbed,
+}
+
+/// The model and action of a Gemini path, `/{version}/models/{model}:{action}`.
+fn gemini_call(path: &str) -> Option<(String, Option<GeminiAction>)> {
+    let rest = path
+        .strip_prefix("/v1beta/models/")
+        .or_else(|| path.strip_prefix("/v1/models/"))?;
+    let (model, action) = rest.rsplit_once(':')?;
+    let action = match action {
+        "generateContent" => Some(GeminiAction::Generate),
+        "streamGenerateContent" => Some(GeminiAction::Stream),
+        "countTokens" => Some(GeminiAction::CountTokens),
+        "embedContent" => Some(GeminiAction::Embed),
+        "batchEmbedContents" => Some(GeminiAction::BatchEmbed),
+        _ => None,
+    };
+    Some((model.to_string(), action))
 }
 
 impl Route {
     fn of(path: &str) -> Option<(Route, Method)> {
+        if let Some((_, action)) = gemini_call(path) {
+            return action.map(|a| (Route::Gemini(a), Method::POST));
+        }
         Some(match path {
+            "/v1beta/models" => (Route::GeminiModels, Method::GET),
             "/v1/models" => (Route::ListModels, Method::GET),
             "/v1/chat/completions" => (Route::Chat, Method::POST),
             "/v1/responses" => (Route::Responses, Method::POST),
             "/v1/embeddings" => (Route::Embeddings, Method::POST),
             "/v1/messages" => (Route::Messages, Method::POST),
             "/v1/rerank" => (Route::Rerank, Method::POST),
+            "/v1/messages/count_tokens" => (Route::CountTokens, Method::POST),
             p if p.len() > "/v1/models/".len() && p.starts_with("/v1/models/") => {
                 (Route::GetModel, Method::GET)
             }
@@ -485,7 +535,8 @@ impl Route {
 
     fn flavor(self) -> Flavor {
         match self {
-            Route::Messages => Flavor::Anthropic,
+            Route::Messages | Route::CountTokens => Flavor::Anthropic,
+            Route::Gemini(_) | Route::GeminiModels => Flavor::Google,
             _ => Flavor::OpenAi,
         }
     }
@@ -601,6 +652,28 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         let msg = format!("Method {} not allowed for {path}", parts.method);
         return error_response(flavor, 405, &msg);
     }
+    if flavor == Flavor::Google {
+        // What Google refuses, and what the gateway must never send: its own key in the query,
+        // or the upstream's API key as a bearer token.
+        let query = parts.uri.query().unwrap_or("");
+        if query
+            .split('&')
+            .any(|p| p == "key" || p.starts_with("key="))
+        {
+            return error_response(
+                flavor,
+                400,
+                "mock upstream: an API key arrived in the query",
+            );
+        }
+        if parts.headers.contains_key("authorization") {
+            return error_response(
+                flavor,
+                401,
+                "Request had invalid authentication credentials. Expected OAuth 2 access token.",
+            );
+        }
+    }
     if let Some(key) = &knobs.require_auth {
         if let Err(msg) = check_auth(flavor, &parts.headers, key) {
             return error_response(flavor, 401, msg);
@@ -618,7 +691,54 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     } else {
         knobs.models.clone()
     };
+    let gemini_models: Vec<String> = if knobs.models.is_empty() {
+        DEFAULT_GEMINI_MODELS
+            .iter()
+            .map(|m| m.to_string())
+            .collect()
+    } else {
+        knobs.models.clone()
+    };
     match route {
+        Route::GeminiModels => return json_response(gemini_models_json(&gemini_models), &plan),
+        Route::Gemini(action) => {
+            let (model, _) = gemini_call(path).unwrap_or_default();
+            if !gemini_models.contains(&model) {
+                let msg = format!("models/{model} is not found for API version v1beta");
+                return error_response(flavor, 404, &msg);
+            }
+            let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+                return error_response(flavor, 400, "Invalid JSON payload received.");
+            };
+            let sse = parts
+                .uri
+                .query()
+                .unwrap_or("")
+                .split('&')
+                .any(|p| p == "alt=sse");
+            return match action {
+                GeminiAction::Generate => json_response(gemini_answer_json(&model), &plan),
+                GeminiAction::Stream if sse => {
+                    sse_response(gemini_sse_events(&model, plan.events), &plan)
+                }
+                GeminiAction::Stream => {
+                    gemini_array_response(gemini_array_chunks(&model, plan.events), &plan)
+                }
+                GeminiAction::CountTokens => {
+                    json_response(format!(r#"{{"totalTokens":{GEMINI_COUNT_TOKENS}}}"#), &plan)
+                }
+                GeminiAction::Embed => json_response(
+                    r#"{"embedding":{"values":[0.1,0.2,0.3]}}"#.to_string(),
+                    &plan,
+                ),
+                GeminiAction::BatchEmbed => {
+                    let n = req["requests"].as_array().map_or(1, Vec::len);
+                    let one = r#"{"values":[0.1,0.2,0.3]}"#;
+                    let all = vec![one; n].join(",");
+                    json_response(format!(r#"{{"embeddings":[{all}]}}"#), &plan)
+                }
+            };
+        }
         Route::ListModels => return json_response(models_json(&models), &plan),
         Route::Rerank => {
             return json_response(r#"{"object":"rerank","results":[]}"#.to_string(), &plan)
@@ -642,6 +762,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             let msg = match flavor {
                 Flavor::OpenAi => "We could not parse the JSON body of your request.",
                 Flavor::Anthropic => "There was an error parsing the body of your request",
+                Flavor::Google => "Invalid JSON payload received.",
             };
             return error_response(flavor, 400, msg);
         }
@@ -650,6 +771,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         let msg = match flavor {
             Flavor::OpenAi => "you must provide a model parameter",
             Flavor::Anthropic => "model: Field required",
+            Flavor::Google => "model: required",
         };
         return error_response(flavor, 400, msg);
     };
@@ -659,7 +781,15 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         .and_then(Value::as_bool)
         == Some(true);
     let n = plan.events;
+    if let Some(script) = knobs.agent.as_ref().filter(|_| stream) {
+        match route {
+            Route::Messages => return sse_response(agent_messages_events(&req, script), &plan),
+            Route::Responses => return sse_response(agent_responses_events(&req, script), &plan),
+            _ => {}
+        }
+    }
     match (route, stream) {
+        (Route::CountTokens, _) => json_response(COUNT_TOKENS_JSON.to_string(), &plan),
         (Route::Chat, false) => json_response(chat_completion_json(model), &plan),
         (Route::Chat, true) => sse_response(chat_stream_events(model, n, include_usage), &plan),
         (Route::Responses, false) => {
@@ -738,6 +868,11 @@ fn check_auth(flavor: Flavor, h: &HeaderMap, key: &str) -> Result<(), &'static s
             Some(v) if v == key => Ok(()),
             Some(_) => Err("invalid x-api-key"),
         },
+        Flavor::Google => match got("x-goog-api-key") {
+            None => Err("Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API."),
+            Some(v) if v == key => Ok(()),
+            Some(_) => Err("API key not valid. Please pass a valid API key."),
+        },
     }
 }
 
@@ -750,6 +885,7 @@ fn error_response(flavor: Flavor, status: u16, message: &str) -> Response {
     let body = match flavor {
         Flavor::OpenAi => openai_error_json(status, message),
         Flavor::Anthropic => anthropic_error_json(status, message),
+        Flavor::Google => google_error_json(status, message),
     };
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status_code(status);
@@ -792,6 +928,18 @@ fn json_response(body: String, plan: &Plan) -> Response {
     ] {
         h.insert(name, HeaderValue::from_static(value));
     }
+    resp
+}
+
+/// Streams Gemini's JSON array (`chunks` as [`gemini_array_chunks`] cut it), one body chunk each.
+fn gemini_array_response(chunks: Vec<String>, plan: &Plan) -> Response {
+    let chunks = chunks.into_iter().map(Bytes::from).collect();
+    let delay = Duration::from_millis(plan.chunk_delay_ms);
+    let mut resp = Response::new(chunked_body(chunks, delay, plan.drop_after));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=UTF-8"),
+    );
     resp
 }
 
@@ -1077,4 +1225,345 @@ pub fn messages_stream_events(model: &str, n: usize) -> Vec<String> {
     ));
     out.push(named_event("message_stop", r#"{"type":"message_stop"}"#));
     out
+}
+
+/// Google's status name for an HTTP status.
+pub fn google_status(status: u16) -> &'static str {
+    match status {
+        400 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        429 => "RESOURCE_EXHAUSTED",
+        503 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        _ => "INTERNAL",
+    }
+}
+
+/// `{"error":{"code":..,"message":..,"status":..}}`
+pub fn google_error_json(status: u16, message: &str) -> String {
+    format!(
+        r#"{{"error":{{"code":{status},"message":{},"status":{}}}}}"#,
+        q(message),
+        q(google_status(status))
+    )
+}
+
+/// `GET /v1beta/models` body.
+pub fn gemini_models_json(ids: &[String]) -> String {
+    let models: Vec<String> = ids
+        .iter()
+        .map(|id| {
+            format!(
+                r#"{{"name":{},"version":"001","displayName":{},"supportedGenerationMethods":["generateContent","countTokens"]}}"#,
+                q(&format!("models/{id}")),
+                q(id)
+            )
+        })
+        .collect();
+    format!(r#"{{"models":[{}]}}"#, models.join(","))
+}
+
+fn gemini_response(model: &str, text: &str, finish: bool, usage: &str) -> String {
+    let finish = if finish {
+        r#","finishReason":"STOP""#
+    } else {
+        ""
+    };
+    format!(
+        r#"{{"candidates":[{{"content":{{"parts":[{{"text":{}}}],"role":"model"}}{finish},"index":0}}],"usageMetadata":{usage},"modelVersion":{},"responseId":"mock-response"}}"#,
+        q(text),
+        q(model)
+    )
+}
+
+/// Non-stream `:generateContent` body.
+pub fn gemini_answer_json(model: &str) -> String {
+    gemini_response(model, MOCK_TEXT, true, GEMINI_USAGE_JSON)
+}
+
+/// The chunks of a streamed answer: `n` texts [`delta_text`], each with the counts so far; the
+/// last with `finishReason` and [`GEMINI_USAGE_JSON`].
+pub fn gemini_stream_chunks(model: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            if i + 1 == n {
+                gemini_response(model, &delta_text(i), true, GEMINI_USAGE_JSON)
+            } else {
+                let partial = r#"{"promptTokenCount":21,"totalTokenCount":21}"#;
+                gemini_response(model, &delta_text(i), false, partial)
+            }
+        })
+        .collect()
+}
+
+/// `:streamGenerateContent?alt=sse`: each chunk a `data:` event, as Google ends them (CRLF).
+pub fn gemini_sse_events(model: &str, n: usize) -> Vec<String> {
+    gemini_stream_chunks(model, n)
+        .into_iter()
+        .map(|c| format!("data: {c}\r\n\r\n"))
+        .collect()
+}
+
+/// `:streamGenerateContent` without `alt=sse`: one JSON array, cut where Google's arrive
+/// (`[{…}`, `\n,\r\n{…}`, …, `\n]`). Concatenated, it is the array.
+pub fn gemini_array_chunks(model: &str, n: usize) -> Vec<String> {
+    let mut out: Vec<String> = gemini_stream_chunks(model, n)
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if i == 0 {
+                format!("[{c}")
+            } else {
+                format!("\n,\r\n{c}")
+            }
+        })
+        .collect();
+    if out.is_empty() {
+        out.push("[".into());
+    }
+    out.push("\n]".into());
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Coding agents (Claude Code, Codex CLI): streamed turns as the real APIs send them, with a tool
+// call scripted by the request's content, so the answer does not depend on which mock (or how
+// many earlier requests) a turn reaches.
+// ---------------------------------------------------------------------------------------------
+
+/// `POST /v1/messages/count_tokens` body.
+pub const COUNT_TOKENS_JSON: &str = r#"{"input_tokens":42}"#;
+/// Usage of every agent turn on `/v1/messages`, in `message_start` and again (cumulative, as
+/// the API sends it now) in `message_delta`: 120 uncached input, 40 written to the cache, 800
+/// read from it, 30 output.
+pub const AGENT_MESSAGES_USAGE_JSON: &str = r#"{"input_tokens":120,"cache_creation_input_tokens":40,"cache_read_input_tokens":800,"output_tokens":30}"#;
+/// Usage of every agent turn on `/v1/responses` (`response.completed`).
+pub const AGENT_RESPONSES_USAGE_JSON: &str = r#"{"input_tokens":2000,"input_tokens_details":{"cached_tokens":1500},"output_tokens":50,"output_tokens_details":{"reasoning_tokens":20},"total_tokens":2050}"#;
+
+/// How the mock answers an agent's streamed turns.
+#[derive(Clone, Debug)]
+pub struct AgentScript {
+    /// The text of every answer that is not a tool call.
+    pub text: String,
+    /// A turn whose latest user message contains this is answered with a call of `tool_name`;
+    /// the request that brings the tool's result back gets `text`.
+    pub tool_marker: String,
+    /// The tool the agent is asked to run: a Claude Code tool (`Read`) on `/v1/messages`, a
+    /// Codex function (`exec_command`) on `/v1/responses`.
+    pub tool_name: String,
+    /// Its input (Anthropic) or arguments (OpenAI), as a JSON object.
+    pub tool_input: Value,
+}
+
+/// What the latest user turn of an agent's request asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgentAnswer {
+    Text,
+    ToolCall,
+}
+
+fn has_text(v: &Value, marker: &str) -> bool {
+    match v {
+        Value::String(s) => s.contains(marker),
+        Value::Array(items) => items.iter().any(|i| has_text(i, marker)),
+        Value::Object(o) => o.values().any(|i| has_text(i, marker)),
+        _ => false,
+    }
+}
+
+/// Messages API: the last message is the user's; a `tool_result` in it means the tool ran, so
+/// the turn ends with text; the marker in it asks for the tool.
+pub fn agent_messages_answer(req: &Value, script: &AgentScript) -> AgentAnswer {
+    let Some(last) = req["messages"].as_array().and_then(|m| m.last()) else {
+        return AgentAnswer::Text;
+    };
+    let content = &last["content"];
+    let returned = content
+        .as_array()
+        .is_some_and(|c| c.iter().any(|b| b["type"] == "tool_result"));
+    if !returned && last["role"] == "user" && has_text(content, &script.tool_marker) {
+        AgentAnswer::ToolCall
+    } else {
+        AgentAnswer::Text
+    }
+}
+
+/// Responses API: the items after the latest user message; a `function_call_output` among them
+/// means the tool ran; the marker in that message asks for the tool.
+pub fn agent_responses_answer(req: &Value, script: &AgentScript) -> AgentAnswer {
+    let input = match &req["input"] {
+        Value::String(s) if s.contains(&script.tool_marker) => return AgentAnswer::ToolCall,
+        Value::Array(items) => items.as_slice(),
+        _ => return AgentAnswer::Text,
+    };
+    let Some(user) = input.iter().rposition(|i| i["role"] == "user") else {
+        return AgentAnswer::Text;
+    };
+    let returned = input[user..]
+        .iter()
+        .any(|i| i["type"] == "function_call_output");
+    if !returned && has_text(&input[user]["content"], &script.tool_marker) {
+        AgentAnswer::ToolCall
+    } else {
+        AgentAnswer::Text
+    }
+}
+
+/// `s` cut in two at a character boundary near its middle (an answer arrives in two deltas).
+fn halves(s: &str) -> [&str; 2] {
+    let mut at = s.len() / 2;
+    while !s.is_char_boundary(at) {
+        at += 1;
+    }
+    let (a, b) = s.split_at(at);
+    [a, b]
+}
+
+fn anthropic_event(data: Value) -> String {
+    named_event(data["type"].as_str().unwrap_or("error"), &data.to_string())
+}
+
+/// SSE events of an agent's streamed `/v1/messages` turn: message_start, ping, a text block
+/// (text_delta), then for a tool call a `tool_use` block whose input arrives as two
+/// `input_json_delta`s, message_delta (stop reason `tool_use` or `end_turn`, the usage),
+/// message_stop.
+pub fn agent_messages_events(req: &Value, script: &AgentScript) -> Vec<String> {
+    let model = req["model"].as_str().unwrap_or_default();
+    let usage: Value = serde_json::from_str(AGENT_MESSAGES_USAGE_JSON).unwrap();
+    let mut start_usage = usage.clone();
+    start_usage["output_tokens"] = 1.into();
+    let answer = agent_messages_answer(req, script);
+    let text = match answer {
+        AgentAnswer::ToolCall => "Let me look.",
+        AgentAnswer::Text => script.text.as_str(),
+    };
+    let mut out = vec![
+        anthropic_event(serde_json::json!({"type": "message_start", "message": {
+            "id": "msg_agent", "type": "message", "role": "assistant", "model": model,
+            "content": [], "stop_reason": null, "stop_sequence": null, "usage": start_usage}})),
+        anthropic_event(serde_json::json!({"type": "ping"})),
+        anthropic_event(
+            serde_json::json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "text", "text": ""}}),
+        ),
+    ];
+    for part in halves(text) {
+        out.push(anthropic_event(
+            serde_json::json!({"type": "content_block_delta",
+            "index": 0, "delta": {"type": "text_delta", "text": part}}),
+        ));
+    }
+    out.push(anthropic_event(
+        serde_json::json!({"type": "content_block_stop", "index": 0}),
+    ));
+    let stop_reason = match answer {
+        AgentAnswer::ToolCall => {
+            out.push(anthropic_event(
+                serde_json::json!({"type": "content_block_start",
+                "index": 1, "content_block": {"type": "tool_use", "id": "toolu_agent_1",
+                "name": script.tool_name, "input": {}}}),
+            ));
+            let input = script.tool_input.to_string();
+            for part in halves(&input) {
+                out.push(anthropic_event(
+                    serde_json::json!({"type": "content_block_delta",
+                    "index": 1, "delta": {"type": "input_json_delta", "partial_json": part}}),
+                ));
+            }
+            out.push(anthropic_event(
+                serde_json::json!({"type": "content_block_stop", "index": 1}),
+            ));
+            "tool_use"
+        }
+        AgentAnswer::Text => "end_turn",
+    };
+    out.push(anthropic_event(serde_json::json!({"type": "message_delta",
+        "delta": {"stop_reason": stop_reason, "stop_sequence": null}, "usage": usage})));
+    out.push(anthropic_event(serde_json::json!({"type": "message_stop"})));
+    out
+}
+
+/// SSE events of an agent's streamed `/v1/responses` turn, each with its `sequence_number`:
+/// response.created, response.in_progress, then one output item: a message
+/// (output_item.added, content_part.added, two output_text.delta, output_text.done,
+/// content_part.done, output_item.done) or a `function_call` (output_item.added, two
+/// function_call_arguments.delta, function_call_arguments.done, output_item.done), and
+/// response.completed with the usage.
+pub fn agent_responses_events(req: &Value, script: &AgentScript) -> Vec<String> {
+    use serde_json::json;
+    let model = req["model"].as_str().unwrap_or_default();
+    let usage: Value = serde_json::from_str(AGENT_RESPONSES_USAGE_JSON).unwrap();
+    let response = |status: &str, output: Value, usage: Value| {
+        json!({"id": "resp_agent", "object": "response", "created_at": CREATED,
+               "status": status, "model": model, "output": output, "usage": usage})
+    };
+    let mut events = vec![
+        json!({"type": "response.created", "response": response("in_progress", json!([]), Value::Null)}),
+        json!({"type": "response.in_progress", "response": response("in_progress", json!([]), Value::Null)}),
+    ];
+    let item = match agent_responses_answer(req, script) {
+        AgentAnswer::ToolCall => {
+            let args = script.tool_input.to_string();
+            let item = json!({"type": "function_call", "id": "fc_agent", "call_id": "call_agent_1",
+                              "name": script.tool_name, "arguments": args, "status": "completed"});
+            let mut added = item.clone();
+            added["arguments"] = "".into();
+            added["status"] = "in_progress".into();
+            events.push(
+                json!({"type": "response.output_item.added", "output_index": 0, "item": added}),
+            );
+            for part in halves(&args) {
+                events.push(json!({"type": "response.function_call_arguments.delta",
+                    "item_id": "fc_agent", "output_index": 0, "delta": part}));
+            }
+            events.push(json!({"type": "response.function_call_arguments.done",
+                "item_id": "fc_agent", "output_index": 0, "arguments": args}));
+            item
+        }
+        AgentAnswer::Text => {
+            let text = script.text.as_str();
+            let part = |t: &str| json!({"type": "output_text", "text": t, "annotations": []});
+            let at = json!({"item_id": "msg_agent", "output_index": 0, "content_index": 0});
+            let with = |mut v: Value| {
+                for (k, x) in at.as_object().unwrap() {
+                    v[k] = x.clone();
+                }
+                v
+            };
+            events.push(
+                json!({"type": "response.output_item.added", "output_index": 0,
+                "item": {"type": "message", "id": "msg_agent", "status": "in_progress",
+                         "role": "assistant", "content": []}}),
+            );
+            events.push(with(
+                json!({"type": "response.content_part.added", "part": part("")}),
+            ));
+            for d in halves(text) {
+                events.push(with(
+                    json!({"type": "response.output_text.delta", "delta": d}),
+                ));
+            }
+            events.push(with(
+                json!({"type": "response.output_text.done", "text": text}),
+            ));
+            events.push(with(
+                json!({"type": "response.content_part.done", "part": part(text)}),
+            ));
+            json!({"type": "message", "id": "msg_agent", "status": "completed",
+                   "role": "assistant", "content": [part(text)]})
+        }
+    };
+    events.push(json!({"type": "response.output_item.done", "output_index": 0, "item": item}));
+    events.push(json!({"type": "response.completed",
+        "response": response("completed", json!([item]), usage)}));
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut e)| {
+            e["sequence_number"] = i.into();
+            named_event(e["type"].as_str().unwrap_or_default(), &e.to_string())
+        })
+        .collect()
 }
