@@ -66,6 +66,7 @@ async fn main() {
     autorouter::server::jobs::memory_trim::spawn();
     let logs = state.plane.logs.clone();
     let traces = state.plane.traces.clone();
+    let live = state.live.clone();
     let app = match startup::Application::bind(state, addr).await {
         Ok(a) => a,
         Err(e) => {
@@ -83,6 +84,8 @@ async fn main() {
     };
     tracing::info!(addr = %local, threads, "AutoRouter listening on http://{local}");
     startup::shutdown_signal().await;
+    // Live-view streams never end by themselves: end them, so they do not hold the grace period.
+    live.close();
     workers.shutdown();
     match tokio::time::timeout(grace, workers.finished()).await {
         Ok(_) => tracing::info!("all connections closed"),

@@ -6,6 +6,7 @@ pub mod glob;
 pub mod health;
 pub mod keys;
 pub mod limits;
+pub mod live;
 pub mod locale;
 pub mod logs;
 pub mod money;

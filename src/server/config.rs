@@ -104,6 +104,31 @@ pub struct Config {
     pub metrics_token: Option<Secret<String>>,
     /// OpenTelemetry traces (`OTEL_EXPORTER_OTLP_ENDPOINT`, ...); none: no tracer at all.
     pub traces: Option<TraceConfig>,
+    /// This instance's name on the live view (`INSTANCE_ID`; default hostname and pid).
+    pub instance_id: String,
+}
+
+/// `INSTANCE_ID`: at most 64 printable ASCII characters; by default `hostname-pid`.
+fn instance_id(raw: Option<String>) -> Result<String, ConfigError> {
+    let Some(raw) = raw else {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "autorouter".into());
+        let mut id = format!("{host}-{}", std::process::id());
+        id.truncate(64);
+        return Ok(id);
+    };
+    let id = raw.trim();
+    if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(invalid(
+            "INSTANCE_ID",
+            "must be at most 64 printable ASCII characters without spaces",
+        ));
+    }
+    Ok(id.to_string())
 }
 
 /// `TRUSTED_PROXIES`: comma-separated addresses (`10.0.0.5`) or networks (`10.0.0.0/8`).
@@ -437,6 +462,7 @@ impl Config {
                 1..=10_000_000,
             )?,
             traces: traces::from_lookup(&get)?,
+            instance_id: instance_id(nonempty("INSTANCE_ID"))?,
         })
     }
 }

@@ -77,6 +77,7 @@ pub async fn build_state(
     jobs::health_check::spawn(state.clone());
     jobs::retention::spawn(state.clone());
     jobs::model_discovery::spawn(state.clone());
+    jobs::live_feed::spawn(state.clone());
     Ok((
         state,
         StartupNotes {
@@ -163,12 +164,14 @@ async fn assemble(
         ),
         metrics,
         traces,
+        in_flight: Default::default(),
     });
     if let Some(metrics) = &plane.metrics {
         // Weak: the metrics live inside the plane they read.
         let weak: std::sync::Weak<DataPlane> = Arc::downgrade(&plane);
         metrics.metrics.attach(weak);
     }
+    let instance_id = config.instance_id.clone();
     let state = AppState::new(crate::server::service::Services {
         leptos_options,
         config: Arc::new(config),
@@ -183,6 +186,7 @@ async fn assemble(
         clock,
         plane,
         models_wanted: Arc::new(tokio::sync::Notify::new()),
+        live: Arc::new(crate::server::service::live::LiveHub::new(instance_id)),
     });
     state
         .plane

@@ -13,6 +13,7 @@ mod formats;
 mod foundation;
 mod gemini;
 mod limits;
+mod live;
 mod locales;
 mod metrics;
 mod openapi;

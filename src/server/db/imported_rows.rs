@@ -43,7 +43,7 @@ pub(crate) async fn insert_logs(
 ) -> Result<(), sqlx::Error> {
     let mut conn = db.pool.acquire().await?;
     let mut tx = conn.begin().await?;
-    insert_in(&mut tx, db.kind, records).await?;
+    insert_in(&mut tx, db.kind, records, None).await?;
     for chunk in source_ids.chunks(300) {
         let rows: Vec<String> = (0..chunk.len())
             .map(|i| format!("($1, ${}, $2)", i + 3))

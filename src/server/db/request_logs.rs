@@ -117,7 +117,7 @@ pub fn statement_sizes(mut rows: usize) -> Vec<usize> {
 /// journal (the old content of every page it changes, spilled to a temporary file past 64 KiB)
 /// so that the one statement can be undone; `OR FAIL` needs none. The writer never undoes one
 /// statement: any error rolls the whole batch's transaction back, as before.
-fn insert_sql(kind: DatabaseKind, rows: usize) -> String {
+fn insert_sql(kind: DatabaseKind, rows: usize, returning: bool) -> String {
     let numbered = kind == DatabaseKind::Postgres;
     let verb = if numbered { "INSERT" } else { "INSERT OR FAIL" };
     let mut sql = format!("{verb} INTO request_logs ({}) VALUES ", COLUMNS.join(", "));
@@ -141,21 +141,26 @@ fn insert_sql(kind: DatabaseKind, rows: usize) -> String {
         }
         sql.push(')');
     }
+    if returning {
+        sql.push_str(" RETURNING id");
+    }
     sql
 }
 
-/// The INSERT text for each of `STATEMENT_ROWS`, built once per backend.
-fn cached_insert_sql(kind: DatabaseKind, rows: usize) -> &'static str {
-    static SQLITE: OnceLock<Vec<String>> = OnceLock::new();
-    static POSTGRES: OnceLock<Vec<String>> = OnceLock::new();
-    let cell = match kind {
-        DatabaseKind::Sqlite => &SQLITE,
-        DatabaseKind::Postgres => &POSTGRES,
+/// The INSERT text for each of `STATEMENT_ROWS`, built once per backend (and once more with
+/// `RETURNING id`, used only while the live view watches).
+fn cached_insert_sql(kind: DatabaseKind, rows: usize, returning: bool) -> &'static str {
+    static CACHE: [OnceLock<Vec<String>>; 4] = [const { OnceLock::new() }; 4];
+    let cell = match (kind, returning) {
+        (DatabaseKind::Sqlite, false) => &CACHE[0],
+        (DatabaseKind::Postgres, false) => &CACHE[1],
+        (DatabaseKind::Sqlite, true) => &CACHE[2],
+        (DatabaseKind::Postgres, true) => &CACHE[3],
     };
     let all = cell.get_or_init(|| {
         STATEMENT_ROWS
             .iter()
-            .map(|&r| insert_sql(kind, r))
+            .map(|&r| insert_sql(kind, r, returning))
             .collect()
     });
     let index = STATEMENT_ROWS
@@ -177,8 +182,19 @@ pub async fn insert_batch_on(
     kind: DatabaseKind,
     records: &[LogRecord],
 ) -> Result<(), sqlx::Error> {
+    insert_batch_with_ids(conn, kind, records, None).await
+}
+
+/// Like `insert_batch_on`; with `ids`, also gives each record's new row id, in the records'
+/// order (a statement's rows take ascending ids in the order of its VALUES).
+pub async fn insert_batch_with_ids(
+    conn: &mut AnyConnection,
+    kind: DatabaseKind,
+    records: &[LogRecord],
+    ids: Option<&mut Vec<i64>>,
+) -> Result<(), sqlx::Error> {
     let mut tx = conn.begin().await?;
-    insert_in(&mut tx, kind, records).await?;
+    insert_in(&mut tx, kind, records, ids).await?;
     tx.commit().await
 }
 
@@ -187,12 +203,13 @@ pub(crate) async fn insert_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     kind: DatabaseKind,
     records: &[LogRecord],
+    mut ids: Option<&mut Vec<i64>>,
 ) -> Result<(), sqlx::Error> {
     let mut rest = records;
     for size in statement_sizes(records.len()) {
         let (chunk, after) = rest.split_at(size);
         rest = after;
-        let mut q = sqlx::query(cached_insert_sql(kind, size));
+        let mut q = sqlx::query(cached_insert_sql(kind, size, ids.is_some()));
         // Borrowed, not cloned: the rows outlive the statement.
         for r in chunk {
             q = q
@@ -225,7 +242,20 @@ pub(crate) async fn insert_in(
                 .bind(r.session_id.as_deref())
                 .bind(r.sticky.map(i64::from));
         }
-        q.execute(&mut **tx).await?;
+        match ids.as_deref_mut() {
+            None => {
+                q.execute(&mut **tx).await?;
+            }
+            Some(ids) => {
+                use sqlx::Row;
+                let start = ids.len();
+                for row in q.fetch_all(&mut **tx).await? {
+                    ids.push(row.try_get::<i64, _>(0)?);
+                }
+                // RETURNING promises no order; the ids were given in the VALUES' order.
+                ids[start..].sort_unstable();
+            }
+        }
     }
     super::request_stats::add_batch(tx, records).await?;
     // Last use per key, once per batch rather than once per request.
@@ -279,6 +309,57 @@ pub struct LogRow {
     pub refused_by: Option<String>,
     pub session_id: Option<String>,
     pub sticky: Option<i64>,
+}
+
+impl LogRow {
+    /// The row a record was stored as, with the id the insert gave it.
+    pub(crate) fn from_record(id: i64, r: &LogRecord) -> Self {
+        LogRow {
+            id,
+            request_id: r.request_id.clone(),
+            api_key_id: r.api_key_id.clone(),
+            upstream_id: r.upstream_id.clone(),
+            method: r.method.clone(),
+            path: r.path.clone(),
+            model_requested: r.model_requested.clone(),
+            model_sent: r.model_sent.clone(),
+            status_code: r.status_code,
+            is_stream: i64::from(r.is_stream),
+            prompt_tokens: r.usage.prompt_tokens,
+            completion_tokens: r.usage.completion_tokens,
+            total_tokens: r.usage.total_tokens,
+            cached_tokens: r.usage.cached_tokens,
+            reasoning_tokens: r.usage.reasoning_tokens,
+            cache_creation_tokens: r.usage.cache_creation_tokens,
+            cache_read_tokens: r.usage.cache_read_tokens,
+            ttfb_ms: r.ttfb_ms,
+            ttft_ms: r.ttft_ms,
+            duration_ms: r.duration_ms,
+            error_message: r.error_message.clone(),
+            lb_strategy: r.lb_strategy.clone(),
+            failover_attempts: r.failover_attempts,
+            failover_history: r.failover_history.clone(),
+            created_at: r.created_at,
+            cost_nanos: r.cost_nanos,
+            refused_by: r.refused_by.clone(),
+            session_id: r.session_id.clone(),
+            sticky: r.sticky.map(i64::from),
+        }
+    }
+}
+
+/// The rows with these ids (another instance wrote them), oldest first.
+pub async fn by_ids(pool: &AnyPool, ids: &[i64]) -> Result<Vec<LogRow>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    // Integers only, formatted here: no injection, and one statement however many ids.
+    let sql = format!(
+        "SELECT * FROM request_logs WHERE id IN ({}) ORDER BY id",
+        list.join(",")
+    );
+    sqlx::query_as(&sql).fetch_all(pool).await
 }
 
 #[derive(Debug, Clone, Default)]
@@ -434,10 +515,10 @@ mod tests {
     #[test]
     fn each_statement_has_one_parameter_per_column_and_row() {
         for rows in STATEMENT_ROWS {
-            let sqlite = cached_insert_sql(DatabaseKind::Sqlite, rows);
+            let sqlite = cached_insert_sql(DatabaseKind::Sqlite, rows, false);
             assert_eq!(sqlite.matches('?').count(), rows * COLUMNS.len());
             assert!(!sqlite.contains('$'));
-            let postgres = cached_insert_sql(DatabaseKind::Postgres, rows);
+            let postgres = cached_insert_sql(DatabaseKind::Postgres, rows, false);
             let last = format!("${})", rows * COLUMNS.len());
             assert!(postgres.ends_with(&last), "{rows} rows");
             assert_eq!(postgres.matches('$').count(), rows * COLUMNS.len());

@@ -54,6 +54,8 @@ pub struct DataPlane {
     /// This gateway's OpenTelemetry tracer, when traces are on (`OTEL_EXPORTER_OTLP_ENDPOINT`);
     /// `None` costs a request nothing.
     pub traces: Option<crate::server::telemetry::otlp::Traces>,
+    /// The requests in flight here, for the live view.
+    pub(crate) in_flight: Arc<super::in_flight::InFlightBook>,
 }
 
 impl DataPlane {

@@ -824,7 +824,10 @@ async fn attempt_in_order(
                 );
             }
         };
-        let in_flight = state.balancer.start(&upstream.id);
+        let in_flight = state
+            .balancer
+            .start(&upstream.id)
+            .listed(enter_live_view(&state, &ctx, upstream, &out, now));
         let attempt_trace = ctx.trace.as_mut().map(|t| t.attempt(upstream, &sent_model));
         match send_once(
             &state,
@@ -898,6 +901,27 @@ async fn attempt_in_order(
         ctx.record.refused_by = Some("upstream_limits".into());
     }
     finish_failed(&state, ctx, history, error, detail)
+}
+
+/// Lists the attempt in the live view (`in_flight.rs`) until its answer ends.
+fn enter_live_view(
+    state: &DataPlane,
+    ctx: &Ctx,
+    upstream: &UpstreamEntry,
+    out: &Outgoing,
+    now: i64,
+) -> Option<super::in_flight::Flight> {
+    use super::in_flight::{Entry, InlineStr};
+    state.in_flight.enter(Entry {
+        request_id: InlineStr::new(&ctx.record.request_id),
+        key_id: InlineStr::new(&out.key_id),
+        upstream_id: InlineStr::new(&upstream.id),
+        upstream_name: InlineStr::new(&upstream.name),
+        model: InlineStr::new(&out.model),
+        is_stream: out.wants_stream,
+        started_ms: now,
+        bytes_out: 0,
+    })
 }
 
 /// What the answer settles when it ends, if anything counts its tokens or spend: the key's

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use sqlx::AnyConnection;
 
@@ -13,7 +13,7 @@ use parking_lot::RwLock;
 
 use super::request_metrics::RequestMetrics;
 use crate::model::prices::{cost_nanos, PriceTable};
-use crate::server::db::request_logs::{insert_batch_on, LogRecord};
+use crate::server::db::request_logs::{insert_batch_with_ids, LogRecord, LogRow};
 use crate::server::db::Database;
 
 const QUEUE: usize = 65_536;
@@ -29,11 +29,18 @@ enum Msg {
 /// The prices rows are costed at, replaced when the routing snapshot is.
 type Prices = Arc<RwLock<Arc<PriceTable>>>;
 
+/// A batch as it was stored, for the live view.
+pub(crate) type WrittenRows = Arc<Vec<LogRow>>;
+/// Batches the live view has not taken yet, at most; a slower one is told it lagged.
+const LIVE_BATCHES: usize = 64;
+
 pub struct LogWriter {
     tx: mpsc::Sender<Msg>,
     dropped: AtomicU64,
     written: Arc<AtomicU64>,
     prices: Prices,
+    /// Each stored batch, while the live view listens (else rows are not even given ids).
+    live: broadcast::Sender<WrittenRows>,
 }
 
 impl LogWriter {
@@ -46,13 +53,27 @@ impl LogWriter {
         let (tx, rx) = mpsc::channel(QUEUE);
         let written = Arc::new(AtomicU64::new(0));
         let prices: Prices = Arc::default();
-        tokio::spawn(run(rx, db, written.clone(), prices.clone(), metrics));
+        let (live, _) = broadcast::channel(LIVE_BATCHES);
+        tokio::spawn(run(
+            rx,
+            db,
+            written.clone(),
+            prices.clone(),
+            metrics,
+            live.clone(),
+        ));
         Arc::new(Self {
             tx,
             dropped: AtomicU64::new(0),
             written,
             prices,
+            live,
         })
+    }
+
+    /// Every batch stored from now on, with the rows' ids.
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<WrittenRows> {
+        self.live.subscribe()
     }
 
     /// Rows written from now on are costed at these prices.
@@ -108,12 +129,16 @@ struct Connection {
 }
 
 impl Connection {
-    async fn insert(&mut self, records: &[LogRecord]) -> Result<(), sqlx::Error> {
+    async fn insert(
+        &mut self,
+        records: &[LogRecord],
+        ids: Option<&mut Vec<i64>>,
+    ) -> Result<(), sqlx::Error> {
         let conn = match &mut self.conn {
             Some(conn) => conn,
             None => self.conn.insert(self.db.pool.acquire().await?.detach()),
         };
-        let inserted = insert_batch_on(conn, self.db.kind, records).await;
+        let inserted = insert_batch_with_ids(conn, self.db.kind, records, ids).await;
         if inserted.is_err() {
             // A broken connection must not fail every later batch: the retry takes a new one.
             self.conn = None;
@@ -122,14 +147,29 @@ impl Connection {
     }
 }
 
-async fn write(conn: &mut Connection, batch: &mut Vec<LogRecord>, written: &AtomicU64) {
+async fn write(
+    conn: &mut Connection,
+    batch: &mut Vec<LogRecord>,
+    written: &AtomicU64,
+    live: &broadcast::Sender<WrittenRows>,
+) {
     if batch.is_empty() {
         return;
     }
     let mut delay = Duration::from_millis(100);
     for attempt in 1..=5 {
-        match conn.insert(batch).await {
+        // Ids are asked for only while the live view listens.
+        let mut ids = (live.receiver_count() > 0).then(Vec::new);
+        match conn.insert(batch, ids.as_mut()).await {
             Ok(()) => {
+                if let Some(ids) = ids.filter(|ids| ids.len() == batch.len()) {
+                    let rows = ids
+                        .iter()
+                        .zip(batch.iter())
+                        .map(|(&id, r)| LogRow::from_record(id, r))
+                        .collect();
+                    let _ = live.send(Arc::new(rows));
+                }
                 written.fetch_add(batch.len() as u64, Ordering::Relaxed);
                 batch.clear();
                 return;
@@ -169,6 +209,7 @@ async fn store(
     written: &AtomicU64,
     prices: &Prices,
     metrics: Option<&RequestMetrics>,
+    live: &broadcast::Sender<WrittenRows>,
 ) {
     if batch.is_empty() {
         return;
@@ -176,11 +217,11 @@ async fn store(
     let prices = prices.read().clone();
     price(batch, &prices);
     let Some(metrics) = metrics else {
-        return write(conn, batch, written).await;
+        return write(conn, batch, written, live).await;
     };
     metrics.count(batch, &prices);
     let started = std::time::Instant::now();
-    write(conn, batch, written).await;
+    write(conn, batch, written, live).await;
     metrics.metrics.observe_log_batch(started.elapsed());
 }
 
@@ -190,6 +231,7 @@ async fn run(
     written: Arc<AtomicU64>,
     prices: Prices,
     metrics: Option<Arc<RequestMetrics>>,
+    live: broadcast::Sender<WrittenRows>,
 ) {
     let metrics = metrics.as_deref();
     let mut conn = Connection { db, conn: None };
@@ -210,7 +252,7 @@ async fn run(
                 }
             }
             let full = batch.len() == MAX_BATCH;
-            store(&mut conn, &mut batch, &written, &prices, metrics).await;
+            store(&mut conn, &mut batch, &written, &prices, metrics, &live).await;
             if !full {
                 break;
             }
@@ -219,7 +261,7 @@ async fn run(
             let _ = done.send(());
         }
     }
-    store(&mut conn, &mut batch, &written, &prices, metrics).await;
+    store(&mut conn, &mut batch, &written, &prices, metrics, &live).await;
 }
 
 fn take(msg: Msg, batch: &mut Vec<LogRecord>, flushes: &mut Vec<oneshot::Sender<()>>) {

@@ -191,8 +191,9 @@ pub(crate) struct MeteredBody {
     remaining: Option<u64>,
     /// Only on a Responses answer: remembers where the response it creates lives.
     on_response_id: Option<OnResponseId>,
-    /// Counts this request as in flight on its upstream until the body is done or dropped.
-    _in_flight: InFlight,
+    /// Counts this request as in flight on its upstream (and lists it in the live view) until
+    /// the body is done or dropped.
+    in_flight: InFlight,
 }
 
 impl MeteredBody {
@@ -214,7 +215,7 @@ impl MeteredBody {
             ended: false,
             remaining: None,
             on_response_id: None,
-            _in_flight: in_flight,
+            in_flight,
         }
     }
 
@@ -290,6 +291,7 @@ impl Stream for MeteredBody {
                             this.first_token = Some(now);
                         }
                     }
+                    this.in_flight.forwarded(out.len());
                     if let Some(left) = this.remaining.as_mut() {
                         *left = left.saturating_sub(out.len() as u64);
                         if *left == 0 {

@@ -10,6 +10,7 @@ pub(crate) mod gemini;
 pub mod handler;
 pub mod headers;
 pub mod health;
+pub(crate) mod in_flight;
 pub mod json_field;
 pub(crate) mod json_stream;
 pub mod key_auth;

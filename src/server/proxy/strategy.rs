@@ -85,6 +85,23 @@ pub(crate) struct InFlight {
     // Owning the counter (not borrowing the balancer) lets the guard move into spawned tasks,
     // and keeps decrements correct even after `forget` replaced the map entry.
     counter: Arc<AtomicU64>,
+    /// Its place in the live view's list (`in_flight.rs`), when it has one.
+    listed: Option<super::in_flight::Flight>,
+}
+
+impl InFlight {
+    /// Lists the request in the live view too, for as long as it is counted here.
+    pub(crate) fn listed(mut self, flight: Option<super::in_flight::Flight>) -> Self {
+        self.listed = flight;
+        self
+    }
+
+    /// Bytes of the answer forwarded to the client, for the live view.
+    pub(crate) fn forwarded(&self, bytes: usize) {
+        if let Some(flight) = &self.listed {
+            flight.forwarded(bytes);
+        }
+    }
 }
 
 impl Drop for InFlight {
@@ -133,7 +150,10 @@ impl Balancer {
             Arc::clone(self.in_flight.write().entry(id.to_owned()).or_default())
         });
         counter.fetch_add(1, Ordering::Relaxed);
-        InFlight { counter }
+        InFlight {
+            counter,
+            listed: None,
+        }
     }
 
     /// Requests in flight on `id` now (the metrics' gauge, and the tests).

@@ -3,7 +3,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{
-    circuit_breakers, config, keys, logs, openapi, prices, session, settings, stats,
+    circuit_breakers, config, keys, logs, logs_stream, openapi, prices, session, settings, stats,
     upstream_health, upstreams,
 };
 use crate::server::state::AppState;
@@ -31,6 +31,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(upstreams::models))
         .routes(routes!(upstreams::refresh_models))
         .routes(routes!(logs::list))
+        .routes(routes!(logs_stream::stream))
         .routes(routes!(stats::overview))
         .routes(routes!(stats::timeseries))
         .routes(routes!(stats::leaderboard))

@@ -6,6 +6,7 @@ pub mod health;
 pub mod json;
 pub mod keys;
 pub mod logs;
+pub(crate) mod logs_stream;
 pub(crate) mod metrics;
 pub mod not_found;
 pub mod openapi;

@@ -22,6 +22,8 @@ pub struct Services {
     pub plane: Arc<DataPlane>,
     /// Wakes model discovery for upstreams never asked yet (a new one).
     pub(crate) models_wanted: Arc<tokio::sync::Notify>,
+    /// The live view's rows and in-flight lists (`service/live.rs`).
+    pub live: Arc<super::live::LiveHub>,
 }
 
 impl Services {

@@ -13,7 +13,7 @@ use crate::server::timefmt::{parse_rfc3339, to_rfc3339};
 /// skipping more would walk millions of rows. Older rows are reached by narrowing the time range.
 pub(crate) const LIST_REACH: i64 = 10_000;
 
-fn status_range(raw: &str) -> Result<(i64, i64), ApiError> {
+pub(crate) fn status_range(raw: &str) -> Result<(i64, i64), ApiError> {
     let raw = raw.trim().to_ascii_lowercase();
     if let Some(class) = raw.strip_suffix("xx") {
         if let Ok(c @ 1..=5) = class.parse::<i64>() {
@@ -28,7 +28,7 @@ fn status_range(raw: &str) -> Result<(i64, i64), ApiError> {
     ))
 }
 
-fn view(r: LogRow) -> RequestLogView {
+pub(crate) fn view(r: LogRow) -> RequestLogView {
     RequestLogView {
         id: r.id,
         request_id: r.request_id,

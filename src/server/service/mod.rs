@@ -6,6 +6,7 @@ pub mod context;
 pub mod health;
 pub mod keys;
 pub(crate) mod limits;
+pub mod live;
 pub mod logs;
 pub mod prices;
 pub mod settings;

@@ -1,5 +1,7 @@
 //! `/{locale}/logs`: every proxied request, filtered by status class, model, key, upstream and
-//! time, refreshed on a chosen interval; a row expands to its routing and failover history.
+//! time, refreshed on a chosen interval or followed live; a row expands to its routing and
+//! failover history.
+mod live;
 mod log_row;
 
 use std::time::Duration;
@@ -12,7 +14,9 @@ use crate::app::components::page_header::PageHeader;
 use crate::app::components::pager::Pager;
 use crate::app::time::{browser_zone, now_ms, rfc3339_of_ms, Zone};
 use crate::i18n::*;
-use crate::model::logs::{LogQuery, LogsScreen};
+use crate::model::live::LiveQuery;
+use crate::model::logs::{LogQuery, LogsScreen, RequestLogView};
+use crate::model::named::Named;
 use log_row::LogRow;
 
 /// Time ranges offered, in hours (0: all time).
@@ -44,6 +48,18 @@ impl Filters {
             status: some(self.status.get()),
             start_time: (hours > 0).then(|| rfc3339_of_ms(now_ms() - i64::from(hours) * 3_600_000)),
             end_time: None,
+        }
+    }
+
+    /// The live stream's filters: the list's, less the page and time range.
+    fn live_query(&self) -> LiveQuery {
+        let some = |s: String| Some(s).filter(|s| !s.trim().is_empty());
+        LiveQuery {
+            api_key_id: some(self.key.get()),
+            upstream_id: some(self.upstream.get()),
+            model: some(self.model.get()),
+            session: some(self.session.get()),
+            status: some(self.status.get()),
         }
     }
 
@@ -100,6 +116,35 @@ fn LogsTable(screen: LogsScreen, tz: Zone) -> impl IntoView {
     .into_any()
 }
 
+/// Rows written since Live was turned on, newest first.
+#[component]
+fn LiveRows(
+    rows: Vec<RequestLogView>,
+    keys: Vec<Named>,
+    upstreams: Vec<Named>,
+    tz: Zone,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <section class="card table-wrap" data-testid="live-rows">
+            <h2 class="live-head">{t!(i18n, pages.logs.live_rows)}</h2>
+            {if rows.is_empty() {
+                view! { <p class="muted" data-testid="live-rows-empty">{t!(i18n, pages.logs.live_rows_none)}</p> }.into_any()
+            } else {
+                view! {
+                    <table class="table">
+                        <tbody>
+                            {rows.into_iter().map(|l| view! {
+                                <LogRow log=l keys=keys.clone() upstreams=upstreams.clone() tz=tz />
+                            }).collect::<Vec<_>>()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
 #[component]
 pub fn LogsPage() -> impl IntoView {
     let i18n = use_i18n();
@@ -145,6 +190,21 @@ pub fn LogsPage() -> impl IntoView {
         move || (f.query(page.get()), tick.get()),
         |(q, _)| list_logs(q),
     );
+    let live = live::Live::new();
+    // Rows may have been missed (the stream fell behind): the list is read again.
+    live::follow(
+        live,
+        move || f.live_query(),
+        Callback::new(move |()| tick.update(|t| *t += 1)),
+    );
+    let toggle_live = move |on: bool| {
+        live.rows.set(Vec::new());
+        live.flights.set(None);
+        live.on.set(on);
+        if !on {
+            tick.update(|t| *t += 1);
+        }
+    };
     let names = move || {
         data.get_untracked()
             .and_then(|r| r.ok())
@@ -207,8 +267,20 @@ pub fn LogsPage() -> impl IntoView {
                     }).collect::<Vec<_>>()}
                 </select>
             </label>
+            <label class="inline" title=move || t_string!(i18n, pages.logs.live_hint)>
+                <input type="checkbox" data-testid="live-toggle" prop:checked=move || live.on.get()
+                    on:change=move |ev| toggle_live(event_target_checked(&ev)) />
+                <span>{t!(i18n, pages.logs.live)}</span>
+            </label>
             <button type="button" class="button ghost" data-testid="clear-filters" on:click=move |_| f.clear()>{t!(i18n, pages.logs.clear)}</button>
         </div>
+        <Show when=move || live.on.get()>
+            <live::InFlightPanel live=live upstreams=Signal::derive(move || names().1) />
+            {move || {
+                let (keys, upstreams) = names();
+                view! { <LiveRows rows=live.rows.get() keys=keys upstreams=upstreams tz=tz.get() /> }
+            }}
+        </Show>
         <Transition fallback=Loading>
             {move || data.get().map(|result| match result {
                 Ok(screen) => {
