@@ -74,7 +74,9 @@ pub async fn build_state(
         crate::server::http::ssrf::SsrfPolicy { allow_private },
     )
     .map_err(StartupError::HttpClient)?;
-    let (breakers, breaker_changes) = crate::server::proxy::breaker_store::BreakerStore::new();
+    let (events, alert_events) = crate::server::proxy::events::EventSink::channel();
+    let (breakers, breaker_changes) =
+        crate::server::proxy::breaker_store::BreakerStore::with_events(events.clone());
     let limiter = match &config.redis_url {
         None => crate::server::limits::Limiter::local(clock.clone()),
         Some(url) => crate::server::limits::Limiter::shared(url.expose(), clock.clone())
@@ -96,7 +98,7 @@ pub async fn build_state(
         keys: crate::server::proxy::key_auth::KeyVerifier::default(),
         logs: crate::server::proxy::log_writer::LogWriter::spawn(db.clone()),
         breakers,
-        health: crate::server::proxy::health::HealthBook::default(),
+        health: crate::server::proxy::health::HealthBook::with_events(events),
         balancer: crate::server::proxy::strategy::Balancer::new(),
         periods: crate::server::periods::CurrentPeriods::new(config.budget_zone.clone()),
         limiter,
@@ -157,6 +159,7 @@ pub async fn build_state(
     use crate::server::jobs;
     jobs::routing_refresh::spawn(state.clone());
     jobs::breaker_sync::spawn(state.clone(), breaker_changes);
+    jobs::alerts::spawn(state.clone(), alert_events);
     jobs::health_check::spawn(state.clone());
     jobs::retention::spawn(state.clone());
     jobs::model_discovery::spawn(state.clone());

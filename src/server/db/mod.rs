@@ -8,6 +8,7 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 use crate::server::config::{Config, DatabaseKind};
 
 pub mod admin_sessions;
+pub(crate) mod alerts;
 pub mod breaker_states;
 pub mod keys;
 pub mod prices;
