@@ -138,7 +138,8 @@ pub struct DeliveryView {
     pub summary: String,
     pub status: DeliveryStatus,
     pub attempts: u32,
-    /// Why the last attempt failed (a status or a connection error), never the URL.
+    /// Why the last failed attempt failed (a status or a connection error), kept after a
+    /// retry succeeded; never the URL.
     #[cfg_attr(feature = "ssr", schema(required = true))]
     pub last_error: Option<String>,
     #[cfg_attr(feature = "ssr", schema(format = DateTime))]

@@ -7,6 +7,7 @@ mod common;
 
 mod admin_api;
 mod admin_at_scale;
+mod alerts;
 mod formats;
 mod foundation;
 mod limits;

@@ -152,7 +152,8 @@ pub(crate) async fn insert_delivery(
     Ok(())
 }
 
-/// After an attempt: where the delivery stands now.
+/// After an attempt: where the delivery stands now. A success keeps the last failure's error,
+/// so a delivery that needed retries still says why.
 pub(crate) async fn update_delivery(
     pool: &AnyPool,
     id: &str,
@@ -162,7 +163,7 @@ pub(crate) async fn update_delivery(
     delivered_at: Option<i64>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE alert_deliveries SET status = $2, attempts = $3, last_error = $4, delivered_at = $5 \
+        "UPDATE alert_deliveries SET status = $2, attempts = $3, last_error = COALESCE($4, last_error), delivered_at = $5 \
          WHERE id = $1",
     )
     .bind(id)
@@ -186,13 +187,15 @@ pub(crate) async fn list_deliveries(
     limit: i64,
 ) -> Result<Vec<DeliveryRow>, sqlx::Error> {
     match webhook_id {
-        Some(w) => sqlx::query_as(&format!(
+        Some(w) => {
+            sqlx::query_as(&format!(
             "{DELIVERY_SELECT} WHERE d.webhook_id = $1 ORDER BY d.created_at DESC, d.id LIMIT $2"
         ))
-        .bind(w)
-        .bind(limit)
-        .fetch_all(pool)
-        .await,
+            .bind(w)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        }
         None => {
             sqlx::query_as(&format!(
                 "{DELIVERY_SELECT} ORDER BY d.created_at DESC, d.id LIMIT $1"
