@@ -190,3 +190,11 @@ pub struct UpdateAlertSettings {
     #[cfg_attr(feature = "ssr", schema(value_type = Option<AlertLanguage>))]
     pub language: Option<String>,
 }
+
+/// Everything the Alerts page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertsScreen {
+    pub webhooks: Vec<WebhookView>,
+    pub deliveries: Vec<DeliveryView>,
+    pub settings: AlertSettings,
+}
