@@ -1,4 +1,5 @@
 //! Server functions: the UI's admin calls, served under `/api/ui/*` and guarded like `/api/admin/*`.
+pub mod alerts;
 pub mod breakers;
 #[cfg(feature = "ssr")]
 pub mod context;

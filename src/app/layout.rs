@@ -79,6 +79,7 @@ pub fn DashboardLayout() -> impl IntoView {
                     <A href=move || href("logs")>{t!(i18n, nav.logs)}</A>
                     <A href=move || href("circuit-breakers")>{t!(i18n, nav.circuit_breakers)}</A>
                     <A href=move || href("prices")>{t!(i18n, nav.prices)}</A>
+                    <A href=move || href("alerts")>{t!(i18n, nav.alerts)}</A>
                 </nav>
             </aside>
             <div class="main-column">

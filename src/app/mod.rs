@@ -12,8 +12,8 @@ use leptos_router::{ParamSegment, StaticSegment};
 use crate::i18n::I18nContextProvider;
 use layout::{DashboardLayout, LocaleLayout};
 use pages::{
-    circuit_breakers::CircuitBreakersPage, dashboard::DashboardPage, keys::KeysPage,
-    login::LoginPage, logs::LogsPage, not_found::NotFound, prices::PricesPage,
+    alerts::AlertsPage, circuit_breakers::CircuitBreakersPage, dashboard::DashboardPage,
+    keys::KeysPage, login::LoginPage, logs::LogsPage, not_found::NotFound, prices::PricesPage,
     upstreams::UpstreamsPage,
 };
 
@@ -65,6 +65,7 @@ pub fn App() -> impl IntoView {
                             <Route path=StaticSegment("logs") view=LogsPage />
                             <Route path=StaticSegment("circuit-breakers") view=CircuitBreakersPage />
                             <Route path=StaticSegment("prices") view=PricesPage />
+                            <Route path=StaticSegment("alerts") view=AlertsPage />
                         </ParentRoute>
                     </ParentRoute>
                 </Routes>

@@ -1,4 +1,5 @@
 //! Types shared by the browser and the server.
+pub mod alerts;
 pub mod breakers;
 pub mod config;
 pub mod errors;

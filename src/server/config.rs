@@ -86,6 +86,8 @@ pub struct Config {
     pub routing_refresh_ms: u64,
     /// How often breaker states other instances changed are adopted (`BREAKER_SYNC_MS`).
     pub breaker_sync_ms: u64,
+    /// How often budgets, quotas and the error rate are checked for alerts (`ALERT_CHECK_MS`).
+    pub alert_check_ms: u64,
     /// Shared rate, concurrency and spend counters for several instances (`REDIS_URL`); none:
     /// each instance counts alone.
     pub redis_url: Option<Secret<String>>,
@@ -440,6 +442,12 @@ impl Config {
                 get("BREAKER_SYNC_MS").as_deref(),
                 2_000,
                 50..=3_600_000,
+            )?,
+            alert_check_ms: parse_num(
+                "ALERT_CHECK_MS",
+                get("ALERT_CHECK_MS").as_deref(),
+                60_000,
+                100..=3_600_000,
             )?,
             redis_url: redis_url.map(Secret::new),
             budget_zone,

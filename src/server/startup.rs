@@ -69,11 +69,12 @@ pub async fn build_state(
     clock: SharedClock,
 ) -> Result<(AppState, StartupNotes), StartupError> {
     let (admin_token, generated_admin_token) = AdminToken::load(&config.admin_token)?;
-    let (state, generated_encryption_key, breaker_changes) =
+    let (state, generated_encryption_key, breaker_changes, alert_events) =
         assemble(config, leptos_options, clock, admin_token).await?;
     use crate::server::jobs;
     jobs::routing_refresh::spawn(state.clone());
     jobs::breaker_sync::spawn(state.clone(), breaker_changes);
+    jobs::alerts::spawn(state.clone(), alert_events);
     jobs::health_check::spawn(state.clone());
     jobs::retention::spawn(state.clone());
     jobs::model_discovery::spawn(state.clone());
@@ -105,7 +106,15 @@ async fn assemble(
     leptos_options: LeptosOptions,
     clock: SharedClock,
     admin_token: AdminToken,
-) -> Result<(AppState, bool, ChangeFeed), StartupError> {
+) -> Result<
+    (
+        AppState,
+        bool,
+        ChangeFeed,
+        crate::server::proxy::events::EventFeed,
+    ),
+    StartupError,
+> {
     let (cipher, generated_encryption_key) = Cipher::load(&config.encryption_key)?;
     let session_key = cipher.derive("admin-session", admin_token.hash());
     let db = Database::connect(&config).await?;
@@ -114,7 +123,9 @@ async fn assemble(
         crate::server::http::ssrf::SsrfPolicy { allow_private },
     )
     .map_err(StartupError::HttpClient)?;
-    let (breakers, breaker_changes) = crate::server::proxy::breaker_store::BreakerStore::new();
+    let (events, alert_events) = crate::server::proxy::events::EventSink::channel();
+    let (breakers, breaker_changes) =
+        crate::server::proxy::breaker_store::BreakerStore::with_events(events.clone());
     let limiter = match &config.redis_url {
         None => crate::server::limits::Limiter::local(clock.clone()),
         Some(url) => crate::server::limits::Limiter::shared(url.expose(), clock.clone())
@@ -150,7 +161,7 @@ async fn assemble(
             metrics.clone(),
         ),
         breakers,
-        health: crate::server::proxy::health::HealthBook::default(),
+        health: crate::server::proxy::health::HealthBook::with_events(events),
         balancer: crate::server::proxy::strategy::Balancer::new(),
         periods: crate::server::periods::CurrentPeriods::new(config.budget_zone.clone()),
         limiter,
@@ -215,7 +226,12 @@ async fn assemble(
     crate::server::service::keys::forget_copies_unless_revealable(&state)
         .await
         .map_err(StartupError::State)?;
-    Ok((state, generated_encryption_key, breaker_changes))
+    Ok((
+        state,
+        generated_encryption_key,
+        breaker_changes,
+        alert_events,
+    ))
 }
 
 async fn server_fn_handler(

@@ -8,6 +8,7 @@ mod common;
 mod admin_api;
 mod admin_at_scale;
 mod agents;
+mod alerts;
 mod config_as_code;
 mod formats;
 mod foundation;

@@ -1,4 +1,5 @@
 //! One file per page.
+pub mod alerts;
 pub mod circuit_breakers;
 pub mod dashboard;
 pub mod keys;

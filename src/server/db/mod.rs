@@ -8,6 +8,7 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 use crate::server::config::{Config, DatabaseKind};
 
 pub mod admin_sessions;
+pub(crate) mod alerts;
 pub(crate) mod autorouter_js;
 pub mod breaker_states;
 pub(crate) mod imported_rows;

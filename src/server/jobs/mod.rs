@@ -1,4 +1,5 @@
 //! Background tasks.
+pub(crate) mod alerts;
 pub mod breaker_sync;
 pub mod health_check;
 pub(crate) mod live_feed;

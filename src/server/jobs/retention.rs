@@ -13,6 +13,7 @@ pub(crate) async fn run_once(state: &AppState) -> Result<u64, sqlx::Error> {
     let deleted = purge_older_than(&state.db, cutoff).await?;
     crate::server::db::request_stats::delete_before(&state.db.pool, cutoff).await?;
     crate::server::db::admin_sessions::purge_expired(&state.db.pool, state.clock.now_ms()).await?;
+    crate::server::db::alerts::delete_before(&state.db.pool, cutoff).await?;
     if deleted > 0 {
         tracing::info!(
             deleted,

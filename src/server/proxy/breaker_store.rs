@@ -6,6 +6,7 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
 use super::breaker::{Admission, Breaker, BreakerConfig, Forced, Registry, State, Transition};
+use super::events::{EventSink, PlaneEvent};
 use crate::server::db::breaker_states::{self as repo, BreakerRow};
 use crate::server::db::Database;
 use crate::server::fast_map::FastMap;
@@ -17,6 +18,8 @@ pub(crate) struct BreakerStore {
     /// Per upstream, the `updated_at` of the row this process last wrote or adopted: a row
     /// with any other value was written by another instance.
     versions: Mutex<FastMap<String, i64>>,
+    /// Openings and closings, for the alerts.
+    events: EventSink,
 }
 
 pub(crate) type ChangeFeed = mpsc::UnboundedReceiver<String>;
@@ -51,13 +54,19 @@ fn from_row(row: &BreakerRow) -> Breaker {
 }
 
 impl BreakerStore {
+    #[cfg(test)]
     pub(crate) fn new() -> (Self, ChangeFeed) {
+        Self::with_events(EventSink::default())
+    }
+
+    pub(crate) fn with_events(events: EventSink) -> (Self, ChangeFeed) {
         let (changed, feed) = mpsc::unbounded_channel();
         (
             Self {
                 registry: Registry::new(),
                 changed,
                 versions: Mutex::new(FastMap::default()),
+                events,
             },
             feed,
         )
@@ -85,10 +94,35 @@ impl BreakerStore {
         ok: bool,
     ) -> Option<Transition> {
         let transition = self.registry.record(id, cfg, now_ms, admission, ok);
-        if transition.is_some() {
+        if let Some(t) = transition {
             let _ = self.changed.send(id.to_owned());
+            self.announce(id, t, now_ms);
         }
         transition
+    }
+
+    /// An opening from closed, or a closing: what an operator is alerted to. A half-open
+    /// breaker whose probe failed re-opens within the same outage and is not announced again.
+    fn announce(&self, id: &str, t: Transition, now_ms: i64) {
+        let upstream_id = id.to_owned();
+        match (t.from, t.to) {
+            (State::Closed, State::Open) => {
+                let opened_at_ms = self
+                    .registry
+                    .snapshot(id)
+                    .and_then(|b| b.opened_at_ms)
+                    .unwrap_or(now_ms);
+                self.events.emit(PlaneEvent::BreakerOpened {
+                    upstream_id,
+                    opened_at_ms,
+                });
+            }
+            (_, State::Closed) => self.events.emit(PlaneEvent::BreakerClosed {
+                upstream_id,
+                at_ms: now_ms,
+            }),
+            _ => {}
+        }
     }
 
     /// This process's view of one breaker; `None` if it never saw traffic or a persisted row.
@@ -222,5 +256,43 @@ mod tests {
         assert!(store.record("u", &cfg, 1, a, false).is_some());
         assert_eq!(feed.try_recv().unwrap(), "u");
         assert_eq!(store.get("u").unwrap().state, State::Open);
+    }
+
+    #[tokio::test]
+    async fn an_opening_and_a_closing_are_announced_once_each() {
+        let (sink, mut events) = EventSink::channel();
+        let (store, _feed) = BreakerStore::with_events(sink);
+        let cfg = BreakerConfig {
+            failure_threshold: 2,
+            success_threshold: 1,
+            open_duration_ms: 10,
+            half_open_max_probes: 1,
+        };
+        for now in 0..5 {
+            let a = store.admit("u", &cfg, now);
+            store.record("u", &cfg, now, a, false);
+        }
+        assert_eq!(
+            events.try_recv().unwrap(),
+            PlaneEvent::BreakerOpened {
+                upstream_id: "u".into(),
+                opened_at_ms: 1
+            }
+        );
+        assert!(events.try_recv().is_err(), "failing fast announces nothing");
+        // The probe fails: re-opened within the same outage, not announced.
+        let a = store.admit("u", &cfg, 20);
+        assert_eq!(a, Admission::Probe);
+        store.record("u", &cfg, 20, a, false);
+        assert!(events.try_recv().is_err());
+        let a = store.admit("u", &cfg, 40);
+        store.record("u", &cfg, 40, a, true);
+        assert_eq!(
+            events.try_recv().unwrap(),
+            PlaneEvent::BreakerClosed {
+                upstream_id: "u".into(),
+                at_ms: 40
+            }
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! traffic. Unhealthy upstreams are tried after healthy ones, never dropped.
 use parking_lot::Mutex;
 
+use super::events::{EventSink, PlaneEvent};
 use crate::server::db::upstream_health::HealthRow;
 use crate::server::fast_map::FastMap;
 
@@ -53,14 +54,42 @@ pub(crate) enum CheckOutcome<'a> {
 #[derive(Debug, Default)]
 pub(crate) struct HealthBook {
     entries: Mutex<FastMap<String, Health>>,
+    /// Flips between healthy and unhealthy, for the alerts.
+    events: EventSink,
 }
 
 impl HealthBook {
-    fn with(&self, id: &str, f: impl FnOnce(&mut Health)) {
-        let mut map = self.entries.lock();
-        match map.get_mut(id) {
-            Some(h) => f(h),
-            None => f(map.entry(id.to_owned()).or_default()),
+    pub(crate) fn with_events(events: EventSink) -> Self {
+        Self {
+            entries: Mutex::default(),
+            events,
+        }
+    }
+
+    fn with(&self, id: &str, now_ms: i64, f: impl FnOnce(&mut Health)) {
+        let flipped = {
+            let mut map = self.entries.lock();
+            let h = match map.get_mut(id) {
+                Some(h) => h,
+                None => map.entry(id.to_owned()).or_default(),
+            };
+            let before = h.healthy;
+            f(h);
+            // Unknown -> healthy is no news; unknown -> unhealthy is.
+            match (before, h.healthy) {
+                (b, Some(now)) if b != Some(now) && (b.is_some() || !now) => {
+                    Some((now, h.last_error.clone()))
+                }
+                _ => None,
+            }
+        };
+        if let Some((healthy, error)) = flipped {
+            self.events.emit(PlaneEvent::HealthChanged {
+                upstream_id: id.to_owned(),
+                healthy,
+                at_ms: now_ms,
+                error: (!healthy).then_some(error).flatten(),
+            });
         }
     }
 
@@ -70,7 +99,7 @@ impl HealthBook {
     }
 
     pub(crate) fn record_check(&self, id: &str, now_ms: i64, outcome: CheckOutcome<'_>) {
-        self.with(id, |h| {
+        self.with(id, now_ms, |h| {
             h.last_check_at = Some(now_ms);
             match outcome {
                 CheckOutcome::Up { latency_ms } => {
@@ -90,7 +119,7 @@ impl HealthBook {
     /// that traffic alone marked down would get traffic only after healthy ones failed, so
     /// nothing but an active check could ever bring it back.
     pub(crate) fn record_traffic(&self, id: &str, now_ms: i64, failure: Option<&str>) {
-        self.with(id, |h| match failure {
+        self.with(id, now_ms, |h| match failure {
             None => h.success(now_ms),
             Some(error) => h.failure(now_ms, error, false),
         });
@@ -152,6 +181,46 @@ impl HealthBook {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn flips_are_announced_and_steady_states_are_not() {
+        let (sink, mut events) = EventSink::channel();
+        let book = HealthBook::with_events(sink);
+        book.record_check("u", 1, CheckOutcome::Up { latency_ms: 5 });
+        assert!(events.try_recv().is_err(), "unknown to healthy is no news");
+        for now in 2..6 {
+            book.record_check(
+                "u",
+                now,
+                CheckOutcome::Down {
+                    latency_ms: None,
+                    error: "refused",
+                },
+            );
+        }
+        assert_eq!(
+            events.try_recv().unwrap(),
+            PlaneEvent::HealthChanged {
+                upstream_id: "u".into(),
+                healthy: false,
+                at_ms: 3,
+                error: Some("refused".into())
+            }
+        );
+        assert!(events.try_recv().is_err(), "still down is no news");
+        book.record_traffic("u", 9, None);
+        book.record_traffic("u", 10, None);
+        assert_eq!(
+            events.try_recv().unwrap(),
+            PlaneEvent::HealthChanged {
+                upstream_id: "u".into(),
+                healthy: true,
+                at_ms: 9,
+                error: None
+            }
+        );
+        assert!(events.try_recv().is_err());
+    }
 
     #[test]
     fn unknown_upstreams_are_healthy() {

@@ -5,6 +5,7 @@ pub mod breaker_store;
 pub mod data_plane;
 pub mod endpoints;
 pub mod errors;
+pub(crate) mod events;
 pub mod failover;
 pub(crate) mod gemini;
 pub mod handler;

@@ -3,8 +3,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{
-    circuit_breakers, config, keys, logs, logs_stream, openapi, prices, session, settings, stats,
-    upstream_health, upstreams,
+    alerts, circuit_breakers, config, keys, logs, logs_stream, openapi, prices, session, settings,
+    stats, upstream_health, upstreams,
 };
 use crate::server::state::AppState;
 
@@ -45,4 +45,9 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(prices::set, prices::reset))
         .routes(routes!(config::export))
         .routes(routes!(config::import))
+        .routes(routes!(alerts::list, alerts::create))
+        .routes(routes!(alerts::get, alerts::update, alerts::delete))
+        .routes(routes!(alerts::test))
+        .routes(routes!(alerts::deliveries))
+        .routes(routes!(alerts::get_settings, alerts::update_settings))
 }

@@ -1,5 +1,6 @@
 //! Admin REST and public JSON handlers (parse -> service -> JSON) and the OpenAPI document.
 pub(crate) mod admin;
+pub(crate) mod alerts;
 pub mod circuit_breakers;
 pub(crate) mod config;
 pub mod health;

@@ -48,6 +48,7 @@ use crate::server::state::AppState;
         (name = "circuit-breakers", description = "Per-upstream circuit breakers and admin overrides."),
         (name = "stats", description = "Dashboard statistics."),
         (name = "config", description = "Configuration as code: the whole configuration as one YAML or JSON document, exported and imported (docs/config-as-code.md)."),
+        (name = "alerts", description = "Alerts by webhook: breaker, health, budget and error-rate alerts, their deliveries and settings."),
         (name = "prices", description = "Model prices in USD per million tokens: the shipped list, admin overrides and custom prices, and the models seen without one."),
     ),
     paths(super::health::health),

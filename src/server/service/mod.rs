@@ -1,4 +1,5 @@
 //! The service layer: the one place admin operations live, called by REST handlers and server functions.
+pub(crate) mod alerts;
 pub(crate) mod autorouter_js;
 pub mod breakers;
 pub(crate) mod config_io;
