@@ -17,7 +17,7 @@ for (const locale of ["en", "zh"] as const) {
   test(`live view: a stream in flight, then its row (${locale})`, async ({ page, request }) => {
     const t = text[locale];
     // 10 chunks, 500 ms apart: about 5 s in flight.
-    const mock = await startMock({ events: 10, delayMs: 500 });
+    const mock = await startMock({ stream: { events: 10, delayMs: 500 } });
     try {
       const up = await request.post("/api/admin/upstreams", {
         headers: auth,

@@ -44,6 +44,9 @@ pub fn LogRow(
     keys: Vec<Named>,
     upstreams: Vec<Named>,
     tz: Zone,
+    /// Filters the page by a session's digest (a click on the one a row shows).
+    #[prop(into)]
+    on_session: Callback<String>,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let open = RwSignal::new(false);
@@ -86,13 +89,17 @@ pub fn LogRow(
             <td class="num" data-testid="log-cost">{log.cost_usd.map_or_else(|| "—".into(), usd_text)}</td>
         </tr>
         <Show when=move || open.get()>
-            <LogDetail log=l.clone() attempts=attempts.clone() />
+            <LogDetail log=l.clone() attempts=attempts.clone() on_session=on_session />
         </Show>
     }
 }
 
 #[component]
-fn LogDetail(log: RequestLogView, attempts: Vec<String>) -> impl IntoView {
+fn LogDetail(
+    log: RequestLogView,
+    attempts: Vec<String>,
+    on_session: Callback<String>,
+) -> impl IntoView {
     let i18n = use_i18n();
     let l = log;
     let history = if attempts.is_empty() {
@@ -119,7 +126,16 @@ fn LogDetail(log: RequestLogView, attempts: Vec<String>) -> impl IntoView {
                     <dt>{t!(i18n, pages.logs.attempts)}</dt><dd>{l.failover_attempts}</dd>
                     {l.session_id.clone().map(|id| {
                         let how = if l.sticky == Some(true) { t_string!(i18n, pages.logs.sticky_hit) } else { t_string!(i18n, pages.logs.sticky_new) };
-                        view! { <dt>{t!(i18n, pages.logs.session)}</dt><dd data-testid="detail-session"><code>{id}</code>" "<span class="muted small">{how}</span></dd> }
+                        let shown = id.clone();
+                        view! {
+                            <dt>{t!(i18n, pages.logs.session)}</dt>
+                            <dd data-testid="detail-session">
+                                <button type="button" class="link-button session-link" data-testid="show-session"
+                                    title=move || t_string!(i18n, pages.logs.show_session)
+                                    on:click=move |_| on_session.run(id.clone())><code>{shown}</code></button>
+                                " "<span class="muted small">{how}</span>
+                            </dd>
+                        }
                     })}
                     {l.refused_by.clone().map(|r| view! { <dt>{t!(i18n, pages.logs.refused_by)}</dt><dd data-testid="detail-refused-by"><code>{r}</code></dd> })}
                     {l.error_message.clone().map(|e| view! { <dt>{t!(i18n, pages.logs.error)}</dt><dd class="error-text">{e}</dd> })}

@@ -78,7 +78,7 @@ impl Filters {
 }
 
 #[component]
-fn LogsTable(screen: LogsScreen, tz: Zone) -> impl IntoView {
+fn LogsTable(screen: LogsScreen, tz: Zone, session: RwSignal<String>) -> impl IntoView {
     let i18n = use_i18n();
     if screen.page.items.is_empty() {
         return view! { <div class="card empty-state" data-testid="empty-state"><p>{t!(i18n, pages.logs.empty)}</p></div> }.into_any();
@@ -107,7 +107,8 @@ fn LogsTable(screen: LogsScreen, tz: Zone) -> impl IntoView {
                 </tr></thead>
                 <tbody>
                     {page.items.into_iter().map(|l| view! {
-                        <LogRow log=l keys=keys.clone() upstreams=upstreams.clone() tz=tz />
+                        <LogRow log=l keys=keys.clone() upstreams=upstreams.clone() tz=tz
+                            on_session=move |id: String| session.set(id) />
                     }).collect::<Vec<_>>()}
                 </tbody>
             </table>
@@ -287,7 +288,7 @@ pub fn LogsPage() -> impl IntoView {
                     let (total_pages, total, exact) =
                         (screen.page.total_pages, screen.page.total, screen.page.total_exact);
                     view! {
-                        <LogsTable screen=screen tz=tz.get() />
+                        <LogsTable screen=screen tz=tz.get() session=f.session />
                         <Pager page=page total_pages=total_pages total=total exact=exact />
                     }.into_any()
                 }

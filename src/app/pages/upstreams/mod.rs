@@ -95,6 +95,12 @@ fn UpstreamRow(
             });
         }
     };
+    // Formats set on the upstream (not the provider's defaults) are worth seeing in the list: a
+    // request in any other format never reaches it.
+    let speaks = (!u.api_formats.is_empty()).then(|| {
+        let formats = u.speaks.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ");
+        view! { <div class="muted small" data-testid="upstream-speaks">{t_string!(i18n, pages.upstreams.speaks, formats = formats).to_string()}</div> }
+    });
     let (edit_u, delete_u) = (u.clone(), u.clone());
     let inactive = !u.is_active;
     view! {
@@ -103,7 +109,7 @@ fn UpstreamRow(
                 <strong>{u.name.clone()}</strong>
                 <Show when=move || inactive><span class="badge">{t!(i18n, pages.upstreams.disabled)}</span></Show>
             </td>
-            <td>{u.provider.as_str()}</td>
+            <td>{u.provider.as_str()}{speaks}</td>
             <td class="url">{u.base_url.clone()}</td>
             <td class="num">{u.priority}</td>
             <td class="num">{u.weight}</td>
