@@ -124,6 +124,7 @@ fn LiveRows(
     keys: Vec<Named>,
     upstreams: Vec<Named>,
     tz: Zone,
+    session: RwSignal<String>,
 ) -> impl IntoView {
     let i18n = use_i18n();
     view! {
@@ -136,7 +137,8 @@ fn LiveRows(
                     <table class="table">
                         <tbody>
                             {rows.into_iter().map(|l| view! {
-                                <LogRow log=l keys=keys.clone() upstreams=upstreams.clone() tz=tz />
+                                <LogRow log=l keys=keys.clone() upstreams=upstreams.clone() tz=tz
+                                    on_session=move |id: String| session.set(id) />
                             }).collect::<Vec<_>>()}
                         </tbody>
                     </table>
@@ -279,7 +281,7 @@ pub fn LogsPage() -> impl IntoView {
             <live::InFlightPanel live=live upstreams=Signal::derive(move || names().1) />
             {move || {
                 let (keys, upstreams) = names();
-                view! { <LiveRows rows=live.rows.get() keys=keys upstreams=upstreams tz=tz.get() /> }
+                view! { <LiveRows rows=live.rows.get() keys=keys upstreams=upstreams tz=tz.get() session=f.session /> }
             }}
         </Show>
         <Transition fallback=Loading>
