@@ -78,10 +78,11 @@ for i, key in ipairs(KEYS) do
   if used >= limit and out[1] == 1 then
     out[1] = 0
     out[2] = i
-    out[3] = math.max(retry, 1)
+    -- A use stamped by an instance whose clock runs ahead never asks for more than the window.
+    out[3] = math.min(math.max(retry, 1), window)
   end
   out[#out + 1] = used
-  out[#out + 1] = math.max(reset, 0)
+  out[#out + 1] = math.min(math.max(reset, 0), window)
 end
 
 if out[1] == 1 then
