@@ -479,18 +479,15 @@ async fn ensure_name_free(
     name: &str,
     except_id: Option<&str>,
 ) -> Result<(), ApiError> {
-    match repo::find_webhook_by_name(&state.db.pool, name)
+    let holder = repo::find_webhook_by_name(&state.db.pool, name)
         .await
-        .map_err(db_error)?
-    {
-        Some(existing) if Some(existing.id.as_str()) != except_id => Err(validate::problem(
-            "name",
-            "taken",
-            Some(name.to_string()),
-            format!("a webhook named {name:?} already exists"),
-        )),
-        _ => Ok(()),
-    }
+        .map_err(db_error)?;
+    validate::name_free(
+        holder.as_ref().map(|r| r.id.as_str()),
+        except_id,
+        name,
+        "a webhook",
+    )
 }
 
 pub(crate) async fn list(state: &Services) -> Result<Vec<WebhookView>, ApiError> {

@@ -205,18 +205,15 @@ async fn ensure_name_free(
     name: &str,
     except_id: Option<&str>,
 ) -> Result<(), ApiError> {
-    match repo::find_by_name(&state.db.pool, name)
+    let holder = repo::find_by_name(&state.db.pool, name)
         .await
-        .map_err(db_error)?
-    {
-        Some(existing) if Some(existing.id.as_str()) != except_id => Err(validate::problem(
-            "name",
-            "taken",
-            Some(name.to_string()),
-            format!("an upstream named {name:?} already exists"),
-        )),
-        _ => Ok(()),
-    }
+        .map_err(db_error)?;
+    validate::name_free(
+        holder.as_ref().map(|r| r.id.as_str()),
+        except_id,
+        name,
+        "an upstream",
+    )
 }
 
 pub(crate) async fn create(

@@ -20,6 +20,25 @@ pub(crate) fn problem(
     }
 }
 
+/// A `name` must be unique: refused when `holder` (the id of the record that has it) is another
+/// record than `except_id` (the one being edited). `what` names the kind ("an upstream").
+pub(crate) fn name_free(
+    holder: Option<&str>,
+    except_id: Option<&str>,
+    name: &str,
+    what: &str,
+) -> Result<(), ApiError> {
+    match holder {
+        Some(id) if Some(id) != except_id => Err(problem(
+            "name",
+            "taken",
+            Some(name.to_string()),
+            format!("{what} named {name:?} already exists"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// `field` is wrong in a way only the English detail explains.
 pub(crate) fn invalid(field: &str, why: impl std::fmt::Display) -> ApiError {
     problem(field, "invalid", None, why)
