@@ -343,7 +343,7 @@ async fn handle(
         session,
         follows,
         creates_response,
-        key_id: key.id.clone(),
+        key: key.clone(),
         body,
         model,
         path: extra_path.map_or(Cow::Borrowed(endpoint.path()), Cow::Owned),
@@ -505,7 +505,7 @@ async fn handle_gemini(
         session,
         follows: None,
         creates_response: false,
-        key_id: key.id.clone(),
+        key: key.clone(),
         body,
         model,
         path: Cow::Borrowed(action),
@@ -582,7 +582,7 @@ async fn stored_response(
         session: None,
         follows: None,
         creates_response: false,
-        key_id: key.id.clone(),
+        key: key.clone(),
         body,
         model: String::new(),
         path: Cow::Owned(target.op.path(&target.id)),
@@ -649,7 +649,8 @@ struct Outgoing {
     follows: Option<Session>,
     /// A Responses request: the id of the response it creates is remembered with its upstream.
     creates_response: bool,
-    key_id: String,
+    /// The key it is sent for (shared, not copied: only a Responses request reads its id).
+    key: Arc<KeyEntry>,
     /// The client's body, with the stream's usage asked for when that was added.
     body: Bytes,
     model: String,
@@ -867,7 +868,7 @@ async fn attempt_in_order(
                     upstream,
                 );
                 let remember = (out.creates_response && response.status().is_success())
-                    .then(|| remember_response(&state, &out.key_id, &upstream.id));
+                    .then(|| remember_response(&state, &out.key.id, &upstream.id));
                 return stream_back(
                     &state, ctx, upstream, &out, response, in_flight, bill, remember,
                 );
@@ -914,7 +915,7 @@ fn enter_live_view(
     use super::in_flight::{Entry, InlineStr};
     state.in_flight.enter(Entry {
         request_id: InlineStr::new(&ctx.record.request_id),
-        key_id: InlineStr::new(&out.key_id),
+        key_id: InlineStr::new(&out.key.id),
         upstream_id: InlineStr::new(&upstream.id),
         upstream_name: InlineStr::new(&upstream.name),
         model: InlineStr::new(&out.model),
