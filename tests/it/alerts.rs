@@ -219,7 +219,9 @@ async fn one_alert_per_breaker_opening(app: &TestApp) {
                "format": "generic", "events": ["breaker_opened", "breaker_closed"]}),
     )
     .await;
-    let other = app.another_instance(ENV).await;
+    let other = app
+        .another_instance(&[ENV, &[("INSTANCE_ID", "gw-b")]].concat())
+        .await;
 
     // Both instances see the upstream fail; either may open its breaker first.
     for _ in 0..3 {
@@ -253,7 +255,9 @@ async fn one_alert_per_breaker_opening(app: &TestApp) {
         "{body}"
     );
     assert!(body["at"].as_str().unwrap().ends_with('Z'));
-    assert!(body["instance"].is_string());
+    // The instance that announced it, by its INSTANCE_ID (the live view's name for it).
+    let by = body["instance"].as_str().unwrap();
+    assert!(by == "gw-b" || by == app.state.config.instance_id, "{body}");
     assert_eq!(
         opened[0].query,
         format!("token={TOKEN}"),

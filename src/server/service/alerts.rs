@@ -2,7 +2,6 @@
 //! data plane's transitions and the periodic checks (budgets, error rate) into alerts announced
 //! once across instances, and their delivery with retries, recorded per webhook.
 use std::ops::Deref;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use base64::Engine;
@@ -43,14 +42,6 @@ const MAX_DELIVERIES: u32 = 200;
 pub(crate) const ERROR_RATE_PERCENT: &str = "alert_error_rate_percent";
 pub(crate) const ERROR_RATE_MIN_REQUESTS: &str = "alert_error_rate_min_requests";
 pub(crate) const LANGUAGE: &str = "alert_language";
-
-/// Which gateway sent an alert: the host name (a container's id), for fleets.
-static INSTANCE: LazyLock<String> = LazyLock::new(|| {
-    std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.trim().is_empty())
-        .unwrap_or_else(|| "autorouter".into())
-});
 
 fn policy(state: &Services) -> SsrfPolicy {
     SsrfPolicy {
@@ -103,12 +94,14 @@ pub(crate) struct Shaped {
     pub headers: Vec<(&'static str, String)>,
 }
 
-/// Shapes `alert` for a webhook of `format`, signed with `secret` if there is one, at `now_ms`.
+/// Shapes `alert` for a webhook of `format`, signed with `secret` if there is one, at `now_ms`;
+/// `instance` names the gateway that sent it (`INSTANCE_ID`, as on the live view).
 pub(crate) fn shape(
     format: WebhookFormat,
     mut url: url::Url,
     secret: Option<&str>,
     alert: &Alert,
+    instance: &str,
     now_ms: i64,
 ) -> Shaped {
     let text = format!("[AutoRouter] {}", alert.message);
@@ -120,7 +113,7 @@ pub(crate) fn shape(
                 "severity": alert.kind.severity(),
                 "message": alert.message,
                 "at": to_rfc3339(alert.at_ms),
-                "instance": INSTANCE.as_str(),
+                "instance": instance,
                 "dedupe_key": alert.dedupe_key,
             });
             match &alert.subject {
@@ -660,7 +653,14 @@ async fn send_once(state: &Services, row: &WebhookRow, alert: &Alert) -> Result<
         None => None,
     };
     let format = row.format.parse().unwrap_or(WebhookFormat::Generic);
-    let shaped = shape(format, url, secret.as_deref(), alert, state.clock.now_ms());
+    let shaped = shape(
+        format,
+        url,
+        secret.as_deref(),
+        alert,
+        &state.config.instance_id,
+        state.clock.now_ms(),
+    );
     let mut request = state
         .plane
         .http
@@ -1054,12 +1054,26 @@ mod tests {
     #[test]
     fn chat_bodies_have_their_services_shapes() {
         let a = alert();
-        let slack = shape(WebhookFormat::Slack, url("https://h/x"), None, &a, 0);
+        let slack = shape(
+            WebhookFormat::Slack,
+            url("https://h/x"),
+            None,
+            &a,
+            "gw-1",
+            0,
+        );
         assert_eq!(
             slack.body,
             json!({"text": "[AutoRouter] Circuit breaker opened for upstream openai-main"})
         );
-        let feishu = shape(WebhookFormat::Feishu, url("https://h/x"), None, &a, 0);
+        let feishu = shape(
+            WebhookFormat::Feishu,
+            url("https://h/x"),
+            None,
+            &a,
+            "gw-1",
+            0,
+        );
         assert_eq!(feishu.body["msg_type"], "text");
         assert!(feishu.body["content"]["text"]
             .as_str()
@@ -1071,6 +1085,7 @@ mod tests {
             url("https://h/x?access_token=t"),
             None,
             &a,
+            "gw-1",
             0,
         );
         assert_eq!(ding.body["msgtype"], "text");
@@ -1089,10 +1104,12 @@ mod tests {
             url("https://h/x"),
             Some("k"),
             &a,
+            "gw-1",
             1_700_000_000_123,
         );
         assert_eq!(s.body["event"], "breaker_opened");
         assert_eq!(s.body["severity"], "critical");
+        assert_eq!(s.body["instance"], "gw-1");
         assert_eq!(
             s.body["upstream"],
             json!({"id": "u1", "name": "openai-main"})
@@ -1109,7 +1126,14 @@ mod tests {
                 crate::server::crypto::digest_hex(&to_32(&expected))
             )
         );
-        let unsigned = shape(WebhookFormat::Generic, url("https://h/x"), None, &a, 0);
+        let unsigned = shape(
+            WebhookFormat::Generic,
+            url("https://h/x"),
+            None,
+            &a,
+            "gw-1",
+            0,
+        );
         assert!(unsigned.headers.is_empty());
     }
 
@@ -1122,6 +1146,7 @@ mod tests {
             url("https://h/robot/send?access_token=t"),
             Some("SEC1"),
             &a,
+            "gw-1",
             1_600_000_000_000,
         );
         let pairs: Vec<(String, String)> = d
@@ -1138,6 +1163,7 @@ mod tests {
             url("https://h/hook/x"),
             Some("SEC2"),
             &a,
+            "gw-1",
             1_600_000_000_999,
         );
         assert_eq!(f.body["timestamp"], "1600000000");
