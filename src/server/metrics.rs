@@ -16,6 +16,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::model::usage::Usage;
+use crate::server::fast_map::FastMap;
 
 /// The scrape's `Content-Type` when the scraper accepts OpenMetrics (Prometheus asks for it).
 pub(crate) const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -86,7 +87,7 @@ struct StickyLabels {
 /// One finished request, as its log record tells it, with every label already bounded (see
 /// `docs/metrics.md`): the log writer builds it after the record is priced.
 #[derive(Debug)]
-pub(crate) struct RequestSample<'a> {
+pub(crate) struct RequestSample<'a, 'f> {
     /// The key's id.
     pub key: &'a str,
     /// The id of the upstream that answered (or was tried last); `none` if none was.
@@ -102,7 +103,7 @@ pub(crate) struct RequestSample<'a> {
     pub ttfb_ms: Option<i64>,
     pub ttft_ms: Option<i64>,
     /// Every upstream attempt that failed or was skipped, as (upstream id, reason).
-    pub failed_attempts: &'a [(String, &'static str)],
+    pub failed_attempts: &'f [(String, &'static str)],
     /// The limit that refused the request, if one did (a name from a fixed set).
     pub refused_by: Option<&'a str>,
     /// For a request of an agent session that was answered: whether it stuck.
@@ -240,84 +241,13 @@ impl Metrics {
         let _ = self.live.source.set(source);
     }
 
-    /// Counts one finished request. Called by the log writer's task, never on the request path.
-    pub(crate) fn observe(&self, s: &RequestSample<'_>) {
-        let (key, upstream, model) = (s.key.to_owned(), s.upstream.to_owned(), s.model.to_owned());
-        self.requests
-            .get_or_create(&RequestLabels {
-                key: key.clone(),
-                upstream: upstream.clone(),
-                model: model.clone(),
-                format: s.format,
-                status_class: status_class(s.status),
-            })
-            .inc();
-        let u = s.usage;
-        let counts = [
-            u.prompt_tokens,
-            u.completion_tokens,
-            u.cached_tokens,
-            u.reasoning_tokens,
-            u.cache_creation_tokens,
-        ];
-        let mut labels = TokenLabels {
-            key,
-            upstream,
-            model,
-            kind: "",
-        };
-        for (kind, n) in TOKEN_KINDS.into_iter().zip(counts) {
-            if n > 0 {
-                labels.kind = kind;
-                self.tokens.get_or_create(&labels).inc_by(n as u64);
-            }
-        }
-        if let Some(nanos) = s.cost_nanos.filter(|&n| n > 0) {
-            let TokenLabels {
-                key,
-                upstream,
-                model,
-                ..
-            } = labels;
-            self.cost
-                .get_or_create(&CostLabels {
-                    key,
-                    upstream,
-                    model,
-                })
-                .inc_by(nanos as f64 / 1e9);
-        }
-        let latency = LatencyLabels {
-            upstream: s.upstream.to_owned(),
-            format: s.format,
-        };
-        for (family, ms) in [
-            (&self.duration, s.duration_ms),
-            (&self.ttfb, s.ttfb_ms),
-            (&self.ttft, s.ttft_ms),
-        ] {
-            if let Some(ms) = ms {
-                family.get_or_create(&latency).observe(seconds(ms));
-            }
-        }
-        for (upstream, reason) in s.failed_attempts {
-            self.failed_attempts
-                .get_or_create(&AttemptLabels {
-                    upstream: upstream.clone(),
-                    reason,
-                })
-                .inc();
-        }
-        if let Some(reason) = s.refused_by {
-            self.refusals
-                .get_or_create(&ReasonLabels {
-                    reason: reason.to_owned(),
-                })
-                .inc();
-        }
-        if let Some(sticky) = s.sticky {
-            let sticky = if sticky { "true" } else { "false" };
-            self.sessions.get_or_create(&StickyLabels { sticky }).inc();
+    /// A counter for one batch of the log writer's records. Called by the log writer's task,
+    /// never on the request path.
+    pub(crate) fn batch<'a>(&self) -> BatchCounter<'_, 'a> {
+        BatchCounter {
+            metrics: self,
+            series: FastMap::default(),
+            latency: FastMap::default(),
         }
     }
 
@@ -338,6 +268,138 @@ impl Metrics {
             prometheus_text::encode(&mut out, &self.registry)
         };
         out
+    }
+}
+
+/// A request's labels, borrowed from the batch's records.
+#[derive(Clone, Copy, Hash, PartialEq, Eq)]
+struct SeriesKey<'a> {
+    key: &'a str,
+    upstream: &'a str,
+    model: &'a str,
+    format: &'static str,
+    status_class: &'static str,
+}
+
+/// The series of one label set, each looked up (or created) once per batch.
+struct Series {
+    requests: Counter,
+    /// By `TOKEN_KINDS`; created at the first count above zero.
+    tokens: [Option<Counter>; 5],
+    cost: Option<Counter<f64, AtomicU64>>,
+}
+
+/// Counts one batch of records: a label set's series are found in the families once per batch
+/// (a lock, a hash and the labels' strings copied), then each request of the batch adds to them
+/// with atomic additions only.
+pub(crate) struct BatchCounter<'m, 'a> {
+    metrics: &'m Metrics,
+    /// Keyed by ids the gateway made and bounded model names, so the fast hasher is safe.
+    series: FastMap<SeriesKey<'a>, Series>,
+    /// Duration, time to first byte, time to first token, by (upstream, format).
+    latency: FastMap<(&'a str, &'static str), [Option<Histogram>; 3]>,
+}
+
+impl<'a> BatchCounter<'_, 'a> {
+    /// Counts one finished request.
+    pub(crate) fn observe(&mut self, s: &RequestSample<'a, '_>) {
+        let m = self.metrics;
+        let labels = SeriesKey {
+            key: s.key,
+            upstream: s.upstream,
+            model: s.model,
+            format: s.format,
+            status_class: status_class(s.status),
+        };
+        let series = self.series.entry(labels).or_insert_with(|| Series {
+            requests: m.requests.get_or_create_owned(&RequestLabels {
+                key: labels.key.to_owned(),
+                upstream: labels.upstream.to_owned(),
+                model: labels.model.to_owned(),
+                format: labels.format,
+                status_class: labels.status_class,
+            }),
+            tokens: Default::default(),
+            cost: None,
+        });
+        series.requests.inc();
+        let u = s.usage;
+        let counts = [
+            u.prompt_tokens,
+            u.completion_tokens,
+            u.cached_tokens,
+            u.reasoning_tokens,
+            u.cache_creation_tokens,
+        ];
+        for ((kind, n), counter) in TOKEN_KINDS.into_iter().zip(counts).zip(&mut series.tokens) {
+            if n > 0 {
+                counter
+                    .get_or_insert_with(|| {
+                        m.tokens.get_or_create_owned(&TokenLabels {
+                            key: labels.key.to_owned(),
+                            upstream: labels.upstream.to_owned(),
+                            model: labels.model.to_owned(),
+                            kind,
+                        })
+                    })
+                    .inc_by(n as u64);
+            }
+        }
+        if let Some(nanos) = s.cost_nanos.filter(|&n| n > 0) {
+            series
+                .cost
+                .get_or_insert_with(|| {
+                    m.cost.get_or_create_owned(&CostLabels {
+                        key: labels.key.to_owned(),
+                        upstream: labels.upstream.to_owned(),
+                        model: labels.model.to_owned(),
+                    })
+                })
+                .inc_by(nanos as f64 / 1e9);
+        }
+        let histograms = self
+            .latency
+            .entry((s.upstream, s.format))
+            .or_insert_with(Default::default);
+        for ((family, ms), histogram) in [
+            (&m.duration, s.duration_ms),
+            (&m.ttfb, s.ttfb_ms),
+            (&m.ttft, s.ttft_ms),
+        ]
+        .into_iter()
+        .zip(histograms)
+        {
+            if let Some(ms) = ms {
+                histogram
+                    .get_or_insert_with(|| {
+                        family.get_or_create_owned(&LatencyLabels {
+                            upstream: s.upstream.to_owned(),
+                            format: s.format,
+                        })
+                    })
+                    .observe(seconds(ms));
+            }
+        }
+        // Rare (a failover, a refusal) or of two series only: looked up each time.
+        for (upstream, reason) in s.failed_attempts {
+            m.failed_attempts
+                .get_or_create(&AttemptLabels {
+                    upstream: upstream.clone(),
+                    reason,
+                })
+                .inc();
+        }
+        if let Some(reason) = s.refused_by {
+            m.refusals
+                .get_or_create(&ReasonLabels {
+                    reason: reason.to_owned(),
+                })
+                .inc();
+        }
+        if let Some(sticky) = s.sticky {
+            let sticky = if sticky { "true" } else { "false" };
+            m.sessions.get_or_create(&StickyLabels { sticky }).inc();
+        }
     }
 }
 
@@ -585,21 +647,44 @@ mod tests {
             refused_by: None,
             sticky: Some(true),
         };
-        metrics.observe(&sample);
-        metrics.observe(&sample);
+        let mut batch = metrics.batch();
+        batch.observe(&sample);
+        batch.observe(&sample);
+        drop(batch);
+        // Another batch finds the same series.
+        let other = RequestSample {
+            status: Some(502),
+            ..sample
+        };
+        let mut batch = metrics.batch();
+        batch.observe(&sample);
+        batch.observe(&other);
+        drop(batch);
         let text = metrics.render(true);
         for line in [
-            r#"autorouter_requests_total{key="k1",upstream="u2",model="gpt-4o-mini",format="chat_completions",status_class="2xx"} 2"#,
-            r#"autorouter_tokens_total{key="k1",upstream="u2",model="gpt-4o-mini",kind="input"} 22"#,
-            r#"autorouter_tokens_total{key="k1",upstream="u2",model="gpt-4o-mini",kind="cached"} 4"#,
-            r#"autorouter_request_duration_seconds_count{upstream="u2",format="chat_completions"} 2"#,
-            r#"autorouter_request_duration_seconds_bucket{le="2.5",upstream="u2",format="chat_completions"} 2"#,
-            r#"autorouter_failover_attempts_total{upstream="u1",reason="http_5xx"} 2"#,
-            r#"autorouter_session_requests_total{sticky="true"} 2"#,
+            r#"autorouter_requests_total{key="k1",upstream="u2",model="gpt-4o-mini",format="chat_completions",status_class="2xx"} 3"#,
+            r#"autorouter_requests_total{key="k1",upstream="u2",model="gpt-4o-mini",format="chat_completions",status_class="5xx"} 1"#,
+            r#"autorouter_tokens_total{key="k1",upstream="u2",model="gpt-4o-mini",kind="input"} 44"#,
+            r#"autorouter_tokens_total{key="k1",upstream="u2",model="gpt-4o-mini",kind="cached"} 8"#,
+            r#"autorouter_request_duration_seconds_count{upstream="u2",format="chat_completions"} 4"#,
+            r#"autorouter_request_duration_seconds_bucket{le="2.5",upstream="u2",format="chat_completions"} 4"#,
+            r#"autorouter_request_duration_seconds_bucket{le="1.0",upstream="u2",format="chat_completions"} 0"#,
+            r#"autorouter_failover_attempts_total{upstream="u1",reason="http_5xx"} 4"#,
+            r#"autorouter_session_requests_total{sticky="true"} 4"#,
             r#"autorouter_build_info{version=""#,
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }
+        let cost: f64 = text
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(
+                    r#"autorouter_cost_usd_total{key="k1",upstream="u2",model="gpt-4o-mini"} "#,
+                )
+            })
+            .and_then(|v| v.parse().ok())
+            .expect("the cost series");
+        assert!((cost - 4.0 * 5_700e-9).abs() < 1e-12, "{cost}");
         assert!(
             !text.contains("kind=\"reasoning\""),
             "zero counts add no series"

@@ -65,8 +65,26 @@ impl RequestMetrics {
     /// Counts a batch of records, priced at `prices`.
     pub(crate) fn count(&self, batch: &[LogRecord], prices: &PriceTable) {
         let models = self.models.read().clone();
+        let mut counter = self.metrics.batch();
         let mut failed = Vec::new();
+        // A batch's records mostly share their endpoint: its format is read from the path once
+        // per run of equal paths.
+        // (The format of a path outside the table depends on whether an upstream answered.)
+        let mut last_format: Option<(&str, &str, bool, &'static str)> = None;
         for r in batch {
+            let answered = r.upstream_id.is_some();
+            let format = match last_format {
+                Some((method, path, a, format))
+                    if method == r.method && path == r.path && a == answered =>
+                {
+                    format
+                }
+                _ => {
+                    let format = format_of(r);
+                    last_format = Some((&r.method, &r.path, answered, format));
+                    format
+                }
+            };
             failed.clear();
             if let Some(history) = r.failover_history.as_deref() {
                 let entries: Vec<HistoryEntry> = serde_json::from_str(history).unwrap_or_default();
@@ -78,11 +96,11 @@ impl RequestMetrics {
                     (e.upstream_id, reason)
                 }));
             }
-            self.metrics.observe(&RequestSample {
+            counter.observe(&RequestSample {
                 key: r.api_key_id.as_deref().unwrap_or("none"),
                 upstream: r.upstream_id.as_deref().unwrap_or("none"),
                 model: model_label(r, &models, prices),
-                format: format_of(r),
+                format,
                 status: r.status_code,
                 usage: &r.usage,
                 cost_nanos: r.cost_nanos,
