@@ -11,10 +11,19 @@
 # `scripts/bench.sh metrics` measures only what the Prometheus metrics cost: a gateway with
 # them (the default) beside one with METRICS=off, latency and throughput in alternating blocks,
 # written to docs/benchmarks-metrics.{json,md} (BENCH_C1_SECONDS and BENCH_WRK_SECONDS apply).
+#
+# `scripts/bench.sh compare BINARY` puts this build's gateway beside another build's release
+# binary (a copy of target/release/autorouter from another commit), measured the same way as
+# metrics on and off, and prints the table; nothing is written.
 set -euo pipefail
-if [ "${1:-}" = metrics ]; then
-  export BENCH_ONLY=metrics
-fi
+case "${1:-}" in
+  metrics) export BENCH_ONLY=metrics ;;
+  compare)
+    [ -x "${2:-}" ] || { echo "usage: scripts/bench.sh compare PATH-TO-OTHER-autorouter" >&2; exit 2; }
+    BENCH_OTHER=$(realpath "$2"); export BENCH_OTHER ;;
+  "") ;;
+  *) echo "usage: scripts/bench.sh [metrics | compare BINARY]" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 ./scripts/install-tools.sh --bench
 cargo build --release --features ssr --bin autorouter --bin autorouter-mock --bin autorouter-bench

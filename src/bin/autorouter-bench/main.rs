@@ -10,6 +10,7 @@ mod metrics_cost;
 mod nginx;
 mod procs;
 mod report;
+mod side_by_side;
 mod stats;
 mod sticky;
 mod streams;
@@ -81,7 +82,17 @@ async fn reqwest_admin_get(client: &reqwest::Client, url: String) -> Value {
 /// The release gateway as the benchmark runs it: on 127.0.0.1:`port`, SQLite in `data_dir`,
 /// warnings only, and no other environment.
 pub(crate) fn gateway_command(root: &Path, port: u16, data_dir: &Path) -> Command {
-    let mut cmd = Command::new(release_binary(root, "autorouter"));
+    gateway_command_of(&release_binary(root, "autorouter"), root, port, data_dir)
+}
+
+/// The same, running the gateway `binary` (another build's, to compare).
+pub(crate) fn gateway_command_of(
+    binary: &Path,
+    root: &Path,
+    port: u16,
+    data_dir: &Path,
+) -> Command {
+    let mut cmd = Command::new(binary);
     cmd.env_clear();
     // The one threading knob passed through, to compare serving-thread counts.
     if let Ok(n) = std::env::var("SERVER_THREADS") {
@@ -210,6 +221,23 @@ async fn main() {
         .unwrap();
         let md = cost.markdown();
         std::fs::write(out.join("benchmarks-metrics.md"), &md).unwrap();
+        println!("{md}");
+        let _ = std::fs::remove_dir_all(&data_dir);
+        return;
+    }
+    if let Some(other) = std::env::var_os("BENCH_OTHER") {
+        // This build beside another, printed.
+        let mock = format!("http://127.0.0.1:{mock_port}");
+        wait_ready(&reqwest::Client::new(), &format!("{mock}/v1/models")).await;
+        let md = side_by_side::compare(
+            &root,
+            &data_dir,
+            &mock,
+            Path::new(&other),
+            c1_seconds,
+            wrk_seconds,
+        )
+        .await;
         println!("{md}");
         let _ = std::fs::remove_dir_all(&data_dir);
         return;
