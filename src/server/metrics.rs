@@ -357,10 +357,7 @@ impl<'a> BatchCounter<'_, 'a> {
                 })
                 .inc_by(nanos as f64 / 1e9);
         }
-        let histograms = self
-            .latency
-            .entry((s.upstream, s.format))
-            .or_insert_with(Default::default);
+        let histograms = self.latency.entry((s.upstream, s.format)).or_default();
         for ((family, ms), histogram) in [
             (&m.duration, s.duration_ms),
             (&m.ttfb, s.ttfb_ms),
