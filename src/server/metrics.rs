@@ -4,15 +4,18 @@
 //!
 //! Nothing here knows the proxy: the log writer hands over a `RequestSample` whose labels it
 //! has already bounded, and the proxy's `DataPlane` answers `LiveSource` at scrape time.
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet,
+};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Registry;
 
 use crate::model::usage::Usage;
@@ -122,23 +125,15 @@ fn status_class(status: Option<i64>) -> &'static str {
     }
 }
 
-fn seconds(ms: i64) -> f64 {
-    ms.max(0) as f64 / 1_000.0
-}
-
-fn latency_histogram() -> Histogram {
-    Histogram::new(LATENCY_BUCKETS.iter().copied())
-}
-
 /// The gateway's metrics: one per process, created at start-up unless `METRICS=off`.
 pub(crate) struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     tokens: Family<TokenLabels, Counter>,
     cost: Family<CostLabels, Counter<f64, AtomicU64>>,
-    duration: Family<LatencyLabels, Histogram, fn() -> Histogram>,
-    ttfb: Family<LatencyLabels, Histogram, fn() -> Histogram>,
-    ttft: Family<LatencyLabels, Histogram, fn() -> Histogram>,
+    duration: Family<LatencyLabels, LatencyHistogram>,
+    ttfb: Family<LatencyLabels, LatencyHistogram>,
+    ttft: Family<LatencyLabels, LatencyHistogram>,
     failed_attempts: Family<AttemptLabels, Counter>,
     refusals: Family<ReasonLabels, Counter>,
     sessions: Family<StickyLabels, Counter>,
@@ -174,8 +169,7 @@ impl Metrics {
             cost.clone(),
         );
         let histograms = |registry: &mut Registry, name: &str, help: &str| {
-            let family: Family<LatencyLabels, Histogram, fn() -> Histogram> =
-                Family::new_with_constructor(latency_histogram);
+            let family = Family::<LatencyLabels, LatencyHistogram>::default();
             registry.register(name, help, family.clone());
             family
         };
@@ -246,8 +240,10 @@ impl Metrics {
     pub(crate) fn batch<'a>(&self) -> BatchCounter<'_, 'a> {
         BatchCounter {
             metrics: self,
-            series: FastMap::default(),
-            latency: FastMap::default(),
+            index: FastMap::default(),
+            sums: Vec::new(),
+            last: 0,
+            sessions: [0; 2],
         }
     }
 
@@ -281,29 +277,35 @@ struct SeriesKey<'a> {
     status_class: &'static str,
 }
 
-/// The series of one label set, each looked up (or created) once per batch.
-struct Series {
-    requests: Counter,
-    /// By `TOKEN_KINDS`; created at the first count above zero.
-    tokens: [Option<Counter>; 5],
-    cost: Option<Counter<f64, AtomicU64>>,
+/// What one label set's requests of a batch add up to.
+#[derive(Default)]
+struct Sums {
+    requests: u64,
+    /// By `TOKEN_KINDS`.
+    tokens: [u64; 5],
+    cost_nanos: u128,
+    /// Duration, time to first byte, time to first token.
+    latency: [LatencyCounts; 3],
 }
 
-/// Counts one batch of records: a label set's series are found in the families once per batch
-/// (a lock, a hash and the labels' strings copied), then each request of the batch adds to them
-/// with atomic additions only.
+/// Counts one batch of the log writer's records: each request adds to its label set's sums
+/// with plain arithmetic, and the sums reach the registry's series when the batch is dropped,
+/// each series found (a lock, a hash, the labels' strings copied) and added to once per batch.
 pub(crate) struct BatchCounter<'m, 'a> {
     metrics: &'m Metrics,
-    /// Keyed by ids the gateway made and bounded model names, so the fast hasher is safe.
-    series: FastMap<SeriesKey<'a>, Series>,
-    /// Duration, time to first byte, time to first token, by (upstream, format).
-    latency: FastMap<(&'a str, &'static str), [Option<Histogram>; 3]>,
+    /// Where each label set's sums are in `sums`. Keyed by ids the gateway made and bounded
+    /// model names, so the fast hasher is safe.
+    index: FastMap<SeriesKey<'a>, usize>,
+    sums: Vec<(SeriesKey<'a>, Sums)>,
+    /// The last request's label set: a batch's requests mostly share theirs.
+    last: usize,
+    /// Agent-session requests answered by the session's upstream, and by another.
+    sessions: [u64; 2],
 }
 
 impl<'a> BatchCounter<'_, 'a> {
     /// Counts one finished request.
     pub(crate) fn observe(&mut self, s: &RequestSample<'a, '_>) {
-        let m = self.metrics;
         let labels = SeriesKey {
             key: s.key,
             upstream: s.upstream,
@@ -311,18 +313,20 @@ impl<'a> BatchCounter<'_, 'a> {
             format: s.format,
             status_class: status_class(s.status),
         };
-        let series = self.series.entry(labels).or_insert_with(|| Series {
-            requests: m.requests.get_or_create_owned(&RequestLabels {
-                key: labels.key.to_owned(),
-                upstream: labels.upstream.to_owned(),
-                model: labels.model.to_owned(),
-                format: labels.format,
-                status_class: labels.status_class,
-            }),
-            tokens: Default::default(),
-            cost: None,
-        });
-        series.requests.inc();
+        let at = match self.sums.get(self.last) {
+            Some((last, _)) if *last == labels => self.last,
+            _ => {
+                let next = self.sums.len();
+                let at = *self.index.entry(labels).or_insert(next);
+                if at == next {
+                    self.sums.push((labels, Sums::default()));
+                }
+                self.last = at;
+                at
+            }
+        };
+        let sums = &mut self.sums[at].1;
+        sums.requests += 1;
         let u = s.usage;
         let counts = [
             u.prompt_tokens,
@@ -331,53 +335,24 @@ impl<'a> BatchCounter<'_, 'a> {
             u.reasoning_tokens,
             u.cache_creation_tokens,
         ];
-        for ((kind, n), counter) in TOKEN_KINDS.into_iter().zip(counts).zip(&mut series.tokens) {
-            if n > 0 {
-                counter
-                    .get_or_insert_with(|| {
-                        m.tokens.get_or_create_owned(&TokenLabels {
-                            key: labels.key.to_owned(),
-                            upstream: labels.upstream.to_owned(),
-                            model: labels.model.to_owned(),
-                            kind,
-                        })
-                    })
-                    .inc_by(n as u64);
-            }
+        for (sum, n) in sums.tokens.iter_mut().zip(counts) {
+            *sum += n.max(0) as u64;
         }
-        if let Some(nanos) = s.cost_nanos.filter(|&n| n > 0) {
-            series
-                .cost
-                .get_or_insert_with(|| {
-                    m.cost.get_or_create_owned(&CostLabels {
-                        key: labels.key.to_owned(),
-                        upstream: labels.upstream.to_owned(),
-                        model: labels.model.to_owned(),
-                    })
-                })
-                .inc_by(nanos as f64 / 1e9);
-        }
-        let histograms = self.latency.entry((s.upstream, s.format)).or_default();
-        for ((family, ms), histogram) in [
-            (&m.duration, s.duration_ms),
-            (&m.ttfb, s.ttfb_ms),
-            (&m.ttft, s.ttft_ms),
-        ]
-        .into_iter()
-        .zip(histograms)
+        sums.cost_nanos += s.cost_nanos.unwrap_or(0).max(0) as u128;
+        for (counts, ms) in sums
+            .latency
+            .iter_mut()
+            .zip([s.duration_ms, s.ttfb_ms, s.ttft_ms])
         {
             if let Some(ms) = ms {
-                histogram
-                    .get_or_insert_with(|| {
-                        family.get_or_create_owned(&LatencyLabels {
-                            upstream: s.upstream.to_owned(),
-                            format: s.format,
-                        })
-                    })
-                    .observe(seconds(ms));
+                counts.observe(ms);
             }
         }
-        // Rare (a failover, a refusal) or of two series only: looked up each time.
+        if let Some(sticky) = s.sticky {
+            self.sessions[usize::from(!sticky)] += 1;
+        }
+        // Rare (a failover, a refusal): added as they come.
+        let m = self.metrics;
         for (upstream, reason) in s.failed_attempts {
             m.failed_attempts
                 .get_or_create(&AttemptLabels {
@@ -393,10 +368,135 @@ impl<'a> BatchCounter<'_, 'a> {
                 })
                 .inc();
         }
-        if let Some(sticky) = s.sticky {
-            let sticky = if sticky { "true" } else { "false" };
-            m.sessions.get_or_create(&StickyLabels { sticky }).inc();
+    }
+}
+
+impl Drop for BatchCounter<'_, '_> {
+    /// The batch is counted: its sums go to the registry's series.
+    fn drop(&mut self) {
+        let m = self.metrics;
+        for (labels, sums) in &self.sums {
+            m.requests
+                .get_or_create_owned(&RequestLabels {
+                    key: labels.key.to_owned(),
+                    upstream: labels.upstream.to_owned(),
+                    model: labels.model.to_owned(),
+                    format: labels.format,
+                    status_class: labels.status_class,
+                })
+                .inc_by(sums.requests);
+            // A zero count adds no series.
+            for (kind, n) in TOKEN_KINDS.into_iter().zip(sums.tokens) {
+                if n > 0 {
+                    m.tokens
+                        .get_or_create_owned(&TokenLabels {
+                            key: labels.key.to_owned(),
+                            upstream: labels.upstream.to_owned(),
+                            model: labels.model.to_owned(),
+                            kind,
+                        })
+                        .inc_by(n);
+                }
+            }
+            if sums.cost_nanos > 0 {
+                m.cost
+                    .get_or_create_owned(&CostLabels {
+                        key: labels.key.to_owned(),
+                        upstream: labels.upstream.to_owned(),
+                        model: labels.model.to_owned(),
+                    })
+                    .inc_by(sums.cost_nanos as f64 / 1e9);
+            }
+            for (family, counts) in [&m.duration, &m.ttfb, &m.ttft]
+                .into_iter()
+                .zip(&sums.latency)
+            {
+                if counts.count() > 0 {
+                    family
+                        .get_or_create_owned(&LatencyLabels {
+                            upstream: labels.upstream.to_owned(),
+                            format: labels.format,
+                        })
+                        .add(counts);
+                }
+            }
         }
+        for (sticky, n) in ["true", "false"].into_iter().zip(self.sessions) {
+            if n > 0 {
+                m.sessions.get_or_create(&StickyLabels { sticky }).inc_by(n);
+            }
+        }
+    }
+}
+
+/// `LATENCY_BUCKETS` in milliseconds, the unit of a log record's timings.
+const LATENCY_BUCKETS_MS: [u64; LATENCY_BUCKETS.len()] = [
+    5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 20_000, 30_000, 60_000, 120_000,
+    300_000, 600_000,
+];
+
+/// Latency observations in whole milliseconds: a bucket count each (the last is `+Inf`) and
+/// their sum, exact.
+#[derive(Clone, Copy, Default, Debug)]
+struct LatencyCounts {
+    buckets: [u64; LATENCY_BUCKETS.len() + 1],
+    sum_ms: u64,
+}
+
+impl LatencyCounts {
+    fn observe(&mut self, ms: i64) {
+        let ms = ms.max(0) as u64;
+        // The first bucket whose bound is at least `ms` (a bound is inclusive: `le`).
+        self.buckets[LATENCY_BUCKETS_MS.partition_point(|&bound| bound < ms)] += 1;
+        self.sum_ms += ms;
+    }
+
+    fn count(&self) -> u64 {
+        self.buckets.iter().sum()
+    }
+}
+
+/// A latency histogram (duration, time to first byte, time to first token): kept in
+/// milliseconds as the records give them, so a batch's counts are added at once with atomic
+/// additions; exposed in seconds at `LATENCY_BUCKETS`.
+#[derive(Clone, Default, Debug)]
+struct LatencyHistogram(Arc<LatencyCells>);
+
+#[derive(Default, Debug)]
+struct LatencyCells {
+    buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    sum_ms: AtomicU64,
+}
+
+impl LatencyHistogram {
+    fn add(&self, counts: &LatencyCounts) {
+        for (cell, n) in self.0.buckets.iter().zip(counts.buckets) {
+            if n > 0 {
+                cell.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+        self.0.sum_ms.fetch_add(counts.sum_ms, Ordering::Relaxed);
+    }
+}
+
+impl TypedMetric for LatencyHistogram {
+    const TYPE: MetricType = MetricType::Histogram;
+}
+
+impl EncodeMetric for LatencyHistogram {
+    fn encode(&self, mut encoder: MetricEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let buckets: Vec<(f64, u64)> = LATENCY_BUCKETS
+            .into_iter()
+            .chain([f64::INFINITY])
+            .zip(self.0.buckets.iter().map(|n| n.load(Ordering::Relaxed)))
+            .collect();
+        let count = buckets.iter().map(|&(_, n)| n).sum();
+        let sum = self.0.sum_ms.load(Ordering::Relaxed) as f64 / 1_000.0;
+        encoder.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        Self::TYPE
     }
 }
 
@@ -617,6 +717,24 @@ mod tests {
     fn buckets_rise() {
         assert!(LATENCY_BUCKETS.windows(2).all(|w| w[0] < w[1]));
         assert!(BATCH_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+        for (seconds, ms) in LATENCY_BUCKETS.into_iter().zip(LATENCY_BUCKETS_MS) {
+            assert_eq!(seconds, ms as f64 / 1_000.0);
+        }
+    }
+
+    #[test]
+    fn a_bound_is_inclusive() {
+        let mut counts = LatencyCounts::default();
+        for ms in [-3, 0, 5, 6, 600_000, 600_001] {
+            counts.observe(ms);
+        }
+        let n = LATENCY_BUCKETS.len();
+        assert_eq!(counts.buckets[0], 3, "-3, 0 and 5 ms are within le=0.005");
+        assert_eq!(counts.buckets[1], 1);
+        assert_eq!(counts.buckets[n - 1], 1, "600,000 ms is within le=600");
+        assert_eq!(counts.buckets[n], 1, "above the last bound: +Inf");
+        assert_eq!(counts.count(), 6);
+        assert_eq!(counts.sum_ms, 5 + 6 + 600_000 + 600_001);
     }
 
     #[test]
@@ -666,6 +784,9 @@ mod tests {
             r#"autorouter_request_duration_seconds_count{upstream="u2",format="chat_completions"} 4"#,
             r#"autorouter_request_duration_seconds_bucket{le="2.5",upstream="u2",format="chat_completions"} 4"#,
             r#"autorouter_request_duration_seconds_bucket{le="1.0",upstream="u2",format="chat_completions"} 0"#,
+            r#"autorouter_request_duration_seconds_sum{upstream="u2",format="chat_completions"} 6.0"#,
+            r#"autorouter_time_to_first_byte_seconds_bucket{le="0.025",upstream="u2",format="chat_completions"} 4"#,
+            r#"autorouter_time_to_first_byte_seconds_bucket{le="0.01",upstream="u2",format="chat_completions"} 0"#,
             r#"autorouter_failover_attempts_total{upstream="u1",reason="http_5xx"} 4"#,
             r#"autorouter_session_requests_total{sticky="true"} 4"#,
             r#"autorouter_build_info{version=""#,

@@ -71,6 +71,8 @@ impl RequestMetrics {
         // per run of equal paths.
         // (The format of a path outside the table depends on whether an upstream answered.)
         let mut last_format: Option<(&str, &str, bool, &'static str)> = None;
+        // And their model (as sent) mostly too: its label is read once per run.
+        let mut last_model: Option<(Option<&str>, &str)> = None;
         for r in batch {
             let answered = r.upstream_id.is_some();
             let format = match last_format {
@@ -83,6 +85,15 @@ impl RequestMetrics {
                     let format = format_of(r);
                     last_format = Some((&r.method, &r.path, answered, format));
                     format
+                }
+            };
+            let sent = r.priced_model();
+            let model = match last_model {
+                Some((model, label)) if model == sent => label,
+                _ => {
+                    let label = model_label(r, &models, prices);
+                    last_model = Some((sent, label));
+                    label
                 }
             };
             failed.clear();
@@ -99,7 +110,7 @@ impl RequestMetrics {
             counter.observe(&RequestSample {
                 key: r.api_key_id.as_deref().unwrap_or("none"),
                 upstream: r.upstream_id.as_deref().unwrap_or("none"),
-                model: model_label(r, &models, prices),
+                model,
                 format,
                 status: r.status_code,
                 usage: &r.usage,
