@@ -479,11 +479,7 @@ async fn main() {
             limited_blocks.push(throughput::wrk(&root, url, Some(key), block_seconds));
         }
     }
-    let pair_shares = direct_blocks
-        .iter()
-        .zip(&gateway_blocks)
-        .map(|(d, g)| g.requests_per_second / d.requests_per_second)
-        .collect();
+    let pair_shares = throughput::pair_shares(&gateway_blocks, &direct_blocks);
     let (direct_wrk, gateway_wrk) = (
         throughput::combine(&direct_blocks),
         throughput::combine(&gateway_blocks),

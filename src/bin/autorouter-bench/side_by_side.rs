@@ -138,11 +138,7 @@ pub(crate) async fn measure(
             block(a, &url_a, block_seconds, &mut blocks_a, &mut cpu_a);
         }
     }
-    let pair_shares = blocks_a
-        .iter()
-        .zip(&blocks_b)
-        .map(|(a, b)| a.requests_per_second / b.requests_per_second)
-        .collect();
+    let pair_shares = throughput::pair_shares(&blocks_a, &blocks_b);
     let (throughput_a, throughput_b) = (
         throughput::combine(&blocks_a),
         throughput::combine(&blocks_b),

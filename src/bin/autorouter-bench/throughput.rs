@@ -89,6 +89,15 @@ pub fn wrk(root: &Path, url: &str, key: Option<&str>, seconds: u32) -> WrkResult
     }
 }
 
+/// Each block of `these` over the block of `those` run beside it, in requests/s.
+pub fn pair_shares(these: &[WrkResult], those: &[WrkResult]) -> Vec<f64> {
+    these
+        .iter()
+        .zip(those)
+        .map(|(a, b)| a.requests_per_second / b.requests_per_second)
+        .collect()
+}
+
 /// Several runs of one path as one: their requests over their summed time.
 pub fn combine(blocks: &[WrkResult]) -> WrkResult {
     let requests = blocks.iter().map(|b| b.requests).sum();
